@@ -1,0 +1,31 @@
+# Two entry points: `make run` (the tiny recipe, or RECIPE=...) and `make test`.
+# Both create .venv when missing and install what they need. torch goes first, pinned to a CPU
+# build: an unpinned torch requirement would otherwise pull a multi-GB CUDA wheel.
+PYTHON ?= python3
+VENV ?= .venv
+RECIPE ?= recipes/tiny.yaml
+TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?=   # e.g. --index-url URL of a CPU wheel index on machines without a local wheel
+BIN := $(VENV)/bin
+
+.PHONY: run test install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q $(TORCH_INDEX) "$(TORCH_SPEC)"
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(BIN)/alchemist run $(RECIPE)
+
+test: install
+	$(BIN)/python -m pytest -q tests
+
+clean:
+	rm -rf $(VENV) runs

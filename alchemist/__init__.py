@@ -1,0 +1,3 @@
+"""alchemist: build code LLMs the AlchemistCoder way."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,85 @@
+"""`alchemist` command line. Thin: parse, load the recipe, call the pipeline."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rich.console import Console
+
+from alchemist import __version__
+from alchemist.errors import UserError
+
+
+def _recipe_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("recipe", help="recipe YAML, e.g. recipes/tiny.yaml")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a recipe key, e.g. --set curate.decontaminate.ngram=10 (repeatable)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="alchemist", description="Build code LLMs the AlchemistCoder way.")
+    parser.add_argument("--version", action="version", version=f"alchemist {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _recipe_args(sub.add_parser("run", help="every stage the recipe enables, in order"))
+    _recipe_args(sub.add_parser("data", help="data construction only: ingest, curate, mix"))
+    sub.add_parser("sources", help="list the source adapters and the known public corpora")
+    return parser
+
+
+def cmd_sources(console: Console) -> None:
+    from rich.table import Table
+
+    from alchemist.recipe import catalog_dirs
+    from alchemist.sources import ADAPTERS
+
+    table = Table(title="adapters")
+    table.add_column("name", style="bold")
+    table.add_column("reads")
+    table.add_column("options")
+    for a in ADAPTERS.values():
+        table.add_row(a.name, a.description, ", ".join(a.options) or "-")
+    console.print(table)
+    import yaml
+
+    corpora = Table(title="known corpora (use in a recipe as `- use: NAME`)")
+    for col in ("name", "hub id", "adapter", "records", "license"):
+        corpora.add_column(col)
+    seen = set()
+    for d in catalog_dirs(None):
+        for f in sorted(d.glob("*.yaml")) if d.is_dir() else []:
+            if f.stem in seen:
+                continue
+            seen.add(f.stem)
+            e = yaml.safe_load(f.read_text()) or {}
+            corpora.add_row(f.stem, str(e.get("hf", e.get("path", ""))), str(e.get("adapter", "")),
+                            str(e.get("records", "")), str(e.get("license", "")))
+    console.print(corpora)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    console = Console(stderr=True)
+    try:
+        if args.command == "sources":
+            cmd_sources(Console())
+            return 0
+        from alchemist.pipeline import run_all, run_data
+        from alchemist.recipe import load_recipe
+
+        recipe = load_recipe(args.recipe, args.overrides)
+        if args.command == "data":
+            run_data(recipe, console)
+        else:
+            run_all(recipe, console)
+        return 0
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: rerun the same command to resume; finished stages are kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""Finding code in model-facing text: fenced blocks, bare code, and which language it is."""
+
+from __future__ import annotations
+
+import ast
+import re
+import textwrap
+
+# Fence tags and file extensions -> canonical language names.
+LANGUAGE_ALIASES = {
+    "python": "python", "py": "python", "python3": "python", "py3": "python", "ipython": "python",
+    "javascript": "javascript", "js": "javascript", "jsx": "javascript", "node": "javascript", "mjs": "javascript",
+    "typescript": "typescript", "ts": "typescript", "tsx": "typescript",
+    "java": "java", "kotlin": "kotlin", "kt": "kotlin", "scala": "scala", "groovy": "groovy",
+    "c": "c", "h": "c", "cpp": "cpp", "c++": "cpp", "cc": "cpp", "cxx": "cpp", "hpp": "cpp", "hh": "cpp",
+    "csharp": "csharp", "c#": "csharp", "cs": "csharp",
+    "go": "go", "golang": "go", "rust": "rust", "rs": "rust", "swift": "swift",
+    "ruby": "ruby", "rb": "ruby", "php": "php", "perl": "perl", "pl": "perl", "lua": "lua",
+    "r": "r", "julia": "julia", "jl": "julia", "haskell": "haskell", "hs": "haskell",
+    "sql": "sql", "mysql": "sql", "postgresql": "sql", "sqlite": "sql", "plsql": "sql",
+    "bash": "shell", "sh": "shell", "shell": "shell", "zsh": "shell", "console": "shell", "powershell": "powershell",
+    "ps1": "powershell", "html": "html", "htm": "html", "xml": "xml", "css": "css", "scss": "css",
+    "json": "json", "yaml": "yaml", "yml": "yaml", "toml": "toml", "dockerfile": "dockerfile",
+    "matlab": "matlab", "m": "matlab", "dart": "dart", "elixir": "elixir", "ex": "elixir", "erlang": "erlang",
+    "fortran": "fortran", "f90": "fortran", "vb": "vb", "vbnet": "vb", "assembly": "assembly", "asm": "assembly",
+    "solidity": "solidity", "sol": "solidity", "verilog": "verilog", "v": "verilog", "vhdl": "vhdl",
+}
+# Languages where "is there code?" is not answered by their presence alone.
+NOT_CODE = {"json", "yaml", "toml", "text", "txt", "plaintext", "markdown", "md", "output", "csv"}
+
+FENCE_RE = re.compile(r"^[ \t]*(```+|~~~+)[ \t]*([\w+#.-]*)[^\n]*\n(.*?)^[ \t]*\1[ \t]*$", re.M | re.S)
+UNCLOSED_FENCE_RE = re.compile(r"^[ \t]*(```+|~~~+)[ \t]*([\w+#.-]*)[^\n]*\n(.*)\Z", re.M | re.S)
+
+# Scored cues for unfenced code; each language's score is the number of lines matching its cues.
+_CUES = {
+    "python": re.compile(r"^\s*(def \w+\(.*\).*:|class \w+.*:|import \w+|from [\w.]+ import |if __name__ ==|print\s*[(\"']|elif .*:|for \w+(, ?\w+)* in .*:|while .*:|return\b|with .* as \w+:|try:|except\b.*:|self\.\w+)"),
+    "javascript": re.compile(r"^\s*(function\s+\w*\s*\(|const \w+ ?=|let \w+ ?=|var \w+ ?=|console\.log\(|module\.exports|=> ?\{|document\.|export (default )?(function|const|class))"),
+    "java": re.compile(r"^\s*(public |private |protected )(static )?(class|void|int|String|boolean|[A-Z]\w*(<.*>)?) |System\.out\.print|import java\.|@Override"),
+    "cpp": re.compile(r"^\s*(#include\s*[<\"]|std::|using namespace std|int main\s*\(|cout\s*<<|template\s*<)"),
+    "c": re.compile(r"^\s*(#include\s*<(stdio|stdlib|string)\.h>|printf\(|scanf\(|malloc\()"),
+    "go": re.compile(r"^\s*(package \w+|func (\(\w+ \*?\w+\) )?\w+\(|fmt\.\w+\(|:= )"),
+    "rust": re.compile(r"^\s*(fn \w+\(|let mut |impl\b|use std::|println!\(|pub fn |match .* \{)"),
+    "sql": re.compile(r"^\s*(SELECT\b|INSERT INTO\b|UPDATE \w+ SET\b|DELETE FROM\b|CREATE TABLE\b|ALTER TABLE\b|FROM \w+|WHERE\b|GROUP BY\b|ORDER BY\b)", re.I),
+    "shell": re.compile(r"^\s*(#!/bin/(ba)?sh|\$ \w+|sudo |apt(-get)? install|pip install|echo \$|export \w+=)"),
+    "html": re.compile(r"^\s*<(!DOCTYPE|html|head|body|div|span|p|a|script|style)\b", re.I),
+    "csharp": re.compile(r"^\s*(using System|namespace \w+|Console\.Write(Line)?\()"),
+    "php": re.compile(r"^\s*(<\?php|\$\w+ ?= |echo [\"$])"),
+    "ruby": re.compile(r"^\s*(puts |def \w+[^:(]*$|end$|require ['\"])"),
+}
+# Lines that look like code in any language (used to decide whether bare text is code at all).
+_GENERIC_CODE_LINE = re.compile(r"(^\s*[#@]?\w[\w.]*\s*(\(.*\)|=[^=].*|\[.*\]\s*=.*)\s*;?\s*$)|[{};]\s*$|^\s*[})\]]|^\s*(#|//|/\*|\*)|^\s{2,}\S")
+
+
+def normalize_language(tag: str | None) -> str | None:
+    if not tag:
+        return None
+    tag = tag.strip().lower().lstrip(".")
+    if tag in NOT_CODE:
+        return None
+    return LANGUAGE_ALIASES.get(tag)
+
+
+def guess_language(code: str) -> str | None:
+    """Language of unlabelled code by counting lines that match each language's cues."""
+    lines = code.splitlines()[:200]
+    scores = {lang: sum(1 for line in lines if cue.search(line)) for lang, cue in _CUES.items()}
+    best = max(scores, key=scores.get)
+    if scores[best] == 0:
+        return None
+    # `def f(x):` is Python even when a `return` also matched Ruby's cues
+    if best == "ruby" and scores["python"] >= scores["ruby"]:
+        return "python"
+    if best == "c" and scores["cpp"] > 0:
+        return "cpp"
+    return best
+
+
+def looks_like_code(text: str) -> bool:
+    """Bare text (no fences) that is mostly code: at least half its non-empty lines look like code."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        return False
+    if guess_language(text) is None and len(lines) < 2:
+        return False
+    codeish = sum(1 for line in lines if _GENERIC_CODE_LINE.search(line) or any(c.search(line) for c in _CUES.values()))
+    return codeish * 2 >= len(lines)
+
+
+def extract_code_blocks(text: str) -> list[tuple[str | None, str]]:
+    """(language, code) for each fenced block; bare text that is mostly code is one block."""
+    blocks = [(normalize_language(m.group(2)) or guess_language(m.group(3)), m.group(3)) for m in FENCE_RE.finditer(text)]
+    if blocks:
+        return [b for b in blocks if b[1].strip()]
+    unclosed = UNCLOSED_FENCE_RE.search(text)  # an answer cut off before its closing fence
+    if unclosed and unclosed.group(3).strip():
+        return [(normalize_language(unclosed.group(2)) or guess_language(unclosed.group(3)), unclosed.group(3))]
+    if looks_like_code(text):
+        return [(guess_language(text), text)]
+    return []
+
+
+def detect_language(*texts: str) -> str | None:
+    """The main programming language of a sample: its first code block's, else cues in the text."""
+    for text in texts:
+        for lang, _ in extract_code_blocks(text or ""):
+            if lang:
+                return lang
+    return None
+
+
+_NOTEBOOK_LINE = re.compile(r"^[!%]")
+
+
+def _parses(src: str) -> bool:
+    try:
+        ast.parse(src)
+        return True
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return False
+
+
+def python_parses(code: str) -> bool:
+    """Whether a Python snippet parses. Snippets are often indented or carry notebook magics."""
+    if code.lstrip().startswith(">>>"):
+        return True  # an interactive session transcript, not a program
+    src = textwrap.dedent(code)
+    if _parses(src):
+        return True
+    if "!" in src or "%" in src:  # `!pip install x`, `%matplotlib inline` at the start of a line
+        return _parses("\n".join("" if _NOTEBOOK_LINE.match(line) else line for line in src.splitlines()))
+    return False

@@ -1,0 +1,44 @@
+"""Quality filters. Each returns a drop reason or None; the reason becomes a manifest counter."""
+
+from __future__ import annotations
+
+from alchemist.code import extract_code_blocks, python_parses
+from alchemist.recipe import FilterSpec
+from alchemist.schema import Sample
+
+# Characters that mean the text was decoded wrongly or is binary: U+FFFD and C0 controls
+# other than tab/newline/carriage return.
+_GARBLED = frozenset(["\ufffd"] + [chr(c) for c in range(32) if c not in (9, 10, 13)])
+# Tasks whose response is code by construction or not meant to be code.
+_CODE_TASKS = ("codegen", "code_snippet")
+
+
+def garbled_ratio(text: str) -> float:
+    if not text:
+        return 0.0
+    bad = sum(text.count(ch) for ch in _GARBLED if ch in text)
+    return bad / len(text)
+
+
+def quality_reason(sample: Sample, spec: FilterSpec) -> str | None:
+    response = sample.response
+    stripped = response.strip()
+    if not stripped:
+        return "empty_response"
+    if len(stripped) < spec.min_response_chars:
+        return "short_response"
+    total = sum(len(m["content"]) for m in sample.messages)
+    if total > spec.max_chars:
+        return "too_long"
+    if any(garbled_ratio(m["content"]) > spec.max_garbled_ratio for m in sample.messages):
+        return "garbled_text"
+    if sample.task not in _CODE_TASKS or not (spec.require_code or spec.python_syntax):
+        return None
+    blocks = extract_code_blocks(response)
+    if spec.require_code and not blocks:
+        return "no_code"
+    if spec.python_syntax:
+        is_python = [code for lang, code in blocks if lang == "python" or (lang is None and sample.language == "python")]
+        if any(not python_parses(code) for code in is_python):
+            return "python_syntax_error"
+    return None

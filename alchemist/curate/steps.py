@@ -1,0 +1,136 @@
+"""The datatrove pipeline steps alchemist adds around datatrove's MinHash steps.
+
+Steps follow datatrove's protocol (`run(data, rank, world_size)`), so each can be tested on a
+plain list and run by any of datatrove's executors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+from datatrove.data import Document
+from datatrove.pipeline.base import PipelineStep
+
+from alchemist.curate.decontaminate import NgramIndex
+from alchemist.curate.filters import quality_reason
+from alchemist.recipe import FilterSpec
+from alchemist.schema import Sample
+
+
+def rank_range(n: int, rank: int, world_size: int) -> tuple[int, int]:
+    return n * rank // world_size, n * (rank + 1) // world_size
+
+
+def _atomic_write_lines(path: Path, lines) -> None:
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for line in lines:
+            fh.write(line + "\n")
+    os.replace(tmp, path)
+
+
+class SampleReader(PipelineStep):
+    """Reads this rank's contiguous slice of the ingested shards, skipping rows already dropped."""
+
+    name = "alchemist samples"
+    type = "📖 - READER"
+
+    def __init__(self, files: list[str], active: np.ndarray):
+        super().__init__()
+        self.files = files
+        self.active = active  # bool per global row: still a candidate
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        lo, hi = rank_range(len(self.active), rank, world_size)
+        offset = 0
+        for f in self.files:
+            rows = pq.ParquetFile(f).metadata.num_rows
+            start, stop = max(lo, offset), min(hi, offset + rows)
+            if start < stop:
+                table = pq.read_table(f).slice(start - offset, stop - start)
+                for j, row in enumerate(table.to_pylist()):
+                    idx = start + j
+                    if self.active[idx]:
+                        sample = Sample.from_row(row)
+                        self.stat_update("read")
+                        yield Document(text=f"{sample.instruction}\n{sample.response}", id=str(idx), metadata={"sample": sample})
+            offset += rows
+
+
+class Screen(PipelineStep):
+    """Quality filters and decontamination in one pass. Writes one verdict line per document to
+    `verdicts/NNNNN.jsonl` and passes clean documents on (to the MinHash signature step)."""
+
+    name = "alchemist quality + decontamination"
+    type = "🔻 - FILTER"
+
+    def __init__(self, out_dir: str, filters: FilterSpec | None, index: NgramIndex | None):
+        super().__init__()
+        self.out_dir = out_dir
+        self.filters = filters
+        self.index = index
+
+    def verdict(self, sample: Sample) -> tuple[str | None, dict | None]:
+        if self.filters is not None:
+            reason = quality_reason(sample, self.filters)
+            if reason:
+                return reason, None
+        if self.index is not None:
+            hits = self.index.hits(f"{sample.instruction}\n{sample.response}")
+            if hits:
+                return "contaminated", {"matches": [{"task_id": h.task_id, "field": h.field, "overlap": h.overlap} for h in hits[:5]]}
+        return None, None
+
+    def run(self, data, rank: int = 0, world_size: int = 1):
+        lines = []
+        for doc in data:
+            with self.track_time():
+                reason, detail = self.verdict(doc.metadata.pop("sample"))
+            lines.append(json.dumps({"idx": int(doc.id), "reason": reason, "detail": detail}))
+            if reason is None:
+                self.stat_update("kept")
+                yield doc
+            else:
+                self.stat_update(f"dropped_{reason}")
+        Path(self.out_dir).mkdir(parents=True, exist_ok=True)
+        _atomic_write_lines(Path(self.out_dir) / f"{rank:05d}.jsonl", lines)
+
+
+class PassedReader(PipelineStep):
+    """Replays, as empty documents, the ids this rank passed to the MinHash signature step, in the
+    same order: MinHash's filter step only needs each document's position."""
+
+    name = "alchemist passed ids"
+    type = "📖 - READER"
+
+    def __init__(self, verdict_dir: str):
+        super().__init__()
+        self.verdict_dir = verdict_dir
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        with open(Path(self.verdict_dir) / f"{rank:05d}.jsonl", encoding="utf-8") as fh:
+            for line in fh:
+                v = json.loads(line)
+                if v["reason"] is None:
+                    yield Document(text="", id=str(v["idx"]))
+
+
+class KeptIds(PipelineStep):
+    """Sink: writes the ids that survived MinHash to `kept/NNNNN.txt`."""
+
+    name = "alchemist kept ids"
+    type = "💽 - WRITER"
+
+    def __init__(self, out_dir: str):
+        super().__init__()
+        self.out_dir = out_dir
+
+    def run(self, data, rank: int = 0, world_size: int = 1):
+        Path(self.out_dir).mkdir(parents=True, exist_ok=True)
+        _atomic_write_lines(Path(self.out_dir) / f"{rank:05d}.txt", (doc.id for doc in data))
+        return
+        yield  # a generator that yields nothing, as datatrove sinks are

@@ -1,0 +1,88 @@
+"""data/manifest.json (nothing is lost silently: read == kept + sum(dropped) per source) and
+data/report.md (the same for people, with contamination hits and examples of every drop)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from alchemist.recipe import Recipe
+from alchemist.rundir import write_json_atomic, write_text_atomic
+
+
+def build_manifest(recipe: Recipe, data_dir: Path, curated: Path, mix_stats: dict) -> dict:
+    curate_stats = json.loads((curated / "stats.json").read_text())
+    sources, total_dropped = {}, Counter()
+    total_read = total_kept = 0
+    for spec in recipe.sources:
+        ingest = json.loads((data_dir / "ingested" / f"{spec.name}.stats.json").read_text())
+        cur = curate_stats["sources"].get(spec.name, {"kept": 0, "dropped": {}})
+        mixed = mix_stats["sources"][spec.name]
+        dropped = Counter({"malformed": ingest["malformed"]})
+        dropped.update(cur["dropped"])
+        if mixed["subsampled"]:
+            dropped["mix_subsampled"] = mixed["subsampled"]
+        kept = cur["kept"] - mixed["subsampled"]
+        entry = {"read": ingest["read"], "kept": kept, "dropped": dict(dropped), "final_rows": mixed["rows"]}
+        if mixed["seeds"]:
+            entry["seeds"] = mixed["seeds"]  # code snippets kept for generation, not in final/
+        if entry["read"] != kept + sum(dropped.values()):
+            raise RuntimeError(f"accounting error for source {spec.name}: {entry}")
+        sources[spec.name] = entry
+        total_read += entry["read"]
+        total_kept += kept
+        total_dropped.update(dropped)
+    return {
+        "recipe": recipe.name,
+        "sources": sources,
+        "total": {"read": total_read, "kept": total_kept, "dropped": dict(total_dropped)},
+        "relabel": None,  # the relabel stage is not part of this version
+        "final": {"path": "final/train.parquet", "rows": mix_stats["rows"], "by_task": mix_stats["by_task"]},
+    }
+
+
+def _table(headers: list[str], rows: list[list]) -> str:
+    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    out += ["| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def build_report(manifest: dict, data_dir: Path, curated: Path) -> str:
+    curate_stats = json.loads((curated / "stats.json").read_text())
+    reasons = sorted({r for s in manifest["sources"].values() for r in s["dropped"]})
+    lines = [f"# Data report: {manifest['recipe']}", ""]
+    t = manifest["total"]
+    lines += [f"{t['read']} records read, {t['kept']} kept, {t['read'] - t['kept']} dropped; "
+              f"{manifest['final']['rows']} rows in `{manifest['final']['path']}`.", ""]
+    lines += ["## Per source", ""]
+    rows = [[name, s["read"], s["kept"], *[s["dropped"].get(r, 0) for r in reasons], s["final_rows"]]
+            for name, s in manifest["sources"].items()]
+    rows.append(["**total**", t["read"], t["kept"], *[t["dropped"].get(r, 0) for r in reasons],
+                 manifest["final"]["rows"]])
+    lines += [_table(["source", "read", "kept", *reasons, "final rows"], rows), ""]
+    hits = curate_stats["contamination"]
+    lines += [f"## Contamination hits ({len({h['id'] for h in hits})} samples)", ""]
+    if hits:
+        lines += [_table(["sample", "source", "where", "benchmark task", "field", "overlap"],
+                         [[h["id"], h["source"], h["where"], h["task_id"], h["field"], h["overlap"]] for h in hits]), ""]
+    else:
+        lines += ["None.", ""]
+    lines += ["## Malformed records (first examples per source)", ""]
+    malformed = []
+    for name in manifest["sources"]:
+        ingest = json.loads((data_dir / "ingested" / f"{name}.stats.json").read_text())
+        malformed += [[name, e["where"], e["reason"]] for e in ingest["malformed_examples"]]
+    lines += [_table(["source", "where", "reason"], malformed) if malformed else "None.", ""]
+    lines += ["## Other drops (first examples per reason)", ""]
+    examples = [[reason, e["source"], e["where"], json.dumps(e["detail"]) if e["detail"] else ""]
+                for reason, items in curate_stats["examples"].items() for e in items]
+    lines += [_table(["reason", "source", "where", "detail"], examples) if examples else "None.", ""]
+    return "\n".join(lines)
+
+
+def write_manifest_and_report(recipe: Recipe, data_dir: Path, curated: Path, mix_stats: dict) -> dict:
+    manifest = build_manifest(recipe, data_dir, curated, mix_stats)
+    write_json_atomic(data_dir / "manifest.json", manifest)
+    write_text_atomic(data_dir / "report.md", build_report(manifest, data_dir, curated))
+    return manifest

@@ -1,0 +1,59 @@
+"""Mix: the final training set from curated samples, by per-source weight and cap, shuffled."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from alchemist.recipe import Recipe
+from alchemist.rundir import atomic_dir, file_digest, fingerprint, is_complete, write_json_atomic
+
+# Raw source snippets seed generation; they are never trained on as they are.
+NOT_TRAINED = ("code_snippet",)
+
+
+def plan(n: int, weight: float, max_samples: int | None, rng: random.Random) -> list[int]:
+    """Row indices (with repeats) a source contributes: `weight` 0.5 keeps a random half,
+    2.0 repeats every row twice, 1.5 repeats a random half; `max_samples` caps distinct rows."""
+    order = list(range(n))
+    rng.shuffle(order)
+    if max_samples is not None:
+        order = order[:max_samples]
+    whole, frac = divmod(weight, 1.0)
+    picked = order * int(whole) + order[: round(len(order) * frac)]
+    return picked
+
+
+def run_mix(recipe: Recipe, data_dir: Path, curated: Path, say=print) -> dict:
+    samples = curated / "samples.parquet"
+    fp = fingerprint("mix-v1", recipe.seed, recipe.mix.model_dump(),
+                     [(s.name, s.weight, s.max_samples) for s in recipe.sources], file_digest(samples))
+    out = data_dir / "final"
+    if is_complete(out, fp):
+        say("mix: inputs and settings unchanged, skipped")
+    else:
+        table = pq.read_table(samples)
+        rng = random.Random(recipe.seed)
+        sources = table.column("source").to_pylist()
+        tasks = table.column("task").to_pylist()
+        picked, stats = [], {}
+        for spec in recipe.sources:
+            rows = [i for i, (s, t) in enumerate(zip(sources, tasks)) if s == spec.name and t not in NOT_TRAINED]
+            seeds = sum(1 for s, t in zip(sources, tasks) if s == spec.name and t in NOT_TRAINED)
+            chosen = [rows[j] for j in plan(len(rows), spec.weight, spec.max_samples, rng)]
+            distinct = len(set(chosen))
+            stats[spec.name] = {"rows": len(chosen), "distinct": distinct, "subsampled": len(rows) - distinct, "seeds": seeds}
+            picked += chosen
+        if recipe.mix.shuffle:
+            rng.shuffle(picked)
+        final = table.take(pa.array(picked, pa.int64())) if picked else table.slice(0, 0)
+        with atomic_dir(out, fp) as tmp:
+            pq.write_table(final, tmp / "train.parquet")
+            write_json_atomic(tmp / "stats.json", {"sources": stats, "rows": final.num_rows,
+                                                   "by_task": dict(Counter(final.column("task").to_pylist()))})
+    return json.loads((out / "stats.json").read_text())

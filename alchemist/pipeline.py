@@ -1,0 +1,35 @@
+"""The stages in order. Each reads the previous stage's files from the run directory."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from alchemist.curate import run_curate
+from alchemist.ingest import ingest
+from alchemist.manifest import write_manifest_and_report
+from alchemist.mix import run_mix
+from alchemist.recipe import Recipe, dump_resolved
+from alchemist.rundir import write_text_atomic
+
+
+def run_data(recipe: Recipe, console: Console | None = None) -> dict:
+    """ingest -> curate -> (relabel, in a later version) -> mix; returns the manifest."""
+    console = console or Console(stderr=True)
+    run_dir = recipe.run_dir
+    data_dir = run_dir / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(run_dir / "recipe.resolved.yaml", dump_resolved(recipe))
+    say = lambda msg: console.print(f"[bold cyan]•[/] {msg}")  # noqa: E731
+    shards = ingest(recipe, data_dir, console=console)
+    curated = run_curate(recipe, data_dir, shards, say=say)
+    mix_stats = run_mix(recipe, data_dir, curated, say=say)
+    manifest = write_manifest_and_report(recipe, data_dir, curated, mix_stats)
+    t = manifest["total"]
+    console.print(f"[bold green]data ready:[/] {t['read']} read, {t['kept']} kept, "
+                  f"{manifest['final']['rows']} rows -> {data_dir / 'final' / 'train.parquet'}; see {data_dir / 'report.md'}")
+    return manifest
+
+
+def run_all(recipe: Recipe, console: Console | None = None) -> None:
+    """Every stage the recipe enables, in order."""
+    run_data(recipe, console)

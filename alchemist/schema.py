@@ -1,0 +1,90 @@
+"""The one record type that flows through every data stage, and its parquet schema."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+TASKS = (
+    "codegen",
+    "alchemist_prompt",
+    "instruction_evolution",
+    "data_filtering",
+    "code_review",
+    # raw source code from the `code_files` adapter: seeds for generation, never trained on directly
+    "code_snippet",
+)
+ROLES = ("system", "user", "assistant")
+
+MESSAGE_TYPE = pa.struct([("role", pa.string()), ("content", pa.string())])
+SAMPLE_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("source", pa.string()),
+        ("task", pa.string()),
+        ("messages", pa.list_(MESSAGE_TYPE)),
+        ("language", pa.string()),
+        ("meta", pa.string()),
+    ]
+)
+
+
+def sample_id(task: str, messages: list[dict]) -> str:
+    """Stable content hash: the same conversation for the same task always gets the same id."""
+    payload = json.dumps([task, [[m["role"], m["content"]] for m in messages]], ensure_ascii=False)
+    return hashlib.blake2b(payload.encode("utf-8", "surrogatepass"), digest_size=10).hexdigest()
+
+
+@dataclass(slots=True)
+class Sample:
+    source: str
+    messages: list[dict]
+    task: str = "codegen"
+    language: str | None = None
+    meta: dict = field(default_factory=dict)
+    id: str = ""
+
+    def __post_init__(self):
+        if not self.id:
+            self.id = sample_id(self.task, self.messages)
+
+    @property
+    def instruction(self) -> str:
+        """Every user turn, in order: what the model is asked."""
+        return "\n\n".join(m["content"] for m in self.messages if m["role"] == "user")
+
+    @property
+    def response(self) -> str:
+        """The last assistant turn: what the model is trained to produce."""
+        for m in reversed(self.messages):
+            if m["role"] == "assistant":
+                return m["content"]
+        return ""
+
+    def to_row(self) -> dict:
+        return {
+            "id": self.id,
+            "source": self.source,
+            "task": self.task,
+            "messages": self.messages,
+            "language": self.language,
+            "meta": json.dumps(self.meta, ensure_ascii=False, default=str),
+        }
+
+    @classmethod
+    def from_row(cls, row: dict) -> "Sample":
+        return cls(
+            source=row["source"],
+            messages=[{"role": m["role"], "content": m["content"]} for m in row["messages"]],
+            task=row["task"],
+            language=row["language"],
+            meta=json.loads(row["meta"]) if row["meta"] else {},
+            id=row["id"],
+        )
+
+
+def rows_to_table(rows: list[dict]) -> pa.Table:
+    return pa.Table.from_pylist(rows, schema=SAMPLE_SCHEMA)

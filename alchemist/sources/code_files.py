@@ -1,0 +1,94 @@
+"""Source files (a directory or a git checkout) cut into snippets: seeds for OSS-Instruct-style
+generation and comprehension tasks. Snippets end at blank lines so functions stay whole."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+from alchemist.code import LANGUAGE_ALIASES, NOT_CODE
+from alchemist.sources.base import Adapter, AdapterError, Converted
+from alchemist.sources.readers import RawRecord
+
+CODE_SUFFIXES = tuple(sorted({f".{ext}" for ext, lang in LANGUAGE_ALIASES.items() if lang not in NOT_CODE and len(ext) <= 5}))
+DEFAULT_MAX_LINES = 80
+DEFAULT_MIN_LINES = 3
+
+
+def split_snippets(lines: list[str], max_lines: int) -> list[tuple[int, int]]:
+    """(start, end) line ranges, 0-based end-exclusive, of at most max_lines, cut at blank lines
+    that are followed by a line at the file's top indentation where possible."""
+    spans, start, n = [], 0, len(lines)
+    while start < n:
+        end = min(start + max_lines, n)
+        if end < n:
+            cut = next(
+                (i for i in range(end, start + max_lines // 4, -1)
+                 if not lines[i - 1].strip() and i < n and lines[i][:1] not in (" ", "\t")),
+                None,
+            )
+            end = cut or next((i for i in range(end, start, -1) if not lines[i - 1].strip()), end)
+        spans.append((start, end))
+        start = end
+    return spans
+
+
+def read(path: Path, options: dict) -> Iterator[RawRecord]:
+    max_lines = int(options.get("max_lines", DEFAULT_MAX_LINES))
+    min_lines = int(options.get("min_lines", DEFAULT_MIN_LINES))
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        yield RawRecord(str(path), error=f"cannot read file: {e}")
+        return
+    if b"\x00" in raw[:8192]:
+        yield RawRecord(str(path), error="binary file, not source code")
+        return
+    try:
+        source = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        yield RawRecord(str(path), error=f"not valid UTF-8 ({e.reason} at byte {e.start})")
+        return
+    lines = source.splitlines()
+    language = LANGUAGE_ALIASES.get(path.suffix.lstrip(".").lower())
+    for start, end in split_snippets(lines, max_lines):
+        code = "\n".join(lines[start:end]).strip("\n")
+        if sum(1 for line in lines[start:end] if line.strip()) < min_lines:
+            if code.strip():
+                yield RawRecord(f"{path}:{start + 1}", error=f"snippet of fewer than {min_lines} non-blank lines")
+            continue
+        yield RawRecord(
+            f"{path}:{start + 1}",
+            data={"path": str(path), "start_line": start + 1, "end_line": end, "language": language, "code": code},
+        )
+
+
+def convert(record: dict, options: dict) -> Converted:
+    code = record.get("code")
+    if not isinstance(code, str):
+        raise AdapterError("snippet has no code")
+    return Converted(
+        messages=[{"role": "assistant", "content": code}],
+        task="code_snippet",
+        language=record.get("language"),
+        extra={k: record[k] for k in ("path", "start_line", "end_line") if k in record},
+    )
+
+
+def _validate(options: dict) -> str | None:
+    for key in ("max_lines", "min_lines"):
+        if key in options and (not isinstance(options[key], int) or options[key] < 1):
+            return f"options.{key} must be a positive integer"
+    return None
+
+
+ADAPTER = Adapter(
+    name="code_files",
+    description="source files (a directory or git checkout) cut into snippets of up to max_lines; language from the extension",
+    convert=convert,
+    options={"max_lines": f"longest snippet in lines (default {DEFAULT_MAX_LINES})",
+             "min_lines": f"shortest snippet in non-blank lines (default {DEFAULT_MIN_LINES})"},
+    suffixes=CODE_SUFFIXES,
+    read=read,
+    validate_options=_validate,
+)

