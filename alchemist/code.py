@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import ast
 import re
 import textwrap
+import warnings
 
 # Fence tags and file extensions -> canonical language names.
 LANGUAGE_ALIASES = {
@@ -35,10 +35,10 @@ UNCLOSED_FENCE_RE = re.compile(r"^[ \t]*(```+|~~~+)[ \t]*([\w+#.-]*)[^\n]*\n(.*)
 _CUES = {
     "python": re.compile(r"^\s*(def \w+\(.*\).*:|class \w+.*:|import \w+|from [\w.]+ import |if __name__ ==|print\s*[(\"']|elif .*:|for \w+(, ?\w+)* in .*:|while .*:|return\b|with .* as \w+:|try:|except\b.*:|self\.\w+)"),
     "javascript": re.compile(r"^\s*(function\s+\w*\s*\(|const \w+ ?=|let \w+ ?=|var \w+ ?=|console\.log\(|module\.exports|=> ?\{|document\.|export (default )?(function|const|class))"),
-    "java": re.compile(r"^\s*(public |private |protected )(static )?(class|void|int|String|boolean|[A-Z]\w*(<.*>)?) |System\.out\.print|import java\.|@Override"),
+    "java": re.compile(r"^\s*((public |private |protected )(static )?(class|void|int|String|boolean|[A-Z]\w*(<.*>)?) |System\.out\.print|import java\.|@Override)"),
     "cpp": re.compile(r"^\s*(#include\s*[<\"]|std::|using namespace std|int main\s*\(|cout\s*<<|template\s*<)"),
     "c": re.compile(r"^\s*(#include\s*<(stdio|stdlib|string)\.h>|printf\(|scanf\(|malloc\()"),
-    "go": re.compile(r"^\s*(package \w+|func (\(\w+ \*?\w+\) )?\w+\(|fmt\.\w+\(|:= )"),
+    "go": re.compile(r"^\s*(package \w+$|func (\(\w+ \*?\w+\) )?\w+\(|fmt\.\w+\(|\w+(, \w+)* := )"),
     "rust": re.compile(r"^\s*(fn \w+\(|let mut |impl\b|use std::|println!\(|pub fn |match .* \{)"),
     "sql": re.compile(r"^\s*(SELECT\b|INSERT INTO\b|UPDATE \w+ SET\b|DELETE FROM\b|CREATE TABLE\b|ALTER TABLE\b|FROM \w+|WHERE\b|GROUP BY\b|ORDER BY\b)", re.I),
     "shell": re.compile(r"^\s*(#!/bin/(ba)?sh|\$ \w+|sudo |apt(-get)? install|pip install|echo \$|export \w+=)"),
@@ -48,7 +48,7 @@ _CUES = {
     "ruby": re.compile(r"^\s*(puts |def \w+[^:(]*$|end$|require ['\"])"),
 }
 # Lines that look like code in any language (used to decide whether bare text is code at all).
-_GENERIC_CODE_LINE = re.compile(r"(^\s*[#@]?\w[\w.]*\s*(\(.*\)|=[^=].*|\[.*\]\s*=.*)\s*;?\s*$)|[{};]\s*$|^\s*[})\]]|^\s*(#|//|/\*|\*)|^\s{2,}\S")
+_GENERIC_CODE_LINE = re.compile(r"\s*[#@]?\w[\w.]*\s*(\(.*\)|=[^=].*|\[.*\]\s*=.*)\s*;?\s*$|\s*[})\]]|\s*(#|//|/\*|\*)|\s{2,}\S")
 
 
 def normalize_language(tag: str | None) -> str | None:
@@ -60,10 +60,20 @@ def normalize_language(tag: str | None) -> str | None:
     return LANGUAGE_ALIASES.get(tag)
 
 
+# Every cue is anchored at the start of a line: one `match` per line tries them all.
+_ALL_CUES = re.compile("|".join(f"(?P<{lang}>{cue.pattern})" if not cue.flags & re.I else f"(?P<{lang}>(?i:{cue.pattern}))"
+                                for lang, cue in _CUES.items()))
+_MAX_LINES = 200
+
+
 def guess_language(code: str) -> str | None:
     """Language of unlabelled code by counting lines that match each language's cues."""
-    lines = code.splitlines()[:200]
-    scores = {lang: sum(1 for line in lines if cue.search(line)) for lang, cue in _CUES.items()}
+    scores = dict.fromkeys(_CUES, 0)
+    match = _ALL_CUES.match
+    for line in code.split("\n", _MAX_LINES)[:_MAX_LINES]:
+        m = match(line)
+        if m:
+            scores[m.lastgroup] += 1
     best = max(scores, key=scores.get)
     if scores[best] == 0:
         return None
@@ -75,15 +85,23 @@ def guess_language(code: str) -> str | None:
     return best
 
 
+def _code_line(line: str) -> bool:
+    return bool(_ALL_CUES.match(line) or _GENERIC_CODE_LINE.match(line)) or line.rstrip()[-1:] in ("{", "}", ";")
+
+
 def looks_like_code(text: str) -> bool:
     """Bare text (no fences) that is mostly code: at least half its non-empty lines look like code."""
-    lines = [line for line in text.splitlines() if line.strip()]
+    lines = [line for line in text.split("\n") if line.strip()]
     if not lines:
         return False
-    if guess_language(text) is None and len(lines) < 2:
+    if len(lines) < 2 and guess_language(text) is None:
         return False
-    codeish = sum(1 for line in lines if _GENERIC_CODE_LINE.search(line) or any(c.search(line) for c in _CUES.values()))
-    return codeish * 2 >= len(lines)
+    need, codeish = (len(lines) + 1) // 2, 0
+    for line in lines:
+        codeish += _code_line(line)
+        if codeish >= need:
+            return True
+    return False
 
 
 def extract_code_blocks(text: str) -> list[tuple[str | None, str]]:
@@ -111,11 +129,23 @@ def detect_language(*texts: str) -> str | None:
 _NOTEBOOK_LINE = re.compile(r"^[!%]")
 
 
+# Errors that compile() raises after the source parsed fine: a snippet's top-level `return`
+# is valid syntax. compile() to bytecode is cheaper than ast.parse (no Python AST objects).
+_COMPILER_ONLY = ("outside function", "outside loop", "not properly in loop", "outside async function",
+                  "not allowed at module level", "no binding for nonlocal", "is parameter and global",
+                  "is parameter and nonlocal", "used prior to global declaration", "assigned to before global declaration",
+                  "used prior to nonlocal declaration", "assigned to before nonlocal declaration")
+
+
 def _parses(src: str) -> bool:
     try:
-        ast.parse(src)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # `x is 1` and friends: valid, but compile() warns
+            compile(src, "<snippet>", "exec", dont_inherit=True)
         return True
-    except (SyntaxError, ValueError, MemoryError, RecursionError):
+    except SyntaxError as e:
+        return any(marker in (e.msg or "") for marker in _COMPILER_ONLY)
+    except (ValueError, MemoryError, RecursionError, OverflowError):
         return False
 
 

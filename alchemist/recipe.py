@@ -79,7 +79,7 @@ class DecontaminateSpec(Strict):
     benchmarks: list[str | BenchmarkRef] = Field(default_factory=lambda: ["humaneval", "mbpp"])
     ngram: int = Field(13, ge=3, description="Word n-gram size of the overlap test.")
     min_overlap: float = Field(
-        0.2, gt=0, le=1,
+        0.1, gt=0, le=1,
         description="Share of one benchmark field's n-grams found in a sample that marks it contaminated.",
     )
 

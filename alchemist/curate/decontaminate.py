@@ -1,12 +1,13 @@
 """Benchmark decontamination by word n-gram overlap.
 
 Peers mostly test exact substrings, which misses a renamed function or a reworded docstring.
-Here every benchmark problem is split into fields (prompt, reference solution, tests) and each
-field into word n-grams; a sample is contaminated by a problem when it contains at least
-`min_overlap` of one field's n-grams. Words are lower-cased `\\w+` runs, so whitespace,
-indentation and punctuation changes do not matter, and an edit only breaks the n-grams that
-span it. Fields shorter than n words (MBPP's one-sentence prompts) count as one n-gram of their
-own length when they have at least MIN_SHORT_FIELD words.
+Here every benchmark problem is split into fields (prompt, reference solution, tests, and its
+code without docstrings) and each field into word n-grams; a sample is contaminated by a problem
+when it contains at least `min_overlap` of one field's n-grams. Words are lower-cased runs of
+letters, digits and `_`, so whitespace, indentation and punctuation changes do not matter, and an
+edit only breaks the n-grams that span it. Prompt and code fields shorter than n words (MBPP's one-sentence prompts) are indexed by
+their MIN_SHORT_FIELD-grams and match only when all of them are found; shorter solutions and
+tests are common idioms (`return sorted(set(l))`) and are not indexed.
 """
 
 from __future__ import annotations
@@ -19,16 +20,26 @@ import numpy as np
 
 from alchemist.testsets import Problem
 
-# A name right before "(" is a function being defined or called. Renaming the benchmark's
-# function must not hide it, so every such name becomes one placeholder word, on both sides.
-TOKEN_RE = re.compile(r"\w+(?:[ \t]*\()?")
-CALL = "\u0192("
-_FILTER_BITS = 22  # a bitmap over hash bits screens n-grams before the dict lookup
 MIN_SHORT_FIELD = 8
-FIELDS = ("prompt", "solution", "tests")
+FIELDS = ("prompt", "solution", "tests", "code")
+# Docstrings are prose that a paraphrase rewrites entirely; the code around them survives. The
+# "code" view of a problem (prompt without docstrings + solution) is matched against samples with
+# their docstrings removed too.
+DOCSTRING_RE = re.compile(r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'')
+_DOCSTRING_BYTES = re.compile(DOCSTRING_RE.pattern.encode())
+_FILTER_BITS = 22  # a bitmap over hash bits screens n-grams before the dict lookup
+
+# Words are runs of [0-9A-Za-z_] and non-ASCII bytes, hashed straight from the UTF-8 bytes with
+# numpy (no Python loop per word: this runs on every sample of every corpus).
+_WORD_BYTE = np.zeros(256, dtype=bool)
+for _c in b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_":
+    _WORD_BYTE[_c] = True
+_WORD_BYTE[128:] = True
 _BASE = np.uint64(1_000_003)
-
-
+_BASE_INV = np.uint64(pow(1_000_003, -1, 2**64))
+# A name right before "(" is a function being defined or called. Renaming the benchmark's
+# function must not hide it, so every such name hashes to one placeholder word, on both sides.
+_CALL = np.uint64(0x9E3779B97F4A7C15)
 @dataclass(slots=True)
 class Hit:
     task_id: str
@@ -36,11 +47,6 @@ class Hit:
     overlap: float
 
 
-def words(text: str) -> list[str]:
-    return [CALL if t[-1] == "(" else t for t in TOKEN_RE.findall(text.lower())]
-
-
-_BASE_INV = np.uint64(pow(1_000_003, -1, 2**64))
 _pow = np.ones(1, dtype=np.uint64)
 _pow_inv = np.ones(1, dtype=np.uint64)
 
@@ -51,24 +57,64 @@ def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
     if len(_pow) < n:
         size = max(n, 2 * len(_pow), 4096)
         with np.errstate(over="ignore"):
-            _pow = np.cumprod(np.full(size, _BASE, dtype=np.uint64)) // _BASE  # B^0 .. B^(size-1)
+            _pow = np.ones(size, dtype=np.uint64)
             _pow[1:] = np.cumprod(np.full(size - 1, _BASE, dtype=np.uint64))
-            _pow[0] = 1
             _pow_inv = np.ones(size, dtype=np.uint64)
             _pow_inv[1:] = np.cumprod(np.full(size - 1, _BASE_INV, dtype=np.uint64))
     return _pow, _pow_inv
 
 
+def _prefix(values: np.ndarray) -> np.ndarray:
+    """S[i] = sum_{j<i} v[j] B^-j (mod 2^64)."""
+    m = len(values)
+    _, pw_inv = _powers(m + 1)
+    prefix = np.zeros(m + 1, dtype=np.uint64)
+    np.cumsum(values * pw_inv[:m], out=prefix[1:])  # array arithmetic wraps silently
+    return prefix
+
+
+def _span_hashes(prefix: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Polynomial hash of values[s:e] for every span: B^(e-1) (S[e] - S[s]). uint64 arithmetic
+    wraps, so this is exact modulo 2^64."""
+    pw, _ = _powers(len(prefix))
+    return pw[ends - 1] * (prefix[ends] - prefix[starts])
+
+
+def word_hashes(text: str, docstrings: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """One uint64 per word of the lower-cased text; names followed by "(" become _CALL. With
+    `docstrings`, also a mask of the words that lie inside triple-quoted strings."""
+    data = text.lower().encode("utf-8", "surrogatepass")
+    raw = np.frombuffer(data, dtype=np.uint8)
+    if not len(raw):
+        empty = np.empty(0, dtype=np.uint64)
+        return (empty, np.empty(0, dtype=bool)) if docstrings else empty
+    padded = np.zeros(len(raw) + 2, dtype=bool)
+    padded[1:-1] = _WORD_BYTE[raw]
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    starts, ends = edges[0::2], edges[1::2]
+    if not len(starts):
+        empty = np.empty(0, dtype=np.uint64)
+        return (empty, np.empty(0, dtype=bool)) if docstrings else empty
+    hashes = _span_hashes(_prefix(raw.astype(np.uint64) + np.uint64(1)), starts, ends)
+    followed = ends < len(raw)
+    calls = np.zeros(len(ends), dtype=bool)
+    calls[followed] = raw[ends[followed]] == ord("(")
+    hashes[calls] = _CALL
+    if not docstrings:
+        return hashes
+    inside = np.zeros(len(raw) + 1, dtype=np.int8)
+    for m in _DOCSTRING_BYTES.finditer(data):
+        inside[m.start()] += 1
+        inside[m.end()] -= 1
+    return hashes, np.cumsum(inside[:-1])[starts] > 0
+
+
 def window_hashes(ids: np.ndarray, lengths: list[int]) -> np.ndarray:
-    """Polynomial hash of every window of each length, from one prefix sum: with
-    S[i] = sum_{j<i} ids[j] B^-j, the window [i, i+n) hashes to B^(i+n-1) (S[i+n] - S[i]).
-    uint64 arithmetic wraps, so this is exact modulo 2^64."""
+    """Hash of every window of each length over a sequence of word hashes."""
     m = len(ids)
-    pw, pw_inv = _powers(m + 1)
-    with np.errstate(over="ignore"):
-        prefix = np.zeros(m + 1, dtype=np.uint64)
-        np.cumsum(ids * pw_inv[:m], out=prefix[1:])
-        parts = [pw[n - 1 : m] * (prefix[n:] - prefix[: m - n + 1]) for n in lengths if n <= m]
+    prefix = _prefix(ids)
+    pw, _ = _powers(m + 1)
+    parts = [pw[n - 1 : m] * (prefix[n:] - prefix[: m - n + 1]) for n in lengths if n <= m]
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.uint64)
 
 
@@ -78,18 +124,21 @@ class NgramIndex:
     def __init__(self, problems: list[Problem], n: int = 13, min_overlap: float = 0.2):
         self.n = n
         self.min_overlap = min_overlap
-        self.vocab: dict[str, int] = {}
         self.fields: list[tuple[str, str, int]] = []  # (task_id, field, number of distinct n-grams)
         index: dict[int, list[int]] = defaultdict(list)
         lengths = {n}
+        self.full_cover: set[int] = set()  # short fields: every one of their n-grams must match
         for problem in problems:
+            views = {"prompt": problem.prompt, "solution": problem.solution, "tests": problem.tests,
+                     "code": DOCSTRING_RE.sub(" ", problem.prompt) + "\n" + problem.solution if problem.solution else ""}
             for field in FIELDS:
-                ids = np.array([self.vocab.setdefault(w, len(self.vocab) + 1) for w in words(getattr(problem, field))], dtype=np.uint64)
+                ids = word_hashes(views[field])
                 if len(ids) >= n:
                     grams = set(window_hashes(ids, [n]).tolist())
-                elif len(ids) >= MIN_SHORT_FIELD:
-                    grams = set(window_hashes(ids, [len(ids)]).tolist())
-                    lengths.add(len(ids))
+                elif len(ids) >= MIN_SHORT_FIELD and field in ("prompt", "code"):
+                    grams = set(window_hashes(ids, [MIN_SHORT_FIELD]).tolist())
+                    lengths.add(MIN_SHORT_FIELD)
+                    self.full_cover.add(len(self.fields))
                 else:
                     continue
                 fid = len(self.fields)
@@ -101,15 +150,18 @@ class NgramIndex:
         self.mask = np.uint64((1 << _FILTER_BITS) - 1)
         self.bitmap = np.zeros(1 << _FILTER_BITS, dtype=bool)
         self.bitmap[np.array(list(self.index), dtype=np.uint64) & self.mask] = True
-        self.oov = np.uint64(len(self.vocab) + 1)  # one id for every word no benchmark uses
 
     def hits(self, text: str) -> list[Hit]:
         """Benchmark fields that `text` overlaps by at least min_overlap, best first."""
-        vocab, oov = self.vocab, self.oov
-        ids = np.array([vocab.get(w, oov) for w in words(text)], dtype=np.uint64)
-        if len(ids) < self.lengths[0] or not self.index:
+        if not self.index:
             return []
-        grams = window_hashes(ids, self.lengths)
+        if "\"\"\"" in text or "\'\'\'" in text:
+            ids, in_docstring = word_hashes(text, docstrings=True)
+            grams = np.concatenate([window_hashes(ids, self.lengths), window_hashes(ids[~in_docstring], self.lengths)])
+        else:
+            grams = window_hashes(word_hashes(text), self.lengths)
+        if not len(grams):
+            return []
         candidates = grams[self.bitmap[grams & self.mask]]
         if not len(candidates):
             return []
@@ -121,6 +173,6 @@ class NgramIndex:
         out = []
         for fid, c in counts.items():
             task_id, field, total = self.fields[fid]
-            if c / total >= self.min_overlap:
+            if c / total >= (1.0 if fid in self.full_cover else self.min_overlap):
                 out.append(Hit(task_id, field, round(c / total, 3)))
         return sorted(out, key=lambda h: -h.overlap)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 from alchemist.schema import Sample
+
+
+_TRAILING_SPACE = re.compile(r"[ \t]+(?=\n)")
 
 
 def normalized(sample: Sample) -> str:
@@ -12,8 +16,10 @@ def normalized(sample: Sample) -> str:
     (it is syntax in Python), case kept."""
     parts = []
     for m in sample.messages:
-        text = m["content"].replace("\r\n", "\n").replace("\r", "\n")
-        parts.append(m["role"] + "\x1f" + "\n".join(line.rstrip() for line in text.strip().split("\n")))
+        text = m["content"]
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        parts.append(m["role"] + "\x1f" + _TRAILING_SPACE.sub("", text.strip()))
     return "\x1e".join(parts)
 
 

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+import re
+
 from alchemist.code import extract_code_blocks, python_parses
 from alchemist.recipe import FilterSpec
 from alchemist.schema import Sample
 
 # Characters that mean the text was decoded wrongly or is binary: U+FFFD and C0 controls
 # other than tab/newline/carriage return.
-_GARBLED = frozenset(["\ufffd"] + [chr(c) for c in range(32) if c not in (9, 10, 13)])
+_GARBLED = re.compile("[\ufffd\x00-\x08\x0b\x0c\x0e-\x1f]")
 # Tasks whose response is code by construction or not meant to be code.
 _CODE_TASKS = ("codegen", "code_snippet")
 
 
 def garbled_ratio(text: str) -> float:
-    if not text:
+    if not text or not _GARBLED.search(text):
         return 0.0
-    bad = sum(text.count(ch) for ch in _GARBLED if ch in text)
-    return bad / len(text)
+    return len(_GARBLED.findall(text)) / len(text)
 
 
 def quality_reason(sample: Sample, spec: FilterSpec) -> str | None:

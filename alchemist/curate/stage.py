@@ -1,5 +1,10 @@
-"""The curate stage: exact dedup, then quality filters and decontamination, then MinHash near
-dedup. Every ingested row gets a verdict: kept, or dropped with a reason (and details)."""
+"""The curate stage. Every ingested row gets a verdict: kept, or dropped with a reason and details.
+
+One parallel pass (datatrove's executor) screens each sample (quality filters, decontamination)
+and computes its exact-dedup key and MinHash signature; datatrove's bucket, cluster and filter
+steps follow. Exact dedup is then resolved per group of identical samples: one copy is kept, the
+first in recipe order unless MinHash kept another copy of the group.
+Reasons, in order of precedence: quality reasons, contaminated, exact_duplicate, near_duplicate."""
 
 from __future__ import annotations
 
@@ -14,12 +19,10 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from alchemist.curate.decontaminate import NgramIndex
-from alchemist.curate.exact import content_key
 from alchemist.curate.near import CodeWordTokenizer, minhash_config
 from alchemist.curate.steps import KeptIds, PassedReader, SampleReader, Screen
 from alchemist.errors import UserError
 from alchemist.recipe import CurateSpec
-from alchemist.schema import Sample
 from alchemist.testsets import Problem
 
 
@@ -69,21 +72,6 @@ def _execute(pipeline, tasks: int, workers: int, logging_dir: Path, spec: Curate
         raise UserError(f"curation step {logging_dir.name} failed ({e}); see {log} and {logging_dir}/logs") from None
 
 
-def exact_duplicates(files: list[Path]) -> tuple[list[bool], dict[int, dict]]:
-    """First occurrence wins, across all sources in recipe order."""
-    seen: dict[bytes, tuple[int, str]] = {}
-    keep, details, offset = [], {}, 0
-    for f in files:
-        for row in pq.read_table(f, columns=["id", "source", "task", "messages", "language", "meta"]).to_pylist():
-            key = content_key(Sample.from_row(row))
-            first = seen.setdefault(key, (offset, row["id"]))
-            keep.append(first[0] == offset)
-            if first[0] != offset:
-                details[offset] = {"duplicate_of": first[1]}
-            offset += 1
-    return keep, details
-
-
 def curate(files: list[Path], spec: CurateSpec, problems: list[Problem], work_dir: Path, seed: int, status=None) -> Verdicts:
     """Verdicts for every row of `files` (ingested shards, in order). `work_dir` keeps datatrove's
     completion markers, so a killed run resumes where its tasks left off."""
@@ -94,15 +82,6 @@ def curate(files: list[Path], spec: CurateSpec, problems: list[Problem], work_di
     active = np.ones(total, dtype=bool)
     if total == 0:
         return Verdicts(reasons)
-
-    if spec.dedup.exact:
-        say("exact dedup")
-        keep, dup_details = exact_duplicates(files)
-        for i, k in enumerate(keep):
-            if not k:
-                reasons[i] = "exact_duplicate"
-                active[i] = False
-        details.update(dup_details)
 
     index = None
     if spec.decontaminate.enabled and problems:
@@ -135,7 +114,7 @@ def curate(files: list[Path], spec: CurateSpec, problems: list[Problem], work_di
     else:
         _execute([reader, screen], tasks, workers, work_dir / "1_screen", spec)
 
-    passed = []
+    passed, groups = [], {}
     for rank in range(tasks):
         with open(verdict_dir / f"{rank:05d}.jsonl", encoding="utf-8") as fh:
             for line in fh:
@@ -145,11 +124,34 @@ def curate(files: list[Path], spec: CurateSpec, problems: list[Problem], work_di
                     details[v["idx"]] = v["detail"]
                 if v["reason"] is None:
                     passed.append(v["idx"])
+                    groups.setdefault(v["key"], []).append(v["idx"])
+    kept = set(passed)
     if near.enabled:
         kept = set()
         for rank in range(tasks):
             kept.update(int(x) for x in (kept_dir / f"{rank:05d}.txt").read_text().split())
-        for idx in passed:
-            if idx not in kept:
-                reasons[idx] = "near_duplicate"
+    ids = None
+    for members in groups.values():
+        members.sort()
+        survivors = [i for i in members if i in kept]
+        if len(members) > 1 and spec.dedup.exact:
+            keep = survivors[0] if survivors else None
+            if keep is None:  # MinHash dropped the whole group for a near-duplicate elsewhere
+                reasons[members[0]] = "near_duplicate"
+            ids = ids if ids is not None else _ids(files)
+            for i in members:
+                if i != keep and i != (members[0] if keep is None else None):
+                    reasons[i] = "exact_duplicate"
+                    details[i] = {"duplicate_of": ids[keep if keep is not None else members[0]]}
+        else:
+            for i in members:
+                if i not in kept:
+                    reasons[i] = "near_duplicate"
     return Verdicts(reasons, details)
+
+
+def _ids(files: list[Path]) -> list[str]:
+    out: list[str] = []
+    for f in files:
+        out += pq.read_table(f, columns=["id"]).column("id").to_pylist()
+    return out

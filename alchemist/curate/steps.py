@@ -16,6 +16,7 @@ from datatrove.data import Document
 from datatrove.pipeline.base import PipelineStep
 
 from alchemist.curate.decontaminate import NgramIndex
+from alchemist.curate.exact import content_key
 from alchemist.curate.filters import quality_reason
 from alchemist.recipe import FilterSpec
 from alchemist.schema import Sample
@@ -51,19 +52,20 @@ class SampleReader(PipelineStep):
             rows = pq.ParquetFile(f).metadata.num_rows
             start, stop = max(lo, offset), min(hi, offset + rows)
             if start < stop:
-                table = pq.read_table(f).slice(start - offset, stop - start)
+                table = pq.read_table(f, columns=["source", "task", "messages", "language"]).slice(start - offset, stop - start)
                 for j, row in enumerate(table.to_pylist()):
                     idx = start + j
                     if self.active[idx]:
-                        sample = Sample.from_row(row)
+                        sample = Sample(row["source"], row["messages"], row["task"], row["language"], id="-")
                         self.stat_update("read")
                         yield Document(text=f"{sample.instruction}\n{sample.response}", id=str(idx), metadata={"sample": sample})
             offset += rows
 
 
 class Screen(PipelineStep):
-    """Quality filters and decontamination in one pass. Writes one verdict line per document to
-    `verdicts/NNNNN.jsonl` and passes clean documents on (to the MinHash signature step)."""
+    """Quality filters and decontamination in one pass, plus the exact-dedup content key. Writes
+    one verdict line per document to `verdicts/NNNNN.jsonl` and passes clean documents on (to the
+    MinHash signature step). Exact copies share their verdict: they have the same content."""
 
     name = "alchemist quality + decontamination"
     type = "🔻 - FILTER"
@@ -89,8 +91,10 @@ class Screen(PipelineStep):
         lines = []
         for doc in data:
             with self.track_time():
-                reason, detail = self.verdict(doc.metadata.pop("sample"))
-            lines.append(json.dumps({"idx": int(doc.id), "reason": reason, "detail": detail}))
+                sample = doc.metadata.pop("sample")
+                reason, detail = self.verdict(sample)
+                key = content_key(sample).hex()
+            lines.append(json.dumps({"idx": int(doc.id), "reason": reason, "detail": detail, "key": key}))
             if reason is None:
                 self.stat_update("kept")
                 yield doc

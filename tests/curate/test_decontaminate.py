@@ -14,7 +14,7 @@ def humaneval():
 
 @pytest.fixture(scope="module")
 def index(humaneval):
-    return NgramIndex(humaneval, n=13, min_overlap=0.2)
+    return NgramIndex(humaneval, n=13, min_overlap=0.1)
 
 
 def rename(problem, text):
@@ -22,16 +22,21 @@ def rename(problem, text):
 
 
 def reword(text, seed):
-    """Rewrite the docstring's prose lines (examples stay): drop ~30% of words, add filler."""
-    rng, out, inside = random.Random(seed), [], False
+    """Rewrite the docstring's prose (examples and their outputs stay): drop ~30% of the words
+    of each prose line and prepend filler."""
+    rng, out, inside, after_example = random.Random(seed), [], False, False
     for line in text.splitlines():
-        quotes = line.count('"""') + line.count("'''")
-        if inside and quotes == 0 and ">>>" not in line and line.strip():
-            line = "    Please note: " + " ".join(w for w in line.split() if rng.random() > 0.3)
-        if quotes == 1:
-            inside = not inside
+        stripped = line.strip()
+        opens = stripped.startswith(('"""', "'''"))
+        if opens:
+            inside = not inside or stripped.count('"""') + stripped.count("'''") > 1
+            stripped = stripped[3:]
+        if inside and stripped and not stripped.startswith(">>>") and not after_example:
+            words = [w for w in stripped.split() if rng.random() > 0.3]
+            line = "    " + ('"""' if opens else "") + "Please note: " + " ".join(words)
+        after_example = stripped.startswith(">>>") or (after_example and bool(stripped))
         out.append(line)
-    return "\n".join(out)
+    return "\n".join(out) + "\n"
 
 
 def respace(text):

@@ -1,0 +1,7 @@
+"""LLM client: one interface (`LLMClient.generate`), three backends (OpenAI-compatible HTTP,
+vLLM offline, transformers), one persistent cache."""
+
+from alchemist.llm.client import LLMClient, Usage
+from alchemist.llm.types import ChatRequest, ChatResult, Sampling
+
+__all__ = ["ChatRequest", "ChatResult", "LLMClient", "Sampling", "Usage"]

@@ -1,0 +1,84 @@
+"""The one LLM interface the relabeler and the evaluator use: a backend behind a persistent cache,
+with counts of requests, cache hits, failures and tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from alchemist.llm.cache import ResultCache
+from alchemist.llm.types import Backend, ChatRequest, ChatResult, request_key
+
+
+@dataclass
+class Usage:
+    requests: int = 0  # sent to the backend (not answered from the cache)
+    cache_hits: int = 0
+    failed: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    errors: list[str] = field(default_factory=list)  # the first few, for the report
+
+    def as_dict(self) -> dict:
+        return {"llm_requests": self.requests, "cache_hits": self.cache_hits, "failed": self.failed,
+                "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens}
+
+
+class LLMClient:
+    def __init__(self, backend: Backend, cache_path: Path | None):
+        self.backend = backend
+        self.cache = ResultCache(cache_path) if cache_path else None
+        self.usage = Usage()
+
+    @property
+    def model_id(self) -> str:
+        return self.backend.model_id
+
+    def preflight(self) -> None:
+        self.backend.preflight()
+
+    def generate(self, requests: list[ChatRequest], progress=None) -> list[ChatResult]:
+        """Answers in order. Cached answers are returned without a request; new answers are cached
+        as each one lands, so a killed run resends nothing that was answered."""
+        keys = [request_key(self.backend.model_id, r) for r in requests]
+        cached = self.cache.get_many(list(set(keys))) if self.cache else {}
+        results: list[ChatResult | None] = [cached.get(k) for k in keys]
+        todo = [i for i, r in enumerate(results) if r is None]
+        # identical requests in one call are sent once
+        first_of: dict[str, int] = {}
+        send = []
+        for i in todo:
+            if keys[i] not in first_of:
+                first_of[keys[i]] = i
+                send.append(i)
+        self.usage.cache_hits += len(requests) - len(todo)
+        if progress:
+            progress(len(requests) - len(todo))
+
+        def landed(j: int, result: ChatResult) -> None:
+            i = send[j]
+            self.usage.requests += 1
+            if result.ok:
+                self.usage.prompt_tokens += result.prompt_tokens
+                self.usage.completion_tokens += result.completion_tokens
+                if self.cache:
+                    self.cache.put(keys[i], self.backend.model_id, result)
+            else:
+                self.usage.failed += 1
+                if len(self.usage.errors) < 5:
+                    self.usage.errors.append(result.error or "")
+            if progress:
+                progress(1)
+
+        if send:
+            answers = self.backend.generate([requests[i] for i in send], on_result=landed)
+            for j, i in enumerate(send):
+                results[i] = answers[j]
+        for i in todo:
+            if results[i] is None:
+                results[i] = results[first_of[keys[i]]]
+        return results  # type: ignore[return-value]
+
+    def close(self) -> None:
+        if self.cache:
+            self.cache.close()

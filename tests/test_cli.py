@@ -1,0 +1,70 @@
+"""The command line as a user meets it: one clear line for their mistakes, no traceback."""
+
+import json
+
+from conftest import ROOT, run_cli, write_jsonl
+
+
+def recipe(tmp_path, data, extra=""):
+    p = tmp_path / "r.yaml"
+    p.write_text(f"""name: t
+output_dir: {tmp_path / 'run'}
+sources:
+  - name: a
+    adapter: alpaca
+    path: {data}
+curate:
+  decontaminate: {{benchmarks: [humaneval]}}
+  executor: {{workers: 1}}
+{extra}""")
+    return p
+
+
+GOOD = {"instruction": "Write a function that returns the square of x.", "output": "def square(x):\n    return x * x\n"}
+
+
+def test_bad_recipe_key_is_one_line_without_traceback(tmp_path):
+    data = write_jsonl(tmp_path / "d.jsonl", [GOOD])
+    p = recipe(tmp_path, data, "  strictt: true\n")
+    r = run_cli("data", p)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    assert f"{p}:10: curate.strictt: unknown key; did you mean 'strict'?" in r.stderr
+
+
+def test_missing_recipe_and_missing_data(tmp_path):
+    r = run_cli("data", tmp_path / "none.yaml")
+    assert r.returncode == 2 and "recipe file not found" in r.stderr and "Traceback" not in r.stderr
+    p = recipe(tmp_path, tmp_path / "absent.jsonl")
+    r = run_cli("data", p)
+    assert r.returncode == 2 and "no file matches" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_strict_mode_stops_at_first_malformed_line(tmp_path):
+    data = write_jsonl(tmp_path / "d.jsonl", [GOOD, "{not json", GOOD])
+    r = run_cli("data", recipe(tmp_path, data, "  strict: true\n"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert f"{data}:2: not valid JSON" in r.stderr
+
+
+def test_lenient_mode_counts_malformed_and_carries_on(tmp_path):
+    data = write_jsonl(tmp_path / "d.jsonl", [GOOD, "{not json", {"instruction": 5, "output": "x"}, "[]"])
+    r = run_cli("data", recipe(tmp_path, data))
+    assert r.returncode == 0, r.stderr
+    manifest = json.loads((tmp_path / "run" / "data" / "manifest.json").read_text())
+    assert manifest["sources"]["a"] == {"read": 4, "kept": 1, "dropped": {"malformed": 3}, "final_rows": 1}
+    report = (tmp_path / "run" / "data" / "report.md").read_text()
+    assert f"{data}:2" in report and "field 'instruction' is int" in report
+
+
+def test_sources_lists_adapters_and_corpora():
+    r = run_cli("sources")
+    assert r.returncode == 0
+    for name in ("alpaca", "sharegpt", "commit", "code_files", "mapped", "evol_codealpaca", "commitpackft_python"):
+        assert name in r.stdout
+
+
+def test_set_override_from_command_line(tmp_path):
+    data = write_jsonl(tmp_path / "d.jsonl", [GOOD])
+    r = run_cli("data", recipe(tmp_path, data), "--set", "curate.decontaminate.ngrm=3")
+    assert r.returncode == 2 and "curate.decontaminate.ngrm: unknown key" in r.stderr
