@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import symtable
 import textwrap
 import warnings
 
@@ -66,14 +67,25 @@ _ALL_CUES = re.compile("|".join(f"(?P<{lang}>{cue.pattern})" if not cue.flags & 
 _MAX_LINES = 200
 
 
-def guess_language(code: str) -> str | None:
-    """Language of unlabelled code by counting lines that match each language's cues."""
+def _scan(text: str) -> tuple[dict[str, int], int, int]:
+    """One pass over the lines: cue matches per language, code-like lines, non-empty lines."""
     scores = dict.fromkeys(_CUES, 0)
-    match = _ALL_CUES.match
-    for line in code.split("\n", _MAX_LINES)[:_MAX_LINES]:
+    codeish = nonempty = 0
+    match, generic = _ALL_CUES.match, _GENERIC_CODE_LINE.match
+    for line in text.split("\n", _MAX_LINES)[:_MAX_LINES]:
+        if not line or line.isspace():
+            continue
+        nonempty += 1
         m = match(line)
         if m:
             scores[m.lastgroup] += 1
+            codeish += 1
+        elif generic(line) or line.rstrip()[-1:] in ("{", "}", ";"):
+            codeish += 1
+    return scores, codeish, nonempty
+
+
+def _best(scores: dict[str, int]) -> str | None:
     best = max(scores, key=scores.get)
     if scores[best] == 0:
         return None
@@ -85,23 +97,23 @@ def guess_language(code: str) -> str | None:
     return best
 
 
-def _code_line(line: str) -> bool:
-    return bool(_ALL_CUES.match(line) or _GENERIC_CODE_LINE.match(line)) or line.rstrip()[-1:] in ("{", "}", ";")
+def guess_language(code: str) -> str | None:
+    """Language of unlabelled code by counting lines that match each language's cues."""
+    return _best(_scan(code)[0])
+
+
+def _bare_code(text: str) -> tuple[bool, str | None]:
+    """(is the text mostly code, its language): at least half its non-empty lines look like code
+    (the first 200 lines decide)."""
+    scores, codeish, nonempty = _scan(text)
+    language = _best(scores)
+    if nonempty == 0 or (nonempty < 2 and language is None):
+        return False, None
+    return codeish * 2 >= nonempty, language
 
 
 def looks_like_code(text: str) -> bool:
-    """Bare text (no fences) that is mostly code: at least half its non-empty lines look like code."""
-    lines = [line for line in text.split("\n") if line.strip()]
-    if not lines:
-        return False
-    if len(lines) < 2 and guess_language(text) is None:
-        return False
-    need, codeish = (len(lines) + 1) // 2, 0
-    for line in lines:
-        codeish += _code_line(line)
-        if codeish >= need:
-            return True
-    return False
+    return _bare_code(text)[0]
 
 
 def extract_code_blocks(text: str) -> list[tuple[str | None, str]]:
@@ -112,9 +124,8 @@ def extract_code_blocks(text: str) -> list[tuple[str | None, str]]:
     unclosed = UNCLOSED_FENCE_RE.search(text)  # an answer cut off before its closing fence
     if unclosed and unclosed.group(3).strip():
         return [(normalize_language(unclosed.group(2)) or guess_language(unclosed.group(3)), unclosed.group(3))]
-    if looks_like_code(text):
-        return [(guess_language(text), text)]
-    return []
+    is_code, language = _bare_code(text)
+    return [(language, text)] if is_code else []
 
 
 def detect_language(*texts: str) -> str | None:
@@ -129,22 +140,23 @@ def detect_language(*texts: str) -> str | None:
 _NOTEBOOK_LINE = re.compile(r"^[!%]")
 
 
-# Errors that compile() raises after the source parsed fine: a snippet's top-level `return`
-# is valid syntax. compile() to bytecode is cheaper than ast.parse (no Python AST objects).
-_COMPILER_ONLY = ("outside function", "outside loop", "not properly in loop", "outside async function",
-                  "not allowed at module level", "no binding for nonlocal", "is parameter and global",
-                  "is parameter and nonlocal", "used prior to global declaration", "assigned to before global declaration",
-                  "used prior to nonlocal declaration", "assigned to before nonlocal declaration")
+# Errors raised after the source parsed fine: a snippet may declare `nonlocal` at its top level.
+_NOT_SYNTAX = ("not allowed at module level", "no binding for nonlocal", "is parameter and global",
+               "is parameter and nonlocal", "used prior to global declaration", "assigned to before global declaration",
+               "used prior to nonlocal declaration", "assigned to before nonlocal declaration")
 
 
 def _parses(src: str) -> bool:
+    # The parser plus the symbol table pass: half the cost of compile() or ast.parse (no
+    # bytecode, no Python AST objects), and the same syntax errors. Code generation's own checks
+    # (`return` outside a function) are not syntax: snippets often are function bodies.
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # `x is 1` and friends: valid, but compile() warns
-            compile(src, "<snippet>", "exec", dont_inherit=True)
+            warnings.simplefilter("ignore")  # invalid escapes and friends: valid, but warned about
+            symtable.symtable(src, "<snippet>", "exec")
         return True
     except SyntaxError as e:
-        return any(marker in (e.msg or "") for marker in _COMPILER_ONLY)
+        return any(marker in (e.msg or "") for marker in _NOT_SYNTAX)
     except (ValueError, MemoryError, RecursionError, OverflowError):
         return False
 
@@ -153,8 +165,10 @@ def python_parses(code: str) -> bool:
     """Whether a Python snippet parses. Snippets are often indented or carry notebook magics."""
     if code.lstrip().startswith(">>>"):
         return True  # an interactive session transcript, not a program
-    src = textwrap.dedent(code)
-    if _parses(src):
+    if _parses(code):
+        return True
+    src = textwrap.dedent(code) if code[:1] in (" ", "\t") else code
+    if src is not code and _parses(src):
         return True
     if "!" in src or "%" in src:  # `!pip install x`, `%matplotlib inline` at the start of a line
         return _parses("\n".join("" if _NOTEBOOK_LINE.match(line) else line for line in src.splitlines()))

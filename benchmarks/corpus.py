@@ -81,4 +81,5 @@ def make_records(n: int, seed: int = 0) -> list[dict]:
         instruction = rng.choice(TEMPLATES).format(name=name, doc=doc)
         output = f"Here is an implementation:\n\n```python\n{code}\n```" if rng.random() < 0.6 else code
         records.append({"instruction": instruction, "input": "<noinput>" if rng.random() < 0.5 else "", "output": output})
+    rng.shuffle(records)  # published corpora are shuffled; long and short samples mix in every shard
     return records

@@ -28,7 +28,7 @@ from corpus import make_records  # noqa: E402
 from alchemist.curate import run_curate  # noqa: E402
 from alchemist.curate.near import CodeWordTokenizer, minhash_config  # noqa: E402
 from alchemist.curate.stage import stderr_to  # noqa: E402
-from alchemist.recipe import Recipe  # noqa: E402
+from alchemist.recipe import Recipe, apply_overrides  # noqa: E402
 from alchemist.schema import Sample, rows_to_table  # noqa: E402
 from alchemist.sources import ADAPTERS  # noqa: E402
 
@@ -73,6 +73,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="curate settings for our side, e.g. --set filters.python_syntax=false")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "curate_throughput.json"))
     args = ap.parse_args()
 
@@ -81,10 +83,10 @@ def main() -> None:
     rows = ingest_rows(records)
     print(f"corpus: {len(rows)} samples in {time.perf_counter() - t0:.1f}s", flush=True)
 
-    recipe = Recipe.model_validate({
-        "name": "bench", "sources": [{"name": "bench", "adapter": "alpaca", "path": "unused"}],
-        "curate": {"decontaminate": {"benchmarks": ["humaneval"]}, "executor": {"workers": args.workers}},
-    })
+    raw = {"name": "bench", "sources": [{"name": "bench", "adapter": "alpaca", "path": "unused"}],
+           "curate": {"decontaminate": {"benchmarks": ["humaneval"]}, "executor": {"workers": args.workers}}}
+    raw["curate"] = apply_overrides(raw["curate"], args.overrides)
+    recipe = Recipe.model_validate(raw)
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
         data_dir = d / "ours"
@@ -122,6 +124,7 @@ def main() -> None:
         "kept": stats["sources"]["bench"]["kept"],
         "dropped": stats["sources"]["bench"]["dropped"],
         "minhash": {"ngram": recipe.curate.dedup.near.ngram, "threshold": recipe.curate.dedup.near.threshold},
+        "overrides": args.overrides,
     }
     print(json.dumps(result, indent=2))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

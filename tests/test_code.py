@@ -20,3 +20,10 @@ def test_python_parses_tolerates_indent_and_magics():
     assert python_parses("%matplotlib inline\n!pip install numpy\nimport numpy as np\n")
     assert not python_parses('print "hello"\n')
     assert not python_parses("def f(:\n    pass\n")
+
+
+def test_python_parses_accepts_function_bodies_and_rejects_real_errors():
+    assert python_parses("return x + 1\n")  # a body snippet: code generation's check, not syntax
+    assert python_parses("for x in y:\n    break\n")
+    assert not python_parses("x = = 1\n")
+    assert not python_parses("def f(x):\nreturn x\n")  # missing indentation

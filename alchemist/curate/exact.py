@@ -19,7 +19,10 @@ def normalized(sample: Sample) -> str:
         text = m["content"]
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
-        parts.append(m["role"] + "\x1f" + _TRAILING_SPACE.sub("", text.strip()))
+        text = text.strip()
+        if " \n" in text or "\t\n" in text:
+            text = _TRAILING_SPACE.sub("", text)
+        parts.append(m["role"] + "\x1f" + text)
     return "\x1e".join(parts)
 
 

@@ -88,7 +88,8 @@ def curate(files: list[Path], spec: CurateSpec, problems: list[Problem], work_di
         index = NgramIndex(problems, spec.decontaminate.ngram, spec.decontaminate.min_overlap)
 
     workers = workers_for(spec)
-    tasks = max(1, min(workers, int(active.sum()) // 256 or 1))
+    # several tasks per worker even out shards of unequal cost (long samples cluster in files)
+    tasks = max(1, min(4 * workers, int(active.sum()) // 512 or 1))
     near = spec.dedup.near
     verdict_dir, kept_dir = work_dir / "verdicts", work_dir / "kept"
     reader = SampleReader([str(f) for f in files], active)
