@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(stderr=True)
     try:
         if args.command == "sources":
-            cmd_sources(Console())
+            out = Console()
+            cmd_sources(out if out.is_terminal else Console(width=200))
             return 0
         from alchemist.pipeline import run_all, run_data
         from alchemist.recipe import load_recipe

@@ -61,11 +61,15 @@ def build_report(manifest: dict, data_dir: Path, curated: Path) -> str:
     rows.append(["**total**", t["read"], t["kept"], *[t["dropped"].get(r, 0) for r in reasons],
                  manifest["final"]["rows"]])
     lines += [_table(["source", "read", "kept", *reasons, "final rows"], rows), ""]
-    hits = curate_stats["contamination"]
-    lines += [f"## Contamination hits ({len({h['id'] for h in hits})} samples)", ""]
-    if hits:
-        lines += [_table(["sample", "source", "where", "benchmark task", "field", "overlap"],
-                         [[h["id"], h["source"], h["where"], h["task_id"], h["field"], h["overlap"]] for h in hits]), ""]
+    by_sample: dict[tuple, dict] = {}
+    for h in curate_stats["contamination"]:
+        row = by_sample.setdefault((h["id"], h["task_id"]), {**h, "fields": []})
+        row["fields"].append(f"{h['field']} {h['overlap']:.0%}")
+    lines += [f"## Contamination hits ({len({k[0] for k in by_sample})} samples)", ""]
+    if by_sample:
+        lines += [_table(["sample", "source", "where", "benchmark task", "overlap by field"],
+                         [[h["id"], h["source"], h["where"], h["task_id"], ", ".join(h["fields"])]
+                          for h in by_sample.values()]), ""]
     else:
         lines += ["None.", ""]
     lines += ["## Malformed records (first examples per source)", ""]

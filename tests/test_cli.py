@@ -2,7 +2,7 @@
 
 import json
 
-from conftest import ROOT, run_cli, write_jsonl
+from tests.helpers import ROOT, run_cli, write_jsonl
 
 
 def recipe(tmp_path, data, extra=""):

@@ -10,7 +10,7 @@ import time
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import ROOT, run_cli, stdlib_functions, write_jsonl
+from tests.helpers import ROOT, run_cli, stdlib_functions, write_jsonl
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_rerun_skips_unchanged_stages_and_redoes_changed_ones(tiny_run):
     assert "unchanged, skipped" in r.stderr and "curate: inputs and settings unchanged" in r.stderr
     r = run_cli("data", "recipes/tiny.yaml", "--set", f"output_dir={out}", "--set", "curate.filters.min_response_chars=40")
     assert r.returncode == 0
-    assert "curate: exact dedup" in r.stderr  # curation ran again
+    assert "curate: quality filters" in r.stderr  # curation ran again
     manifest = json.loads((out / "data" / "manifest.json").read_text())
     assert manifest["total"]["dropped"]["short_response"] > 0
 

@@ -37,7 +37,7 @@ def test_unknown_key_names_line_and_suggests(tmp_path):
     p = write(tmp_path, base("curate:\n  dedup:\n    exact: true\n  filtrs: {min_response_chars: 3}\n"))
     with pytest.raises(RecipeError) as e:
         load_recipe(p)
-    assert f"{p}:10: curate.filtrs: unknown key; did you mean 'filters'?" in str(e.value)
+    assert f"{p}:9: curate.filtrs: unknown key; did you mean 'filters'?" in str(e.value)
 
 
 def test_all_errors_reported_at_once(tmp_path):

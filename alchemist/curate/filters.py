@@ -35,8 +35,12 @@ def quality_reason(sample: Sample, spec: FilterSpec) -> str | None:
         return "garbled_text"
     if sample.task not in _CODE_TASKS or not (spec.require_code or spec.python_syntax):
         return None
-    blocks = extract_code_blocks(response)
-    if spec.require_code and not blocks:
+    if sample.task == "code_snippet":  # a source file's piece: its language is the file's
+        blocks = [(sample.language, response)]
+    else:
+        answers = [m["content"] for m in sample.messages if m["role"] == "assistant"]
+        blocks = [b for answer in answers for b in extract_code_blocks(answer)]
+    if spec.require_code and not blocks:  # in a conversation, one answer with code is enough
         return "no_code"
     if spec.python_syntax:
         is_python = [code for lang, code in blocks if lang == "python" or (lang is None and sample.language == "python")]

@@ -15,19 +15,30 @@ DEFAULT_MAX_LINES = 80
 DEFAULT_MIN_LINES = 3
 
 
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
+
+
 def split_snippets(lines: list[str], max_lines: int) -> list[tuple[int, int]]:
-    """(start, end) line ranges, 0-based end-exclusive, of at most max_lines, cut at blank lines
-    that are followed by a line at the file's top indentation where possible."""
+    """(start, end) line ranges, 0-based end-exclusive, that keep definitions whole: cut at a blank
+    line before a top-level line; else before a method-level line; else let a long top-level
+    unit run on to its end (up to 3 x max_lines); a hard cut is the last resort."""
     spans, start, n = [], 0, len(lines)
+
+    def boundary(i: int, depth: int) -> bool:  # may a snippet end before line i?
+        return not lines[i - 1].strip() and lines[i].strip() != "" and _indent(lines[i]) <= depth
+
     while start < n:
         end = min(start + max_lines, n)
-        if end < n:
-            cut = next(
-                (i for i in range(end, start + max_lines // 4, -1)
-                 if not lines[i - 1].strip() and i < n and lines[i][:1] not in (" ", "\t")),
-                None,
-            )
-            end = cut or next((i for i in range(end, start, -1) if not lines[i - 1].strip()), end)
+        if _indent(lines[start]) > 0:  # inside a class: end with it, before top-level code resumes
+            end = next((i for i in range(start + 1, end) if boundary(i, 0)), end)
+        if end < n and not (_indent(lines[start]) > 0 and end < start + max_lines):
+            floor = start + max(1, max_lines // 4)
+            cut = next((i for i in range(end, floor, -1) if boundary(i, 0)), None)
+            cut = cut or next((i for i in range(end, floor, -1) if boundary(i, 4)), None)
+            if cut is None:
+                cut = next((i for i in range(end, min(start + 3 * max_lines, n)) if boundary(i, 0)), None)
+            end = cut or end
         spans.append((start, end))
         start = end
     return spans

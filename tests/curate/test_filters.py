@@ -37,3 +37,12 @@ def test_limits_are_configurable():
 def test_comprehension_tasks_need_no_code():
     s = sample("The answer is B: the code does not compile.", task="data_filtering")
     assert quality_reason(s, FilterSpec()) is None
+
+
+def test_conversation_needs_code_in_one_answer():
+    s = Sample(source="t", messages=[
+        {"role": "user", "content": "Write a function that doubles x."},
+        {"role": "assistant", "content": "```python\ndef double(x):\n    return 2 * x\n```"},
+        {"role": "user", "content": "Thanks! Is it fast?"},
+        {"role": "assistant", "content": "Yes: one multiplication, constant time."}])
+    assert quality_reason(s, FilterSpec()) is None
