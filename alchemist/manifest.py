@@ -11,7 +11,7 @@ from alchemist.recipe import Recipe
 from alchemist.rundir import write_json_atomic, write_text_atomic
 
 
-def build_manifest(recipe: Recipe, data_dir: Path, curated: Path, mix_stats: dict) -> dict:
+def build_manifest(recipe: Recipe, data_dir: Path, curated: Path, mix_stats: dict, relabel: dict | None = None) -> dict:
     curate_stats = json.loads((curated / "stats.json").read_text())
     sources, total_dropped = {}, Counter()
     total_read = total_kept = 0
@@ -37,7 +37,7 @@ def build_manifest(recipe: Recipe, data_dir: Path, curated: Path, mix_stats: dic
         "recipe": recipe.name,
         "sources": sources,
         "total": {"read": total_read, "kept": total_kept, "dropped": dict(total_dropped)},
-        "relabel": None,  # the relabel stage is not part of this version
+        "relabel": relabel,
         "final": {"path": "final/train.parquet", "rows": mix_stats["rows"], "by_task": mix_stats["by_task"]},
     }
 
@@ -48,7 +48,7 @@ def _table(headers: list[str], rows: list[list]) -> str:
     return "\n".join(out)
 
 
-def build_report(manifest: dict, data_dir: Path, curated: Path) -> str:
+def build_report(manifest: dict, data_dir: Path, curated: Path, relabeled: Path | None = None) -> str:
     curate_stats = json.loads((curated / "stats.json").read_text())
     reasons = sorted({r for s in manifest["sources"].values() for r in s["dropped"]})
     lines = [f"# Data report: {manifest['recipe']}", ""]
@@ -82,11 +82,32 @@ def build_report(manifest: dict, data_dir: Path, curated: Path) -> str:
     examples = [[reason, e["source"], e["where"], json.dumps(e["detail"]) if e["detail"] else ""]
                 for reason, items in curate_stats["examples"].items() for e in items]
     lines += [_table(["reason", "source", "where", "detail"], examples) if examples else "None.", ""]
+    if relabeled is not None:
+        lines += _relabel_section(manifest["relabel"], json.loads((relabeled / "stats.json").read_text()))
     return "\n".join(lines)
 
 
-def write_manifest_and_report(recipe: Recipe, data_dir: Path, curated: Path, mix_stats: dict) -> dict:
-    manifest = build_manifest(recipe, data_dir, curated, mix_stats)
+def _relabel_section(summary: dict, stats: dict) -> list[str]:
+    lines = [f"## Relabeling ({summary['llm']})", ""]
+    tasks = ("alchemist_prompt", "instruction_evolution", "evol_codegen", "data_filtering", "code_review")
+    reasons = sorted({r for counts in stats["rejected"].values() for r in counts})
+    rows = [[t, summary[t], *[stats["rejected"].get(t, {}).get(r, 0) for r in reasons]] for t in tasks]
+    lines += [_table(["task", "produced", *[f"rejected: {r}" for r in reasons]], rows), ""]
+    lines += [f"LLM requests sent: {summary['llm_requests']}, answered from cache: {summary['cache_hits']}, "
+              f"failed: {summary['failed']}, tokens: {summary['prompt_tokens']} prompt + {summary['completion_tokens']} completion."]
+    if summary["replaced"]:
+        lines += [f"{summary['replaced']} originals replaced by their AlchemistPrompt version (mode: replace)."]
+    lines += ["", "### Rejected LLM answers (first examples per task and reason)", ""]
+    ex = [[e["task"], e["reason"], e["origin"], e["answer"]] for e in stats["examples"]]
+    lines += [_table(["task", "reason", "sample", "answer (start)"], ex) if ex else "None.", ""]
+    return lines
+
+
+def write_manifest_and_report(recipe: Recipe, data_dir: Path, curated: Path, mix_stats: dict,
+                              relabeled: Path | None = None) -> dict:
+    from alchemist.relabel.stage import relabel_manifest
+
+    manifest = build_manifest(recipe, data_dir, curated, mix_stats, relabel_manifest(relabeled))
     write_json_atomic(data_dir / "manifest.json", manifest)
-    write_text_atomic(data_dir / "report.md", build_report(manifest, data_dir, curated))
+    write_text_atomic(data_dir / "report.md", build_report(manifest, data_dir, curated, relabeled))
     return manifest

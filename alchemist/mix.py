@@ -29,31 +29,51 @@ def plan(n: int, weight: float, max_samples: int | None, rng: random.Random) -> 
     return picked
 
 
-def run_mix(recipe: Recipe, data_dir: Path, curated: Path, say=print) -> dict:
+def run_mix(recipe: Recipe, data_dir: Path, curated: Path, relabeled: Path | None = None, say=print) -> dict:
+    """Curated samples by source weight (minus originals an AlchemistPrompt replaced) plus
+    relabeled samples by task weight, shuffled."""
     samples = curated / "samples.parquet"
-    fp = fingerprint("mix-v1", recipe.seed, recipe.mix.model_dump(),
-                     [(s.name, s.weight, s.max_samples) for s in recipe.sources], file_digest(samples))
+    extra = relabeled / "samples.parquet" if relabeled else None
+    fp = fingerprint("mix-v2", recipe.seed, recipe.mix.model_dump(),
+                     [(s.name, s.weight, s.max_samples) for s in recipe.sources], file_digest(samples),
+                     file_digest(extra) if extra else None)
     out = data_dir / "final"
     if is_complete(out, fp):
         say("mix: inputs and settings unchanged, skipped")
     else:
         table = pq.read_table(samples)
         rng = random.Random(recipe.seed)
+        replaced = set(json.loads((relabeled / "stats.json").read_text())["replaced"]) if relabeled else set()
+        ids = table.column("id").to_pylist()
         sources = table.column("source").to_pylist()
         tasks = table.column("task").to_pylist()
         picked, stats = [], {}
         for spec in recipe.sources:
-            rows = [i for i, (s, t) in enumerate(zip(sources, tasks)) if s == spec.name and t not in NOT_TRAINED]
+            rows = [i for i, (s, t) in enumerate(zip(sources, tasks))
+                    if s == spec.name and t not in NOT_TRAINED and ids[i] not in replaced]
             seeds = sum(1 for s, t in zip(sources, tasks) if s == spec.name and t in NOT_TRAINED)
             chosen = [rows[j] for j in plan(len(rows), spec.weight, spec.max_samples, rng)]
             distinct = len(set(chosen))
             stats[spec.name] = {"rows": len(chosen), "distinct": distinct, "subsampled": len(rows) - distinct, "seeds": seeds}
             picked += chosen
+        task_stats = {}
+        if extra is not None:
+            new = pq.read_table(extra)
+            new_tasks = new.column("task").to_pylist()
+            generated = [json.loads(m).get("generated") for m in new.column("meta").to_pylist()]
+            kinds = [g or t for g, t in zip(generated, new_tasks)]  # evol_codegen rows are codegen by task
+            offset = table.num_rows
+            table = pa.concat_tables([table, new.cast(table.schema)])
+            for kind in sorted(set(kinds)):
+                rows = [offset + i for i, k in enumerate(kinds) if k == kind]
+                chosen = [rows[j] for j in plan(len(rows), recipe.mix.task_weights.get(kind, 1.0), None, rng)]
+                task_stats[kind] = {"rows": len(chosen), "distinct": len(set(chosen))}
+                picked += chosen
         if recipe.mix.shuffle:
             rng.shuffle(picked)
         final = table.take(pa.array(picked, pa.int64())) if picked else table.slice(0, 0)
         with atomic_dir(out, fp) as tmp:
             pq.write_table(final, tmp / "train.parquet")
-            write_json_atomic(tmp / "stats.json", {"sources": stats, "rows": final.num_rows,
+            write_json_atomic(tmp / "stats.json", {"sources": stats, "relabeled": task_stats, "rows": final.num_rows,
                                                    "by_task": dict(Counter(final.column("task").to_pylist()))})
     return json.loads((out / "stats.json").read_text())

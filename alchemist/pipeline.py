@@ -9,11 +9,12 @@ from alchemist.ingest import ingest
 from alchemist.manifest import write_manifest_and_report
 from alchemist.mix import run_mix
 from alchemist.recipe import Recipe, dump_resolved
+from alchemist.relabel.stage import run_relabel
 from alchemist.rundir import write_text_atomic
 
 
 def run_data(recipe: Recipe, console: Console | None = None) -> dict:
-    """ingest -> curate -> (relabel, in a later version) -> mix; returns the manifest."""
+    """ingest -> curate -> relabel -> mix; returns the manifest."""
     console = console or Console(stderr=True)
     run_dir = recipe.run_dir
     data_dir = run_dir / "data"
@@ -22,8 +23,9 @@ def run_data(recipe: Recipe, console: Console | None = None) -> dict:
     say = lambda msg: console.print(f"[bold cyan]•[/] {msg}")  # noqa: E731
     shards = ingest(recipe, data_dir, console=console)
     curated = run_curate(recipe, data_dir, shards, say=say)
-    mix_stats = run_mix(recipe, data_dir, curated, say=say)
-    manifest = write_manifest_and_report(recipe, data_dir, curated, mix_stats)
+    relabeled = run_relabel(recipe, data_dir, curated, say=say, console=console)
+    mix_stats = run_mix(recipe, data_dir, curated, relabeled, say=say)
+    manifest = write_manifest_and_report(recipe, data_dir, curated, mix_stats, relabeled)
     t = manifest["total"]
     console.print(f"[bold green]data ready:[/] {t['read']} read, {t['kept']} kept, "
                   f"{manifest['final']['rows']} rows -> {data_dir / 'final' / 'train.parquet'}; see {data_dir / 'report.md'}")

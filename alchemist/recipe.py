@@ -21,7 +21,7 @@ from alchemist.errors import RecipeError
 # Keys of a data_sources/ entry that describe the corpus and are not source settings.
 CATALOG_ONLY_KEYS = ("description", "license", "homepage", "records")
 # Sections owned by stages that this version does not ship yet: accepted only when disabled.
-FUTURE_SECTIONS = ("relabel", "train", "eval", "leaderboard")
+FUTURE_SECTIONS = ("train", "eval", "leaderboard")
 
 
 class Strict(BaseModel):
@@ -110,8 +110,48 @@ class CurateSpec(Strict):
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
 
 
+class LLMSpec(Strict):
+    backend: Literal["openai", "vllm", "hf"] = "openai"
+    model: str = Field(description="Model name on the endpoint, or a local path / hub id for vllm and hf.")
+    base_url: str | list[str] = Field("http://127.0.0.1:8000/v1", description="openai: one endpoint or several (load spread).")
+    api_key_env: str | None = Field("OPENAI_API_KEY", description="openai: the environment variable holding the key; null for none.")
+    concurrency: int = Field(32, ge=1, le=4096)
+    timeout: float = Field(300.0, gt=0, description="Seconds per request.")
+    max_retries: int = Field(6, ge=0)
+    temperature: float = Field(0.7, ge=0, le=2)
+    max_tokens: int = Field(1024, ge=1)
+    batch_size: int = Field(8, ge=1, description="hf: prompts per generate call.")
+    tensor_parallel_size: int = Field(1, ge=1, description="vllm")
+    gpu_memory_utilization: float = Field(0.9, gt=0, le=1, description="vllm")
+
+
+class AlchemistPromptSpec(Strict):
+    fraction: float = Field(0.05, ge=0, le=1, description="Share of curated code samples that get an AlchemistPrompt.")
+    mode: Literal["add", "replace"] = Field("add", description="add: relabeled copy beside the original; replace: instead of it.")
+    min_words: int = Field(4, ge=1)
+    max_words: int = Field(80, ge=1)
+
+
+class ComprehensionSpec(Strict):
+    instruction_evolution: int = Field(0, ge=0, description="(original, evolved) instruction comparison tasks.")
+    evol_codegen: int | None = Field(None, ge=0, description="Evolved instructions answered as code samples (default: as many as evolved).")
+    data_filtering: int = Field(0, ge=0, description="Multiple-choice tasks from rejected samples.")
+    code_review: int = Field(0, ge=0, description="Code reviews (scores, suggestions, refined code).")
+
+
+class RelabelSpec(Strict):
+    enabled: bool = True
+    llm: LLMSpec
+    alchemist_prompts: AlchemistPromptSpec = Field(default_factory=AlchemistPromptSpec)
+    comprehension: ComprehensionSpec = Field(default_factory=ComprehensionSpec)
+    max_failure_rate: float = Field(0.2, ge=0, le=1, description="Stop when more LLM requests than this share fail.")
+    cache: str | None = Field(None, description="SQLite answer cache; default OUTPUT_DIR/llm_cache.sqlite.")
+    seed: int | None = Field(None, description="Sampling seed sent with requests (default: the recipe seed).")
+
+
 class MixSpec(Strict):
     shuffle: bool = True
+    task_weights: dict[str, float] = Field(default_factory=dict, description="Per relabel task: <1 subsamples, >1 repeats.")
 
 
 class Recipe(Strict):
@@ -121,7 +161,7 @@ class Recipe(Strict):
     sources: list[SourceSpec] = Field(min_length=1)
     curate: CurateSpec = Field(default_factory=CurateSpec)
     mix: MixSpec = Field(default_factory=MixSpec)
-    relabel: dict[str, Any] | None = None
+    relabel: RelabelSpec | None = None
     train: dict[str, Any] | None = None
     eval: dict[str, Any] | None = None
     leaderboard: dict[str, Any] | None = None

@@ -69,6 +69,14 @@ def run_datatrove(text_parquet: Path, work: Path, recipe: Recipe, workers: int) 
     return time.perf_counter() - start
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (datatrove's workers)."""
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=100_000)
@@ -101,11 +109,15 @@ def main() -> None:
             lo, hi = len(texts) * w // args.workers, len(texts) * (w + 1) // args.workers
             pq.write_table(pa.table({"text": texts[lo:hi], "id": [str(i) for i in range(lo, hi)]}), text_dir / f"{w:02d}.parquet")
 
+        cpu0 = cpu_seconds()
         baseline = run_datatrove(text_dir, d / "dt", recipe, args.workers)
+        baseline_cpu = cpu_seconds() - cpu0
         print(f"datatrove MinHash alone: {baseline:.1f}s ({len(rows) / baseline:.0f} samples/s)", flush=True)
         start = time.perf_counter()
+        cpu0 = cpu_seconds()
         out = run_curate(recipe, data_dir, [shard], say=lambda m: None)
         ours = time.perf_counter() - start
+        ours_cpu = cpu_seconds() - cpu0
         stats = json.loads((out / "stats.json").read_text())
         print(f"alchemist curate stage: {ours:.1f}s ({len(rows) / ours:.0f} samples/s)", flush=True)
         shutil.rmtree(d / "dt", ignore_errors=True)
@@ -120,6 +132,9 @@ def main() -> None:
         "datatrove_samples_per_s": round(len(rows) / baseline),
         "alchemist_samples_per_s": round(len(rows) / ours),
         "ratio": round(ours / baseline, 3),
+        "datatrove_cpu_seconds": round(baseline_cpu, 2),
+        "alchemist_cpu_seconds": round(ours_cpu, 2),
+        "cpu_ratio": round(ours_cpu / baseline_cpu, 3),
         "goal": "ratio <= 1.5",
         "kept": stats["sources"]["bench"]["kept"],
         "dropped": stats["sources"]["bench"]["dropped"],

@@ -4,13 +4,18 @@ tokenizer and the LSH banding derived from a similarity threshold."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from functools import lru_cache
 
-from datatrove.pipeline.dedup.minhash import MinhashConfig
+import numpy as np
+from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
 from datatrove.utils.hashing import HashConfig
+from datatrove.utils.text import simplify_text
 from datatrove.utils.word_tokenizers import WordTokenizer
+
+from alchemist.curate.decontaminate import _prefix, _span_hashes, window_hashes
 
 from alchemist.recipe import NearDedupSpec
 
@@ -63,3 +68,43 @@ def minhash_config(spec: NearDedupSpec, seed: int) -> MinhashConfig:
         seed=seed + 1,
         hash_config=HashConfig(precision=64, hash_fc="sha1"),
     )
+
+
+class MinhashSignature(MinhashDedupSignature):
+    """datatrove's MinHash signature step with vectorized shingle hashing.
+
+    datatrove hashes every word n-gram in a Python loop (join + sha1 per shingle), which is most
+    of its per-document cost. Here the same n-grams of the same simplified, tokenized text are
+    hashed with numpy (a 64-bit polynomial hash of each word's UTF-8 bytes, then of each window
+    of n word hashes); datatrove's own code turns them into the signature, buckets, clusters."""
+
+    @property
+    def _ascii_norm(self):
+        return dataclasses.replace(self.config.norm_config, norm_unicode_diacritics=False)
+
+    def get_shingles(self, text: str) -> np.ndarray:
+        norm = self.config.norm_config
+        if norm.norm_unicode_diacritics and text.isascii():  # ASCII has no diacritics: skip the per-character pass
+            norm = self._ascii_norm
+        tokens = self.word_tokenizer.word_tokenize(simplify_text(text, norm))
+        n = self.config.n_grams
+        if len(tokens) < n:
+            return np.empty((0, 1), dtype=np.uint64)
+        joined = "".join(tokens)
+        data = joined.encode("utf-8", "surrogatepass")
+        lengths = np.fromiter(map(len, tokens) if joined.isascii() else (len(t.encode("utf-8", "surrogatepass")) for t in tokens),
+                              dtype=np.int64, count=len(tokens))
+        ends = np.cumsum(lengths)
+        raw = np.frombuffer(data, dtype=np.uint8).astype(np.uint64) + np.uint64(1)
+        words = _span_hashes(_prefix(raw), ends - lengths, ends)
+        return _mix(window_hashes(words, [n])).reshape((-1, 1))
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """murmur3's 64-bit finalizer: polynomial hashes of similar n-grams are related linearly,
+    and MinHash's linear permutations must not see that structure."""
+    x = x ^ (x >> np.uint64(33))
+    x = x * np.uint64(0xFF51AFD7ED558CCD)
+    x = x ^ (x >> np.uint64(33))
+    x = x * np.uint64(0xC4CEB9FE1A85EC53)
+    return x ^ (x >> np.uint64(33))

@@ -96,13 +96,13 @@ def curate(files: list[Path], spec: CurateSpec, problems: list[Problem], work_di
     screen = Screen(str(verdict_dir), spec.filters, index)
     say(f"quality filters, decontamination{', MinHash signatures' if near.enabled else ''} ({tasks} tasks)")
     if near.enabled:
-        from datatrove.pipeline.dedup.minhash import (
-            MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupFilter, MinhashDedupSignature,
-        )
+        from datatrove.pipeline.dedup.minhash import MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupFilter
+
+        from alchemist.curate.near import MinhashSignature
 
         config = minhash_config(near, seed)
         sigs, buckets, clusters = work_dir / "signatures", work_dir / "buckets", work_dir / "clusters"
-        _execute([reader, screen, MinhashDedupSignature(str(sigs), config=config, language=CodeWordTokenizer())],
+        _execute([reader, screen, MinhashSignature(str(sigs), config=config, language=CodeWordTokenizer())],
                  tasks, workers, work_dir / "1_screen", spec)
         say("MinHash buckets")
         _execute([MinhashDedupBuckets(str(sigs), str(buckets), config=config)],

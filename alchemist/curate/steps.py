@@ -49,17 +49,19 @@ class SampleReader(PipelineStep):
         lo, hi = rank_range(len(self.active), rank, world_size)
         offset = 0
         for f in self.files:
-            rows = pq.ParquetFile(f).metadata.num_rows
-            start, stop = max(lo, offset), min(hi, offset + rows)
-            if start < stop:
-                table = pq.read_table(f, columns=["source", "task", "messages", "language"]).slice(start - offset, stop - start)
-                for j, row in enumerate(table.to_pylist()):
-                    idx = start + j
-                    if self.active[idx]:
-                        sample = Sample(row["source"], row["messages"], row["task"], row["language"], id="-")
-                        self.stat_update("read")
-                        yield Document(text=f"{sample.instruction}\n{sample.response}", id=str(idx), metadata={"sample": sample})
-            offset += rows
+            pf = pq.ParquetFile(f)
+            for group in range(pf.metadata.num_row_groups):  # read only the row groups this rank needs
+                rows = pf.metadata.row_group(group).num_rows
+                start, stop = max(lo, offset), min(hi, offset + rows)
+                if start < stop:
+                    table = pf.read_row_group(group, columns=["source", "task", "messages", "language"])
+                    for j, row in enumerate(table.slice(start - offset, stop - start).to_pylist()):
+                        idx = start + j
+                        if self.active[idx]:
+                            sample = Sample(row["source"], row["messages"], row["task"], row["language"], id="-")
+                            self.stat_update("read")
+                            yield Document(text=f"{sample.instruction}\n{sample.response}", id=str(idx), metadata={"sample": sample})
+                offset += rows
 
 
 class Screen(PipelineStep):

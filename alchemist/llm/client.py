@@ -41,7 +41,7 @@ class LLMClient:
         """Answers in order. Cached answers are returned without a request; new answers are cached
         as each one lands, so a killed run resends nothing that was answered."""
         keys = [request_key(self.backend.model_id, r) for r in requests]
-        cached = self.cache.get_many(list(set(keys))) if self.cache else {}
+        cached = self.cache.get_many(list(set(keys))) if self.cache is not None else {}
         results: list[ChatResult | None] = [cached.get(k) for k in keys]
         todo = [i for i, r in enumerate(results) if r is None]
         # identical requests in one call are sent once
@@ -51,9 +51,9 @@ class LLMClient:
             if keys[i] not in first_of:
                 first_of[keys[i]] = i
                 send.append(i)
-        self.usage.cache_hits += len(requests) - len(todo)
+        self.usage.cache_hits += len(requests) - len(send)  # cached, or a repeat within this call
         if progress:
-            progress(len(requests) - len(todo))
+            progress(len(requests) - len(send))
 
         def landed(j: int, result: ChatResult) -> None:
             i = send[j]
@@ -61,7 +61,7 @@ class LLMClient:
             if result.ok:
                 self.usage.prompt_tokens += result.prompt_tokens
                 self.usage.completion_tokens += result.completion_tokens
-                if self.cache:
+                if self.cache is not None:
                     self.cache.put(keys[i], self.backend.model_id, result)
             else:
                 self.usage.failed += 1
@@ -80,5 +80,5 @@ class LLMClient:
         return results  # type: ignore[return-value]
 
     def close(self) -> None:
-        if self.cache:
+        if self.cache is not None:
             self.cache.close()

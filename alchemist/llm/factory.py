@@ -1,0 +1,34 @@
+"""Build the LLM client a recipe asks for. Heavy backends are imported only when chosen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alchemist.llm.client import LLMClient
+from alchemist.recipe import LLMSpec
+
+TINY_RANDOM = "builtin:tiny-random"
+
+
+def build_client(spec: LLMSpec, cache_path: Path | None) -> LLMClient:
+    if spec.backend == "openai":
+        from alchemist.llm.openai_backend import OpenAIBackend, OpenAIConfig
+
+        backend = OpenAIBackend(OpenAIConfig(model=spec.model, base_url=spec.base_url, api_key_env=spec.api_key_env,
+                                             concurrency=spec.concurrency, timeout=spec.timeout, max_retries=spec.max_retries))
+    elif spec.backend == "vllm":
+        from alchemist.llm.vllm_backend import VLLMBackend, VLLMConfig
+
+        backend = VLLMBackend(VLLMConfig(model=spec.model, tensor_parallel_size=spec.tensor_parallel_size,
+                                         gpu_memory_utilization=spec.gpu_memory_utilization))
+    else:
+        from alchemist.llm.hf_backend import HFBackend, HFConfig
+
+        model = spec.model
+        if model == TINY_RANDOM:  # built offline on first use: exercises the machinery, writes noise
+            from alchemist.testsets import cache_dir
+            from alchemist.tiny_model import build_tiny_model
+
+            model = str(build_tiny_model(cache_dir() / "models" / "tiny-random"))
+        backend = HFBackend(HFConfig(model=model, batch_size=spec.batch_size))
+    return LLMClient(backend, cache_path)

@@ -1,0 +1,1 @@
+"""Relabeling: AlchemistPrompts (hindsight prompts) and code-comprehension tasks."""

@@ -1,0 +1,199 @@
+"""Requests and answer parsers for each relabel task. Pure functions: a parser returns either
+what it found or the reason it rejects the answer (a counter in the manifest)."""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+
+from alchemist.code import extract_code_blocks, python_parses
+from alchemist.relabel.templates import load
+from alchemist.schema import Sample
+
+MAX_QUOTED_CHARS = 6000  # of an instruction or response quoted inside a prompt
+
+
+def clip(text: str, limit: int = MAX_QUOTED_CHARS) -> str:
+    return text if len(text) <= limit else text[:limit] + "\n[...]"
+
+
+def _tag(text: str, name: str) -> str | None:
+    m = re.search(rf"<{name}>\s*(.*?)\s*</{name}>", text, re.S | re.I)
+    return m.group(1).strip() if m else None
+
+
+# -- AlchemistPrompts --------------------------------------------------------------------------
+
+def alchemist_prompt_request(sample: Sample) -> list[dict]:
+    return load("alchemist_prompt").messages(instruction=clip(sample.instruction), response=clip(sample.response))
+
+
+def _code_lines(response: str) -> set[str]:
+    return {line.strip() for _, code in extract_code_blocks(response) for line in code.splitlines() if len(line.strip()) >= 20}
+
+
+def parse_alchemist_prompt(answer: str, sample: Sample, min_words: int, max_words: int) -> tuple[str | None, str | None]:
+    """(prompt, None) or (None, reject reason)."""
+    prompt = _tag(answer, "prompt")
+    if prompt is None:
+        stripped = answer.strip()
+        if "<prompt>" in stripped.lower() or "\n\n" in stripped or not stripped:
+            return None, "missing_tags" if stripped else "empty"
+        prompt = stripped  # a bare one-paragraph answer is accepted as the prompt
+    prompt = " ".join(prompt.split())
+    if not prompt:
+        return None, "empty"
+    n = len(prompt.split())
+    if n < min_words:
+        return None, "too_short"
+    if n > max_words:
+        return None, "too_long"
+    if "```" in prompt or any(line in prompt for line in _code_lines(sample.response)):
+        return None, "pastes_code"
+    return prompt, None
+
+
+def with_alchemist_prompt(sample: Sample, prompt: str, meta: dict) -> Sample:
+    """The same conversation with the prompt prepended to the first user turn; answers untouched."""
+    messages = [dict(m) for m in sample.messages]
+    first = next(i for i, m in enumerate(messages) if m["role"] == "user")
+    messages[first]["content"] = f"{prompt}\n\n{messages[first]['content']}"
+    return Sample(source=sample.source, messages=messages, task="alchemist_prompt", language=sample.language,
+                  meta={**meta, "origin": sample.id, "alchemist_prompt": prompt})
+
+
+# -- instruction evolution (Evol-Instruct operations for code) ---------------------------------
+
+EVOL_OPERATIONS = (
+    "Add new constraints and requirements to the original problem.",
+    "Replace a commonly used requirement in the problem with a less common and more specific one.",
+    "If the original problem can be solved with only a few logical steps, require more reasoning steps.",
+    "Provide a piece of erroneous code as a reference to increase misdirection.",
+    "Propose higher time or space complexity requirements (do not do this often).",
+)
+
+
+def pick_operation(sample_id: str, seed: int) -> str:
+    return random.Random(f"{seed}:evol:{sample_id}").choice(EVOL_OPERATIONS)
+
+
+def evolution_request(sample: Sample, operation: str) -> list[dict]:
+    return load("instruction_evolution").messages(operation=operation, instruction=clip(sample.instruction))
+
+
+def parse_evolution(answer: str, original: str) -> tuple[tuple[str, str] | None, str | None]:
+    evolved, explanation = _tag(answer, "evolved"), _tag(answer, "explanation")
+    if not evolved or not explanation:
+        return None, "missing_tags"
+    if " ".join(evolved.split()) == " ".join(original.split()):
+        return None, "unchanged"
+    if len(evolved) > 4 * len(original) + 2000:
+        return None, "too_long"
+    return (evolved, explanation), None
+
+
+def compare_task(original: Sample, evolved: str, explanation: str, meta: dict) -> Sample:
+    messages = load("instruction_compare_task").messages(original=original.instruction, evolved=evolved, explanation=explanation)
+    return Sample(source=original.source, messages=messages, task="instruction_evolution", language=original.language,
+                  meta={**meta, "origin": original.id})
+
+
+def evol_answer_request(evolved: str) -> list[dict]:
+    return load("evol_answer").messages(instruction=evolved)
+
+
+# -- data filtering (multiple choice from rejection reasons, no LLM) --------------------------
+
+FILTER_LETTERS = {
+    "empty_response": "A", "short_response": "A",
+    "python_syntax_error": "B",
+    "no_code": "C",
+    "garbled_text": "D",
+}
+
+
+def _syntax_error(response: str) -> str:
+    import ast
+    import textwrap
+
+    for lang, code in extract_code_blocks(response):
+        if lang == "python" and not python_parses(code):
+            try:
+                ast.parse(textwrap.dedent(code))
+            except SyntaxError as e:
+                return f"{e.msg} (line {e.lineno} of the code)"
+    return "the Python code does not parse"
+
+
+def filtering_explanation(reason: str, response: str) -> str:
+    letter = FILTER_LETTERS[reason]
+    if letter == "A":
+        n = len(response.strip())
+        return f"The response is too short: {n} characters cannot answer the request."
+    if letter == "B":
+        return f"The code does not compile: {_syntax_error(response)}."
+    if letter == "C":
+        return "The response describes an answer in prose but contains no code that implements it."
+    return "The response contains garbled characters (decoding errors or control characters), so it cannot be used as written."
+
+
+def filtering_task(sample: Sample, reason: str, meta: dict) -> Sample:
+    letter = FILTER_LETTERS[reason]
+    messages = load("data_filtering").messages(instruction=clip(sample.instruction, 3000), response=clip(sample.response, 3000),
+                                               letter=letter, explanation=filtering_explanation(reason, sample.response))
+    return Sample(source=sample.source, messages=messages, task="data_filtering", language=sample.language,
+                  meta={**meta, "origin": sample.id, "reason": reason, "answer": letter})
+
+
+# -- code review ------------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class Review:
+    correctness: int
+    clarity: int
+    suggestions: list[str]
+    code: str
+    language: str
+
+
+def review_request(sample: Sample) -> list[dict]:
+    return load("code_review").messages(instruction=clip(sample.instruction), response=clip(sample.response),
+                                        language=sample.language or "")
+
+
+_SCORE = r"{}\s*[:=]\s*\**\s*(\d+)(?:\s*/\s*10)?"
+
+
+def parse_review(answer: str, language: str | None) -> tuple[Review | None, str | None]:
+    correctness = re.search(_SCORE.format("correctness"), answer, re.I)
+    clarity = re.search(_SCORE.format("clarity"), answer, re.I)
+    if not correctness or not clarity:
+        return None, "missing_scores"
+    scores = int(correctness.group(1)), int(clarity.group(1))
+    if not all(0 <= s <= 10 for s in scores):
+        return None, "score_out_of_range"
+    part = re.search(r"suggestions\s*:?\s*\**\s*\n(.*?)(?:\n\s*\**\s*(?:\d+\.\s*)?refined code|\Z)", answer, re.I | re.S)
+    suggestions = [re.sub(r"^\s*(?:[-*•]|\d+[.)])\s*", "", line).strip()
+                   for line in (part.group(1).splitlines() if part else []) if line.strip()]
+    suggestions = [s for s in suggestions if s]
+    if not suggestions:
+        return None, "no_suggestions"
+    after = re.split(r"refined code\s*:?", answer, flags=re.I)
+    blocks = extract_code_blocks(after[-1]) if len(after) > 1 else []
+    if not blocks:
+        return None, "no_refined_code"
+    lang, code = blocks[0]
+    lang = lang or language or ""
+    if lang == "python" and not python_parses(code):
+        return None, "refined_code_syntax"
+    return Review(scores[0], scores[1], suggestions[:8], code.rstrip("\n"), lang), None
+
+
+def review_task(sample: Sample, review: Review, meta: dict) -> Sample:
+    messages = load("code_review_task").messages(
+        instruction=clip(sample.instruction), response=clip(sample.response), correctness=review.correctness,
+        clarity=review.clarity, suggestions="\n".join(f"- {s}" for s in review.suggestions), language=review.language,
+        code=review.code)
+    return Sample(source=sample.source, messages=messages, task="code_review", language=sample.language,
+                  meta={**meta, "origin": sample.id, "scores": [review.correctness, review.clarity]})

@@ -1,0 +1,47 @@
+"""The transformers backend on a tiny model built in the test: the whole relabel stage runs."""
+
+import json
+
+import pytest
+
+from alchemist.llm import ChatRequest, LLMClient, Sampling
+from alchemist.llm.hf_backend import HFBackend, HFConfig
+from alchemist.tiny_model import build_tiny_model
+from tests.helpers import run_cli
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny")
+
+
+def test_generate_batches_in_order_and_is_deterministic(tiny_model, tmp_path):
+    backend = HFBackend(HFConfig(model=str(tiny_model), batch_size=3))
+    requests = [ChatRequest([{"role": "user", "content": f"Write code number {i}"}], Sampling(max_tokens=8)) for i in range(5)]
+    first = backend.generate(requests)
+    assert len(first) == 5 and all(r.ok for r in first)
+    assert all(0 < r.completion_tokens <= 8 for r in first)
+    alone = backend.generate([requests[3]])
+    assert alone[0].text == first[3].text  # left padding: a prompt's answer does not depend on its batch
+    client = LLMClient(backend, tmp_path / "c.sqlite")
+    client.generate(requests[:2])
+    assert client.usage.requests == 2
+    client.generate(requests[:2])
+    assert client.usage.cache_hits == 2
+
+
+def test_relabel_stage_runs_on_the_hf_backend(tiny_model, tmp_path):
+    r = run_cli("data", "recipes/tiny.yaml", "--set", f"output_dir={tmp_path}",
+                "--set", "relabel={llm: {backend: hf, model: '%s', max_tokens: 24, batch_size: 8}, "
+                         "alchemist_prompts: {fraction: 0.05}, comprehension: {code_review: 3, data_filtering: 4}}" % tiny_model)
+    assert r.returncode == 0, r.stderr
+    manifest = json.loads((tmp_path / "data" / "manifest.json").read_text())
+    rel = manifest["relabel"]
+    assert rel["llm"] == f"hf:{tiny_model}" and rel["failed"] == 0
+    sent = rel["llm_requests"]
+    assert sent > 3
+    # a random model writes noise: every answer is either used or rejected with a reason
+    asked = {"alchemist_prompt": sent - 3, "code_review": 3}
+    for task, n in asked.items():
+        assert rel[task] + sum(rel["rejected"].get(task, {}).values()) == n
+    assert rel["data_filtering"] == 4  # built from rejection reasons, no LLM needed

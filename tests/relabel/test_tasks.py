@@ -1,0 +1,96 @@
+"""Parsers and builders of the relabel tasks, on well-formed and broken LLM answers."""
+
+import pytest
+
+from alchemist.relabel import tasks
+from alchemist.relabel.select import stratified
+from alchemist.relabel.templates import load
+from alchemist.schema import Sample
+
+SAMPLE = Sample(source="s", messages=[
+    {"role": "user", "content": "Find the shortest paths from a source vertex, allowing negative edges."},
+    {"role": "assistant", "content": "```python\ndef bellman_ford(graph, source):\n    distance = {v: float('inf') for v in graph}\n"
+                                     "    distance[source] = 0\n    return distance\n```"}], language="python")
+
+
+def test_templates_have_versions_and_fill_fields():
+    t = load("alchemist_prompt")
+    assert t.id == "alchemist_prompt.v1"
+    messages = t.messages(instruction="{{not a field}}", response="R")
+    assert messages[0]["role"] == "system" and "{{not a field}}" in messages[1]["content"]
+    with pytest.raises(KeyError, match="needs field 'response'"):
+        t.messages(instruction="x")
+
+
+@pytest.mark.parametrize("answer, expected", [
+    ("<prompt>Please generate Python code for the following task using dynamic programming.</prompt>", None),
+    ("Please write Python code using the Bellman-Ford algorithm.", None),
+    ("", "empty"),
+    ("<prompt>Python.</prompt>", "too_short"),
+    ("<prompt>" + "word " * 90 + "</prompt>", "too_long"),
+    ("<prompt>Use this code: ```python\nx = 1\n```</prompt>", "pastes_code"),
+    ("<prompt>Write it like distance = {v: float('inf') for v in graph} please</prompt>", "pastes_code"),
+    ("Sure! Here is a prompt.\n\n<prompt>unterminated", "missing_tags"),
+])
+def test_alchemist_prompt_validation(answer, expected):
+    prompt, why = tasks.parse_alchemist_prompt(answer, SAMPLE, 4, 80)
+    assert why == expected
+    if expected is None:
+        relabeled = tasks.with_alchemist_prompt(SAMPLE, prompt, {"llm": "m"})
+        assert relabeled.messages[0]["content"] == f"{prompt}\n\n{SAMPLE.messages[0]['content']}"
+        assert relabeled.messages[1] == SAMPLE.messages[1]  # the response is untouched
+        assert relabeled.task == "alchemist_prompt" and relabeled.meta["origin"] == SAMPLE.id
+
+
+def test_evolution_parse():
+    ok, why = tasks.parse_evolution("<evolved>\nHarder task.\n</evolved>\n<explanation>More constraints.</explanation>", "Task.")
+    assert why is None and ok == ("Harder task.", "More constraints.")
+    assert tasks.parse_evolution("<evolved>Task.</evolved><explanation>x</explanation>", "Task.")[1] == "unchanged"
+    assert tasks.parse_evolution("no tags", "Task.")[1] == "missing_tags"
+    s = tasks.compare_task(SAMPLE, "Harder task.", "More constraints.", {})
+    assert s.task == "instruction_evolution" and "Harder task." in s.messages[0]["content"]
+    assert s.messages[1]["content"] == "More constraints."
+
+
+REVIEW = """Correctness: 8
+Clarity: 6
+Suggestions:
+- Use a deque.
+- Add type hints.
+Refined code:
+```python
+def f(x: int) -> int:
+    return x
+```"""
+
+
+def test_review_parse_and_rejects():
+    review, why = tasks.parse_review(REVIEW, "python")
+    assert why is None and (review.correctness, review.clarity) == (8, 6)
+    assert review.suggestions == ["Use a deque.", "Add type hints."] and review.code.startswith("def f")
+    assert tasks.parse_review(REVIEW.replace("Clarity: 6", "Clarity: 11"), "python")[1] == "score_out_of_range"
+    assert tasks.parse_review("Looks good to me!", "python")[1] == "missing_scores"
+    assert tasks.parse_review(REVIEW.split("Refined")[0], "python")[1] == "no_refined_code"
+    assert tasks.parse_review(REVIEW.replace("return x", "return (x"), "python")[1] == "refined_code_syntax"
+    s = tasks.review_task(SAMPLE, review, {})
+    assert s.task == "code_review" and "1. Correctness: 8/10" in s.messages[1]["content"]
+
+
+@pytest.mark.parametrize("reason, letter", [("short_response", "A"), ("python_syntax_error", "B"), ("no_code", "C"),
+                                            ("garbled_text", "D")])
+def test_data_filtering_letter_follows_reason(reason, letter):
+    bad = Sample(source="s", messages=[{"role": "user", "content": "Sum a list."},
+                                       {"role": "assistant", "content": "```python\ndef f(x:\n    pass\n```"}])
+    s = tasks.filtering_task(bad, reason, {})
+    assert s.task == "data_filtering" and s.messages[1]["content"].startswith(f"{letter}. ")
+    if letter == "B":
+        assert "line 1" in s.messages[1]["content"]
+
+
+def test_stratified_selection_is_seeded_and_proportional():
+    sources = ["a"] * 80 + ["b"] * 20
+    picks = stratified(sources, list(range(100)), 10, seed=0, salt="x")
+    assert picks == stratified(sources, list(range(100)), 10, seed=0, salt="x")
+    assert picks != stratified(sources, list(range(100)), 10, seed=1, salt="x")
+    assert sum(1 for i in picks if sources[i] == "a") == 8 and len(picks) == 10
+    assert stratified(sources, list(range(100)), 500, seed=0, salt="x") == list(range(100))
