@@ -36,7 +36,7 @@ def run_mix(recipe: Recipe, data_dir: Path, curated: Path, relabeled: Path | Non
     extra = relabeled / "samples.parquet" if relabeled else None
     fp = fingerprint("mix-v2", recipe.seed, recipe.mix.model_dump(),
                      [(s.name, s.weight, s.max_samples) for s in recipe.sources], file_digest(samples),
-                     file_digest(extra) if extra else None)
+                     [file_digest(extra), file_digest(relabeled / "stats.json")] if extra else None)
     out = data_dir / "final"
     if is_complete(out, fp):
         say("mix: inputs and settings unchanged, skipped")

@@ -58,8 +58,9 @@ def test_counts_and_formats_are_as_configured(relabeled_run):
         assert meta["template"] == "alchemist_prompt.v1" and meta["llm"] == "openai:fake-model"
         origin = originals[meta["origin"]]  # mode add: the original stays beside its relabeled copy
         assert row["messages"][-1] == origin["messages"][-1]
-        assert row["messages"][0]["content"].endswith(origin["messages"][0]["content"])
-        assert row["messages"][0]["content"].startswith(meta["alchemist_prompt"])
+        first_user = next(i for i, m in enumerate(row["messages"]) if m["role"] == "user")
+        assert row["messages"][first_user]["content"] == f"{meta['alchemist_prompt']}\n\n{origin['messages'][first_user]['content']}"
+        assert row["messages"][:first_user] == origin["messages"][:first_user]  # a system turn stays as it was
     for row in by_task["data_filtering"]:
         assert row["messages"][1]["content"][:2] in ("A.", "B.", "C.", "D.")
     for row in by_task["code_review"]:
