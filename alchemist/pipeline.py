@@ -21,6 +21,7 @@ def run_data(recipe: Recipe, console: Console | None = None) -> dict:
     data_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(run_dir / "recipe.resolved.yaml", dump_resolved(recipe))
     say = lambda msg: console.print(f"[bold cyan]•[/] {msg}")  # noqa: E731
+    preflight_llm(recipe, say)
     shards = ingest(recipe, data_dir, console=console)
     curated = run_curate(recipe, data_dir, shards, say=say)
     relabeled = run_relabel(recipe, data_dir, curated, say=say, console=console)
@@ -30,6 +31,19 @@ def run_data(recipe: Recipe, console: Console | None = None) -> dict:
     console.print(f"[bold green]data ready:[/] {t['read']} read, {t['kept']} kept, "
                   f"{manifest['final']['rows']} rows -> {data_dir / 'final' / 'train.parquet'}; see {data_dir / 'report.md'}")
     return manifest
+
+
+def preflight_llm(recipe: Recipe, say) -> None:
+    """An unreachable endpoint, an unknown model or a missing key stops the run before any work.
+    (Local backends load their model when the relabel stage starts.)"""
+    spec = recipe.relabel
+    if spec is None or not spec.enabled or spec.llm.backend != "openai":
+        return
+    from alchemist.llm.factory import build_client
+
+    client = build_client(spec.llm, None)
+    say(f"relabel: checking {client.model_id} at {spec.llm.base_url}")
+    client.preflight()
 
 
 def run_all(recipe: Recipe, console: Console | None = None) -> None:

@@ -89,7 +89,7 @@ def curate(files: list[Path], spec: CurateSpec, problems: list[Problem], work_di
 
     workers = workers_for(spec)
     # several tasks per worker even out shards of unequal cost (long samples cluster in files)
-    tasks = max(1, min(4 * workers, int(active.sum()) // 512 or 1))
+    tasks = max(1, min(2 * workers, int(active.sum()) // 512 or 1))
     near = spec.dedup.near
     verdict_dir, kept_dir = work_dir / "verdicts", work_dir / "kept"
     reader = SampleReader([str(f) for f in files], active)

@@ -90,7 +90,6 @@ def run_relabel(recipe: Recipe, data_dir: Path, curated: Path, say=print, consol
     from alchemist.llm.factory import build_client
 
     client = build_client(spec.llm, cache_path(recipe))
-    say(f"relabel: checking the LLM ({client.model_id})")
     client.preflight()
     try:
         produced, tally = _relabel(recipe, curated, client, say, console)

@@ -89,6 +89,7 @@ def test_unreachable_endpoint_and_missing_key_stop_before_work(tmp_path):
                 "--set", "relabel={llm: {model: m, base_url: 'http://127.0.0.1:9/v1', api_key_env: null}}")
     assert r.returncode == 2 and "cannot reach the LLM endpoint http://127.0.0.1:9/v1" in r.stderr
     assert "Traceback" not in r.stderr
+    assert not (tmp_path / "data" / "ingested").exists()  # stopped before any work
     env_free = {k: v for k, v in os.environ.items() if k != "ALCHEMIST_NO_SUCH_KEY"}
     r = subprocess.run([sys.executable, "-m", "alchemist.cli", "data", "recipes/tiny.yaml", "--set", f"output_dir={tmp_path}",
                         "--set", "relabel={llm: {model: m, api_key_env: ALCHEMIST_NO_SUCH_KEY}}"],
