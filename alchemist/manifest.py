@@ -66,6 +66,11 @@ def build_report(manifest: dict, data_dir: Path, curated: Path, relabeled: Path 
         row = by_sample.setdefault((h["id"], h["task_id"]), {**h, "fields": []})
         row["fields"].append(f"{h['field']} {h['overlap']:.0%}")
     lines += [f"## Contamination hits ({len({k[0] for k in by_sample})} samples)", ""]
+    checked = ", ".join(curate_stats.get("benchmarks", [])) or "none"
+    lines += [f"Checked against: {checked}."]
+    for skip in curate_stats.get("benchmarks_skipped", []):
+        lines += [f"**Not checked against {skip['benchmark']}**: {skip['reason']}"]
+    lines += [""]
     if by_sample:
         lines += [_table(["sample", "source", "where", "benchmark task", "overlap by field"],
                          [[h["id"], h["source"], h["where"], h["task_id"], ", ".join(h["fields"])]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from alchemist.curate import run_curate
+from alchemist.curate import benchmark_problems, run_curate
 from alchemist.ingest import ingest
 from alchemist.manifest import write_manifest_and_report
 from alchemist.mix import run_mix
@@ -22,8 +22,9 @@ def run_data(recipe: Recipe, console: Console | None = None) -> dict:
     write_text_atomic(run_dir / "recipe.resolved.yaml", dump_resolved(recipe))
     say = lambda msg: console.print(f"[bold cyan]•[/] {msg}")  # noqa: E731
     preflight_llm(recipe, say)
+    problems = benchmark_problems(recipe, say)  # a benchmark that cannot be loaded stops us before any work
     shards = ingest(recipe, data_dir, console=console)
-    curated = run_curate(recipe, data_dir, shards, say=say)
+    curated = run_curate(recipe, data_dir, shards, problems, say=say)
     relabeled = run_relabel(recipe, data_dir, curated, say=say, console=console)
     mix_stats = run_mix(recipe, data_dir, curated, relabeled, say=say)
     manifest = write_manifest_and_report(recipe, data_dir, curated, mix_stats, relabeled)

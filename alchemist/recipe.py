@@ -51,7 +51,9 @@ class SourceSpec(Strict):
 class NearDedupSpec(Strict):
     enabled: bool = True
     threshold: float = Field(0.7, gt=0, lt=1, description="Jaccard similarity above which samples are near-duplicates.")
-    ngram: int = Field(5, ge=1, description="Word n-gram (shingle) size.")
+    # 3-word shingles: instruction data is short, and in a 50-word sample one renamed variable
+    # already breaks a third of the 5-word shingles
+    ngram: int = Field(3, ge=1, description="Word n-gram (shingle) size.")
     num_perm: int = Field(112, ge=8, le=1024, description="Hash functions in total (buckets x hashes per bucket).")
     num_buckets: int | None = Field(None, ge=1, description="LSH bands; derived from threshold when unset.")
     hashes_per_bucket: int | None = Field(None, ge=1, description="Rows per band; derived from threshold when unset.")

@@ -38,11 +38,22 @@ def cache_dir() -> Path:
 
 def read_jsonl(path: Path) -> list[dict]:
     opener = gzip.open if path.name.endswith(".gz") else open
+    records = []
     try:
-        with opener(path, "rt", encoding="utf-8") as fh:
-            return [json.loads(line) for line in fh if line.strip()]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        with opener(path, "rt", encoding="utf-8-sig") as fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except (json.JSONDecodeError, RecursionError) as e:
+                    raise UserError(f"{path}:{lineno}: not valid JSON ({e}); a benchmark file holds one JSON object per line") from None
+                if not isinstance(record, dict):
+                    raise UserError(f"{path}:{lineno}: expected a JSON object with task_id and prompt/solution fields")
+                records.append(record)
+    except (OSError, UnicodeDecodeError, EOFError) as e:
         raise UserError(f"{path}: cannot read benchmark file as JSON lines: {e}") from None
+    return records
 
 
 def humaneval_path() -> Path:
@@ -81,7 +92,7 @@ def _download_mbpp() -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".part")
     try:
-        with urllib.request.urlopen(MBPP_URL, timeout=30) as r, open(tmp, "wb") as out:
+        with urllib.request.urlopen(MBPP_URL, timeout=20) as r, open(tmp, "wb") as out:
             out.write(r.read())
     except OSError as e:
         raise UserError(

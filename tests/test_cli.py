@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from tests.helpers import ROOT, run_cli, write_jsonl
 
 
@@ -68,3 +70,26 @@ def test_set_override_from_command_line(tmp_path):
     data = write_jsonl(tmp_path / "d.jsonl", [GOOD])
     r = run_cli("data", recipe(tmp_path, data), "--set", "curate.decontaminate.ngrm=3")
     assert r.returncode == 2 and "curate.decontaminate.ngrm: unknown key" in r.stderr
+
+
+def test_default_mbpp_is_skipped_with_a_warning_offline_but_a_named_one_is_required(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    data = write_jsonl(tmp_path / "d.jsonl", [GOOD])
+    env = {**os.environ, "ALCHEMIST_CACHE": str(tmp_path / "cache")}
+    default = tmp_path / "default.yaml"
+    default.write_text(f"name: t\noutput_dir: {tmp_path / 'run'}\nsources: [{{name: a, adapter: alpaca, path: {data}}}]\n")
+    r = subprocess.run([sys.executable, "-m", "alchemist.cli", "data", str(default)], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    report = (tmp_path / "run" / "data" / "report.md").read_text()
+    if (tmp_path / "cache" / "mbpp.jsonl").exists():
+        pytest.skip("MBPP could be downloaded here; the offline path is not exercised")
+    assert "Not checked against mbpp" in report and "Checked against: humaneval." in report
+    named = tmp_path / "named.yaml"
+    named.write_text(default.read_text() + "curate: {decontaminate: {benchmarks: [humaneval, mbpp]}}\n")
+    r = subprocess.run([sys.executable, "-m", "alchemist.cli", "data", str(named)], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "MBPP is not available offline" in r.stderr and "Traceback" not in r.stderr

@@ -10,6 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from alchemist.errors import UserError
 from alchemist.recipe import Recipe, resolve_path
 from alchemist.rundir import atomic_dir, file_digest, fingerprint, is_complete, write_json_atomic
 from alchemist.schema import SAMPLE_SCHEMA
@@ -19,10 +20,14 @@ MAX_EXAMPLES = 5
 REJECTED_SCHEMA = SAMPLE_SCHEMA.append(pa.field("reason", pa.string())).append(pa.field("detail", pa.string()))
 
 
-def benchmark_problems(recipe: Recipe) -> list[Problem]:
+def benchmark_problems(recipe: Recipe, say=None) -> list[Problem]:
+    """Problems of every benchmark to decontaminate against. A benchmark the recipe names that
+    cannot be loaded is an error; MBPP in the default list is skipped with a warning when it can
+    be neither downloaded nor found (offline), and the report says so."""
     spec = recipe.curate.decontaminate
     if not spec.enabled:
         return []
+    explicit = "benchmarks" in spec.model_fields_set
     problems: list[Problem] = []
     seen = set()
     for ref in spec.refs():
@@ -31,16 +36,26 @@ def benchmark_problems(recipe: Recipe) -> list[Problem]:
             continue
         seen.add(key)
         path = resolve_path(ref.path, recipe._path) if ref.path else None
-        problems += load_benchmark(ref.name, path)
+        try:
+            problems += load_benchmark(ref.name, path)
+        except UserError as e:
+            if explicit or ref.name not in ("mbpp", "mbpp_plus"):
+                raise
+            SKIPPED.append({"benchmark": ref.name, "reason": str(e)})
+            if say:
+                say(f"[yellow]warning:[/] not decontaminating against {ref.name}: {e}")
     return problems
 
 
-def run_curate(recipe: Recipe, data_dir: Path, shards: list[Path], say=print) -> Path:
+SKIPPED: list[dict] = []  # default benchmarks that could not be loaded in this process
+
+
+def run_curate(recipe: Recipe, data_dir: Path, shards: list[Path], problems: list[Problem] | None = None, say=print) -> Path:
     """Write `curated/samples.parquet` (kept), `curated/rejected.parquet` (dropped, with reason
     and detail) and `curated/stats.json`; skipped when inputs and settings are unchanged."""
     from alchemist.curate.stage import curate
 
-    problems = benchmark_problems(recipe)
+    problems = benchmark_problems(recipe, say) if problems is None else problems
     fp = fingerprint("curate-v1", recipe.curate.model_dump(mode="json", exclude={"executor"}), recipe.seed,
                      [file_digest(s) for s in shards], problems_fingerprint(problems))
     out = data_dir / "curated"
@@ -53,7 +68,8 @@ def run_curate(recipe: Recipe, data_dir: Path, shards: list[Path], say=print) ->
             shutil.rmtree(stale, ignore_errors=True)
     verdicts = curate(shards, recipe.curate, problems, work, recipe.seed, status=lambda m: say(f"curate: {m}"))
 
-    stats = {"sources": defaultdict(lambda: {"kept": 0, "dropped": Counter()}), "examples": defaultdict(list), "contamination": []}
+    stats = {"sources": defaultdict(lambda: {"kept": 0, "dropped": Counter()}), "examples": defaultdict(list), "contamination": [],
+             "benchmarks": sorted({p.benchmark for p in problems}), "benchmarks_skipped": list(SKIPPED)}
     with atomic_dir(out, fp) as tmp:
         kept_writer = pq.ParquetWriter(tmp / "samples.parquet", SAMPLE_SCHEMA)
         rejected_writer = pq.ParquetWriter(tmp / "rejected.parquet", REJECTED_SCHEMA)

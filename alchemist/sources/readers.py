@@ -72,16 +72,29 @@ def iter_file(path: Path) -> Iterator[RawRecord]:
         yield from _iter_parquet(path)
     elif name.endswith((".csv", ".csv.gz")):
         yield from _iter_csv(path)
-    elif name.endswith((".json", ".json.gz")) and head.lstrip()[:1] == b"[":
+    elif name.endswith((".json", ".json.gz")) and head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"[", b"{") and not _is_json_lines(head):
         yield from _iter_json_array(path)
     else:  # .jsonl, .ndjson, and .json files that are really JSON lines (common on the Hub)
         yield from _iter_jsonl(path)
+
+
+def _is_json_lines(head: bytes) -> bool:
+    """A `.json` file whose first line is a complete object is JSON lines (common on the Hub)."""
+    first = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0].strip()
+    if not first.startswith(b"{") or b"\n" not in head:
+        return False
+    try:
+        return isinstance(json.loads(first), dict)
+    except (ValueError, RecursionError):
+        return False
 
 
 def _iter_jsonl(path: Path) -> Iterator[RawRecord]:
     with _open_bytes(path) as fh:
         for lineno, raw in enumerate(fh, 1):
             where = f"{path}:{lineno}"
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a byte-order mark from Windows tools
+                raw = raw[3:]
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as e:
@@ -94,6 +107,9 @@ def _iter_jsonl(path: Path) -> Iterator[RawRecord]:
             except json.JSONDecodeError as e:
                 yield RawRecord(where, error=f"not valid JSON: {e.msg} at column {e.colno}")
                 continue
+            except RecursionError:
+                yield RawRecord(where, error="JSON nested too deeply")
+                continue
             if not isinstance(obj, dict):
                 yield RawRecord(where, error=f"expected a JSON object, got {type(obj).__name__}")
                 continue
@@ -103,7 +119,10 @@ def _iter_jsonl(path: Path) -> Iterator[RawRecord]:
 def _iter_json_array(path: Path) -> Iterator[RawRecord]:
     try:
         with _open_bytes(path) as fh:
-            items = json.loads(fh.read().decode("utf-8"))
+            items = json.loads(fh.read().decode("utf-8-sig"))
+    except RecursionError:
+        yield RawRecord(str(path), error="JSON nested too deeply (the whole file is unreadable)")
+        return
     except UnicodeDecodeError as e:
         yield RawRecord(str(path), error=f"not valid UTF-8 ({e.reason} at byte {e.start})")
         return
@@ -139,7 +158,7 @@ def _iter_parquet(path: Path) -> Iterator[RawRecord]:
 def _iter_csv(path: Path) -> Iterator[RawRecord]:
     csv.field_size_limit(sys.maxsize)
     with _open_bytes(path) as fh:
-        text = io.TextIOWrapper(fh, encoding="utf-8", errors="surrogateescape", newline="")
+        text = io.TextIOWrapper(fh, encoding="utf-8-sig", errors="surrogateescape", newline="")
         reader = csv.DictReader(text)
         for row in reader:
             where = f"{path}:{reader.line_num}"

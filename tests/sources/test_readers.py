@@ -68,3 +68,20 @@ def test_csv_and_parquet(tmp_path):
     broken = tmp_path / "broken.parquet"
     broken.write_bytes(b"PAR1 not really")
     assert records(broken)[0].error.startswith("not a readable Parquet file")
+
+
+def test_byte_order_marks_and_deep_nesting(tmp_path):
+    p = tmp_path / "bom.jsonl"
+    p.write_bytes(b'\xef\xbb\xbf{"a": 1}\n' + b'[' * 100000 + b'\n{"b": 2}\n')
+    out = records(p)
+    assert out[0].data == {"a": 1} and out[2].data == {"b": 2}
+    assert out[1].error and out[1].where == f"{p}:2"
+    arr = tmp_path / "bom.json"
+    arr.write_bytes(b'\xef\xbb\xbf[{"x": 1}]')
+    assert [r.data for r in records(arr)] == [{"x": 1}]
+    wrapped = tmp_path / "wrapped.json"  # {"data": [...]} as some exports write
+    wrapped.write_text('{"data": [{"x": 1}, {"x": 2}]}')
+    assert [r.data["x"] for r in records(wrapped)] == [1, 2]
+    c = tmp_path / "bom.csv"
+    c.write_bytes(b"\xef\xbb\xbfproblem,solution\np,s\n")
+    assert records(c)[0].data == {"problem": "p", "solution": "s"}
