@@ -98,7 +98,7 @@ class FilterSpec(Strict):
 
 
 class ExecutorSpec(Strict):
-    type: Literal["local", "slurm", "ray"] = "local"
+    type: Literal["local", "ray"] = Field("local", description="datatrove executor: local processes, or a running Ray cluster.")
     workers: int = Field(0, ge=0, description="Parallel tasks; 0 means one per CPU core.")
     options: dict[str, Any] = Field(default_factory=dict, description="Passed to datatrove's executor.")
 

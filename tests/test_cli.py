@@ -93,3 +93,18 @@ def test_default_mbpp_is_skipped_with_a_warning_offline_but_a_named_one_is_requi
     r = subprocess.run([sys.executable, "-m", "alchemist.cli", "data", str(named)], cwd=ROOT, env=env,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and "MBPP is not available offline" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_unreachable_hub_dataset_is_one_clear_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    p = tmp_path / "hub.yaml"
+    p.write_text(f"name: t\noutput_dir: {tmp_path / 'run'}\nsources: [{{name: a, adapter: alpaca, hf: nobody/no-such-corpus}}]\n"
+                 "curate: {decontaminate: {benchmarks: [humaneval]}}\n")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    r = subprocess.run([sys.executable, "-m", "alchemist.cli", "data", str(p)], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "cannot load Hugging Face dataset 'nobody/no-such-corpus'" in r.stderr

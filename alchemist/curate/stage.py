@@ -57,13 +57,21 @@ def stderr_to(path: Path):
 
 
 def _execute(pipeline, tasks: int, workers: int, logging_dir: Path, spec: CurateSpec) -> None:
-    from datatrove.executor import LocalPipelineExecutor
+    if spec.executor.type == "ray":
+        try:
+            from datatrove.executor import RayPipelineExecutor
+        except ImportError:
+            raise UserError("curate.executor.type ray needs Ray: pip install 'ray[default]' and start a cluster") from None
+        executor = RayPipelineExecutor(pipeline=pipeline, tasks=tasks, workers=workers, logging_dir=str(logging_dir),
+                                       skip_completed=True, **spec.executor.options)
+    else:
+        from datatrove.executor import LocalPipelineExecutor
 
-    options = {"start_method": "fork", **spec.executor.options}
-    executor = LocalPipelineExecutor(
-        pipeline=pipeline, tasks=tasks, workers=min(workers, tasks), logging_dir=str(logging_dir),
-        skip_completed=True, **options,
-    )
+        options = {"start_method": "fork", **spec.executor.options}
+        executor = LocalPipelineExecutor(
+            pipeline=pipeline, tasks=tasks, workers=min(workers, tasks), logging_dir=str(logging_dir),
+            skip_completed=True, **options,
+        )
     log = logging_dir.parent / "datatrove.log"
     try:
         with stderr_to(log):

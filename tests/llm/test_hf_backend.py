@@ -45,3 +45,15 @@ def test_relabel_stage_runs_on_the_hf_backend(tiny_model, tmp_path):
     for task, n in asked.items():
         assert rel[task] + sum(rel["rejected"].get(task, {}).values()) == n
     assert rel["data_filtering"] == 4  # built from rejection reasons, no LLM needed
+
+
+def test_vllm_backend_without_vllm_says_how_to_install():
+    import importlib.util
+
+    from alchemist.errors import UserError
+    from alchemist.llm.vllm_backend import VLLMBackend, VLLMConfig
+
+    if importlib.util.find_spec("vllm") is not None:
+        pytest.skip("vLLM is installed here; the GPU path is exercised where a GPU is")
+    with pytest.raises(UserError, match=r"pip install 'alchemist\[gpu\]'"):
+        VLLMBackend(VLLMConfig(model="any")).preflight()
