@@ -8,6 +8,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from alchemist.errors import UserError
@@ -80,7 +81,7 @@ def run_curate(recipe: Recipe, data_dir: Path, shards: list[Path], problems: lis
             reasons = verdicts.reasons[offset : offset + n]
             mask = pa.array([r is None for r in reasons])
             kept_writer.write_table(table.filter(mask))
-            dropped = table.filter(pa.compute.invert(mask))
+            dropped = table.filter(pc.invert(mask))
             dropped_idx = [offset + j for j, r in enumerate(reasons) if r is not None]
             dropped = dropped.append_column("reason", pa.array([verdicts.reasons[i] for i in dropped_idx], pa.string()))
             dropped = dropped.append_column("detail", pa.array([json.dumps(verdicts.details.get(i)) if i in verdicts.details else None for i in dropped_idx], pa.string()))
