@@ -108,3 +108,23 @@ def test_unreachable_hub_dataset_is_one_clear_line(tmp_path):
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "cannot load Hugging Face dataset 'nobody/no-such-corpus'" in r.stderr
+
+
+def test_empty_and_all_malformed_sources_are_accounted(tmp_path):
+    (tmp_path / "empty.jsonl").write_text("")
+    bad = write_jsonl(tmp_path / "bad.jsonl", ["{nope", "[1]"])
+    good = write_jsonl(tmp_path / "good.jsonl", [GOOD])
+    p = tmp_path / "r.yaml"
+    p.write_text(f"""name: t
+output_dir: {tmp_path / 'run'}
+sources:
+  - {{name: empty, adapter: alpaca, path: {tmp_path / 'empty.jsonl'}}}
+  - {{name: bad, adapter: alpaca, path: {bad}}}
+  - {{name: good, adapter: alpaca, path: {good}}}
+curate: {{decontaminate: {{benchmarks: [humaneval]}}, executor: {{workers: 1}}}}
+""")
+    r = run_cli("data", p)
+    assert r.returncode == 0, r.stderr
+    sources = json.loads((tmp_path / "run" / "data" / "manifest.json").read_text())["sources"]
+    assert sources["empty"]["read"] == 0 and sources["bad"]["dropped"] == {"malformed": 2}
+    assert sources["good"]["kept"] == 1

@@ -79,7 +79,7 @@ def run_curate(recipe: Recipe, data_dir: Path, shards: list[Path], problems: lis
             table = pq.read_table(shard)
             n = table.num_rows
             reasons = verdicts.reasons[offset : offset + n]
-            mask = pa.array([r is None for r in reasons])
+            mask = pa.array([r is None for r in reasons], type=pa.bool_())
             kept_writer.write_table(table.filter(mask))
             dropped = table.filter(pc.invert(mask))
             dropped_idx = [offset + j for j, r in enumerate(reasons) if r is not None]

@@ -27,7 +27,7 @@ def convert(record: dict, options: dict, key: str, role_key: str, content_key: s
     for i, turn in enumerate(turns):
         if not isinstance(turn, dict):
             raise AdapterError(f"{key}[{i}] is {type(turn).__name__}, expected an object with '{role_key}' and '{content_key}'")
-        role, content = turn.get(role_key), turn.get(content_key)
+        role, content = turn.get(role_key), _text_of(turn.get(content_key))
         if not isinstance(role, str) or role.lower() not in roles:
             raise AdapterError(f"{key}[{i}].{role_key} is {role!r}; known roles: {', '.join(sorted(roles))} (map others with options.role_map)")
         if not isinstance(content, str):
@@ -39,6 +39,14 @@ def convert(record: dict, options: dict, key: str, role_key: str, content_key: s
         raise AdapterError(f"'{key}' has no user turn followed by an assistant turn")
     response = messages[-1]["content"]
     return Converted(messages=messages, language=detect_language(response), extra=leftovers(record, {key}))
+
+
+def _text_of(content):
+    """OpenAI's content may be a list of parts; text parts are joined, other parts make it unusable."""
+    if isinstance(content, list) and content and all(isinstance(p, dict) and p.get("type") == "text"
+                                                     and isinstance(p.get("text"), str) for p in content):
+        return "\n".join(p["text"] for p in content)
+    return content
 
 
 def _parse_list(text: str):

@@ -83,3 +83,12 @@ def test_code_files_snippets_cut_at_blank_lines(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_bytes(b"x = '\xff'\n")
     assert "not valid UTF-8" in list(read_code(bad, {}))[0].error
+
+
+def test_messages_with_content_parts():
+    c = conv("messages", {"messages": [{"role": "user", "content": [{"type": "text", "text": "Write"}, {"type": "text", "text": "code"}]},
+                                       {"role": "assistant", "content": "x = 1"}]})
+    assert c.messages[0]["content"] == "Write\ncode"
+    with pytest.raises(AdapterError, match="expected text"):
+        conv("messages", {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "u"}}]},
+                                       {"role": "assistant", "content": "x"}]})
