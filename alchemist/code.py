@@ -64,7 +64,7 @@ def normalize_language(tag: str | None) -> str | None:
 # Every cue is anchored at the start of a line: one `match` per line tries them all.
 _ALL_CUES = re.compile("|".join(f"(?P<{lang}>{cue.pattern})" if not cue.flags & re.I else f"(?P<{lang}>(?i:{cue.pattern}))"
                                 for lang, cue in _CUES.items()))
-_MAX_LINES = 200
+_MAX_LINES = 60  # the first 60 lines tell the language and whether it is code
 
 
 def _scan(text: str) -> tuple[dict[str, int], int, int]:
@@ -104,7 +104,7 @@ def guess_language(code: str) -> str | None:
 
 def _bare_code(text: str) -> tuple[bool, str | None]:
     """(is the text mostly code, its language): at least half its non-empty lines look like code
-    (the first 200 lines decide)."""
+    (the first _MAX_LINES lines decide)."""
     scores, codeish, nonempty = _scan(text)
     language = _best(scores)
     if nonempty == 0 or (nonempty < 2 and language is None):
