@@ -318,6 +318,8 @@ def _expand_uses(raw: dict, recipe_path: Path | None, errors: list[str], yaml_ro
             except KeyError as e:
                 errors.append(f"{origin}:{_line_of(yaml_root, ('sources', i, 'use'))}: sources[{i}].use: {e.args[0]}")
                 continue
+            if "path" in src:  # a local copy of the corpus replaces its hub location
+                entry = {k: v for k, v in entry.items() if k not in ("hf", "config", "split", "revision")}
             merged = {**entry, **src}
             merged.setdefault("name", src["use"])
             raw["sources"][i] = merged

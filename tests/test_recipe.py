@@ -110,3 +110,9 @@ def test_invalid_yaml_and_missing_file(tmp_path):
     p = write(tmp_path, "name: t\nsources: [\n")
     with pytest.raises(RecipeError, match="not valid YAML"):
         load_recipe(p)
+
+
+def test_use_with_local_path_replaces_the_hub_location(tmp_path):
+    p = write(tmp_path, f"name: t\nsources:\n  - use: code_alpaca_20k\n    path: {DATA}\n")
+    src = load_recipe(p).sources[0]
+    assert src.hf is None and src.path == str(DATA) and src.adapter == "alpaca"
