@@ -17,7 +17,6 @@ TASKS = (
     # raw source code from the `code_files` adapter: seeds for generation, never trained on directly
     "code_snippet",
 )
-ROLES = ("system", "user", "assistant")
 
 MESSAGE_TYPE = pa.struct([("role", pa.string()), ("content", pa.string())])
 SAMPLE_SCHEMA = pa.schema(

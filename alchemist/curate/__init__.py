@@ -99,7 +99,7 @@ def run_curate(recipe: Recipe, data_dir: Path, shards: list[Path], problems: lis
 def _count(stats: dict, table: pa.Table, reasons: list, verdicts, offset: int) -> None:
     sources = table.column("source").to_pylist()
     needs_rows = [j for j, r in enumerate(reasons) if r is not None]
-    rows = table.take(needs_rows).select(["id", "source", "meta"]).to_pylist() if needs_rows else []
+    rows = table.select(["id", "source", "meta"]).take(needs_rows).to_pylist() if needs_rows else []
     by_pos = dict(zip(needs_rows, rows))
     for j, reason in enumerate(reasons):
         entry = stats["sources"][sources[j]]

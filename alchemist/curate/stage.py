@@ -9,13 +9,13 @@ Reasons, in order of precedence: quality reasons, contaminated, exact_duplicate,
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pyarrow.parquet as pq
 
 from alchemist.curate.decontaminate import NgramIndex
@@ -30,10 +30,6 @@ from alchemist.testsets import Problem
 class Verdicts:
     reasons: list[str | None]
     details: dict[int, dict] = field(default_factory=dict)
-
-    @property
-    def kept(self) -> list[int]:
-        return [i for i, r in enumerate(self.reasons) if r is None]
 
 
 def workers_for(spec: CurateSpec) -> int:
@@ -96,8 +92,9 @@ def curate(files: list[Path], spec: CurateSpec, problems: list[Problem], work_di
         index = NgramIndex(problems, spec.decontaminate.ngram, spec.decontaminate.min_overlap)
 
     workers = workers_for(spec)
-    # several tasks per worker even out shards of unequal cost (long samples cluster in files)
-    tasks = max(1, min(2 * workers, int(active.sum()) // 512 or 1))
+    # one task per worker, as datatrove's own examples do: every extra task adds signature files
+    # that the bucket step must merge
+    tasks = max(1, min(workers, int(active.sum()) // 512 or 1))
     near = spec.dedup.near
     verdict_dir, kept_dir = work_dir / "verdicts", work_dir / "kept"
     reader = SampleReader([str(f) for f in files], active)
@@ -127,7 +124,7 @@ def curate(files: list[Path], spec: CurateSpec, problems: list[Problem], work_di
     for rank in range(tasks):
         with open(verdict_dir / f"{rank:05d}.jsonl", encoding="utf-8") as fh:
             for line in fh:
-                v = json.loads(line)
+                v = orjson.loads(line)
                 reasons[v["idx"]] = v["reason"]
                 if v["detail"]:
                     details[v["idx"]] = v["detail"]
@@ -139,19 +136,18 @@ def curate(files: list[Path], spec: CurateSpec, problems: list[Problem], work_di
         kept = set()
         for rank in range(tasks):
             kept.update(int(x) for x in (kept_dir / f"{rank:05d}.txt").read_text().split())
-    ids = None
+    ids = _ids(files) if spec.dedup.exact and any(len(m) > 1 for m in groups.values()) else []
     for members in groups.values():
         members.sort()
-        survivors = [i for i in members if i in kept]
-        if len(members) > 1 and spec.dedup.exact:
-            keep = survivors[0] if survivors else None
-            if keep is None:  # MinHash dropped the whole group for a near-duplicate elsewhere
-                reasons[members[0]] = "near_duplicate"
-            ids = ids if ids is not None else _ids(files)
+        if spec.dedup.exact and len(members) > 1:
+            # the copy MinHash kept (else the first) stands for the group; the others are its exact copies
+            keep = next((i for i in members if i in kept), members[0])
+            if keep not in kept:  # MinHash dropped the whole group for a near-duplicate elsewhere
+                reasons[keep] = "near_duplicate"
             for i in members:
-                if i != keep and i != (members[0] if keep is None else None):
+                if i != keep:
                     reasons[i] = "exact_duplicate"
-                    details[i] = {"duplicate_of": ids[keep if keep is not None else members[0]]}
+                    details[i] = {"duplicate_of": ids[keep]}
         else:
             for i in members:
                 if i not in kept:

@@ -6,11 +6,11 @@ plain list and run by any of datatrove's executors.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pyarrow.parquet as pq
 from datatrove.data import Document
 from datatrove.pipeline.base import PipelineStep
@@ -96,7 +96,7 @@ class Screen(PipelineStep):
                 sample = doc.metadata.pop("sample")
                 reason, detail = self.verdict(sample)
                 key = content_key(sample).hex()
-            lines.append(json.dumps({"idx": int(doc.id), "reason": reason, "detail": detail, "key": key}))
+            lines.append(orjson.dumps({"idx": int(doc.id), "reason": reason, "detail": detail, "key": key}).decode())
             if reason is None:
                 self.stat_update("kept")
                 yield doc
@@ -120,7 +120,7 @@ class PassedReader(PipelineStep):
     def run(self, data=None, rank: int = 0, world_size: int = 1):
         with open(Path(self.verdict_dir) / f"{rank:05d}.jsonl", encoding="utf-8") as fh:
             for line in fh:
-                v = json.loads(line)
+                v = orjson.loads(line)
                 if v["reason"] is None:
                     yield Document(text="", id=str(v["idx"]))
 
