@@ -24,7 +24,33 @@ def build_parser() -> argparse.ArgumentParser:
     _recipe_args(sub.add_parser("run", help="every stage the recipe enables, in order"))
     _recipe_args(sub.add_parser("data", help="data construction only: ingest, curate, mix"))
     sub.add_parser("sources", help="list the source adapters and the known public corpora")
+    ev = sub.add_parser("eval", help="score generations made elsewhere: --benchmark NAME --samples FILE.jsonl")
+    ev.add_argument("--benchmark", required=True, help="humaneval, mbpp, or any name with --data")
+    ev.add_argument("--samples", required=True, help="JSON lines: task_id + solution (a program) or completion")
+    ev.add_argument("--data", help="benchmark file (JSON lines) instead of the built-in or downloaded one")
+    ev.add_argument("-o", "--output", help="output folder (default: eval/BENCHMARK/ beside the samples)")
+    ev.add_argument("--model", help="model name for the results (default: the samples file's name)")
+    ev.add_argument("--no-sanitize", action="store_true", help="run solutions as they are")
+    ev.add_argument("--timeout", type=float, default=10.0, help="seconds per program (default 10)")
+    ev.add_argument("--workers", type=int, default=0, help="programs at once (default: one per core)")
     return parser
+
+
+def cmd_eval(args) -> None:
+    from pathlib import Path
+
+    from alchemist.evaluate.sandbox import Limits
+    from alchemist.evaluate.score import score
+    from alchemist.testsets import load_benchmark
+
+    samples = Path(args.samples)
+    out = Path(args.output) if args.output else samples.parent / "eval" / args.benchmark
+    problems = load_benchmark(args.benchmark, args.data)
+    results = score(args.benchmark, problems, samples, out, do_sanitize=not args.no_sanitize,
+                    limits=Limits(timeout=args.timeout), workers=args.workers, model=args.model)
+    scores = ", ".join(f"{k} {v:.1%}" for k, v in results["pass_at_k"].items())
+    print(f"{args.benchmark}: {scores} on {results['tasks_scored']} of {results['tasks_in_benchmark']} tasks "
+          f"({results['samples']} samples, {results['programs_per_s']} programs/s) -> {out / 'results.json'}")
 
 
 def cmd_sources(console: Console) -> None:
@@ -61,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console(stderr=True)
     try:
+        if args.command == "eval":
+            cmd_eval(args)
+            return 0
         if args.command == "sources":
             out = Console()
             cmd_sources(out if out.is_terminal else Console(width=200))

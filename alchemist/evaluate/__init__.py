@@ -1,0 +1,1 @@
+"""Evaluation: benchmark programs run in a sandbox, scored with unbiased pass@k."""
