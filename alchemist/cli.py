@@ -33,7 +33,21 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--no-sanitize", action="store_true", help="run solutions as they are")
     ev.add_argument("--timeout", type=float, default=10.0, help="seconds per program (default 10)")
     ev.add_argument("--workers", type=int, default=0, help="programs at once (default: one per core)")
+    lb = sub.add_parser("leaderboard", help="tables, page and plot from eval results: RESULTS... -o DIR")
+    lb.add_argument("results", nargs="+", help="results.json files or folders holding them (e.g. runs/)")
+    lb.add_argument("-o", "--output", required=True, help="output folder")
+    lb.add_argument("--no-reference", action="store_true", help="leave out the paper's published rows")
     return parser
+
+
+def cmd_leaderboard(args) -> None:
+    from pathlib import Path
+
+    from alchemist.leaderboard import write_leaderboard
+
+    board = write_leaderboard(args.results, Path(args.output), with_reference=not args.no_reference)
+    ours = sum(1 for r in board["rows"] if not r["reference"])
+    print(f"leaderboard: {ours} models + {len(board['rows']) - ours} reference rows -> {args.output}/index.html")
 
 
 def cmd_eval(args) -> None:
@@ -89,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "eval":
             cmd_eval(args)
+            return 0
+        if args.command == "leaderboard":
+            cmd_leaderboard(args)
             return 0
         if args.command == "sources":
             out = Console()
