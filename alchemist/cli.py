@@ -55,11 +55,11 @@ def cmd_eval(args) -> None:
 
     from alchemist.evaluate.sandbox import Limits
     from alchemist.evaluate.score import score
-    from alchemist.testsets import load_benchmark
+    from alchemist.testsets import eval_problems
 
     samples = Path(args.samples)
     out = Path(args.output) if args.output else samples.parent / "eval" / args.benchmark
-    problems = load_benchmark(args.benchmark, args.data)
+    problems = eval_problems(args.benchmark, args.data)
     results = score(args.benchmark, problems, samples, out, do_sanitize=not args.no_sanitize,
                     limits=Limits(timeout=args.timeout), workers=args.workers, model=args.model)
     scores = ", ".join(f"{k} {v:.1%}" for k, v in results["pass_at_k"].items())

@@ -29,6 +29,10 @@ class Problem:
     solution: str  # the reference code
     tests: str  # the checks, as source text
     entry_point: str | None = None
+    # evalplus' "plus" format: inputs on which the candidate must match the reference solution
+    base_inputs: list | None = None
+    plus_inputs: list | None = None
+    atol: float = 0.0
 
 
 def cache_dir() -> Path:
@@ -82,7 +86,14 @@ def problem_from_record(benchmark: str, record: dict, index: int) -> Problem:
         prompt = "\n".join(v for v in record.values() if isinstance(v, str))
     task_id = record.get("task_id", index)
     task_id = str(task_id) if isinstance(task_id, str) and "/" in task_id else f"{benchmark}/{task_id}"
-    return Problem(benchmark, task_id, prompt or "", solution or "", tests, record.get("entry_point"))
+    plus = isinstance(record.get("base_input"), list)
+    if plus and record.get("canonical_solution") and record.get("entry_point") \
+            and f"def {record['entry_point']}" not in record["canonical_solution"]:
+        solution = (record.get("prompt") or "") + record["canonical_solution"]  # HumanEval+: a body after the prompt
+    return Problem(benchmark, task_id, prompt or "", solution or "", tests, record.get("entry_point"),
+                   base_inputs=record.get("base_input") if plus else None,
+                   plus_inputs=record.get("plus_input") if plus else None,
+                   atol=float(record.get("atol") or 0.0))
 
 
 def _download_mbpp() -> Path:
@@ -118,6 +129,18 @@ def load_benchmark(name: str, path: str | Path | None = None) -> list[Problem]:
     if not records:
         raise UserError(f"benchmark '{name}' ({path or 'built in'}) holds no problems")
     return [problem_from_record(name, r, i) for i, r in enumerate(records)]
+
+
+def eval_problems(name: str, path: str | Path | None = None) -> list[Problem]:
+    """The problems a benchmark is scored on: MBPP in its original 974-problem form is cut to the
+    test split (task ids 11-510); the sanitized and plus files are taken whole."""
+    problems = load_benchmark(name, path)
+    if name in ("mbpp", "mbpp_plus") and len(problems) == 974:
+        problems = [p for p in problems if int(p.task_id.split("/")[-1]) in MBPP_TEST_IDS]
+    if name in ("humaneval_plus", "mbpp_plus") and not all(p.base_inputs is not None for p in problems):
+        raise UserError(f"{name} needs the evalplus data file (fields base_input, plus_input, canonical_solution, "
+                        "entry_point): give it with --data")
+    return problems
 
 
 def fingerprint(problems: list[Problem]) -> str:

@@ -19,8 +19,42 @@ from alchemist.evaluate.sanitize import sanitize
 from alchemist.testsets import Problem, fingerprint
 
 
+BASE_OK = "alchemist-base-inputs-ok"
+
+# evalplus-style differential testing: the candidate must match the reference on every input.
+_PLUS_CHECK = """
+import copy as _copy, json as _json, math as _math
+def _close(a, b, atol):
+    if isinstance(a, float) or isinstance(b, float):
+        try:
+            return (_math.isnan(a) and _math.isnan(b)) or _math.isclose(a, b, rel_tol=1e-6, abs_tol=max(atol, 1e-6))
+        except TypeError:
+            return False
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_close(x, y, atol) for x, y in zip(a, b))
+    return a == b
+_candidate = {entry}
+_reference_ns = {{}}
+exec({reference!r}, _reference_ns)
+_reference = _reference_ns[{entry!r}]
+for _inputs, _marker in ((_json.loads({base!r}), {base_ok!r}), (_json.loads({plus!r}), None)):
+    for _args in _inputs:
+        _expected = _reference(*_copy.deepcopy(_args))
+        _got = _candidate(*_copy.deepcopy(_args))
+        assert _close(_got, _expected, {atol!r}), f"input {{_args!r}}: expected {{_expected!r}}, got {{_got!r}}"
+    if _marker:
+        print(_marker)
+"""
+
+
 def program(problem: Problem, code: str) -> str:
     """The code under test followed by the benchmark's checks."""
+    if problem.base_inputs is not None:
+        import json
+
+        return code + "\n" + _PLUS_CHECK.format(entry=problem.entry_point, reference=problem.solution,
+                                               base=json.dumps(problem.base_inputs), plus=json.dumps(problem.plus_inputs or []),
+                                               base_ok=BASE_OK, atol=problem.atol)
     if problem.entry_point and "def check(" in problem.tests:  # HumanEval style: check(candidate)
         return f"{code}\n\n{problem.tests}\n\ncheck({problem.entry_point})\n"
     return f"{code}\n\n{problem.tests}\n"  # MBPP style: plain asserts
@@ -69,11 +103,13 @@ def score(benchmark: str, problems: list[Problem], samples_path: Path, out_dir: 
         outcomes = list(pool.map(lambda s: run_python(program(by_id[s["task_id"]], s["code"]), limits), samples))
     seconds = time.perf_counter() - start
 
-    tasks: dict[str, dict] = defaultdict(lambda: {"n": 0, "passed": 0, "samples": []})
+    plus = any(p.base_inputs is not None for p in problems)
+    tasks: dict[str, dict] = defaultdict(lambda: {"n": 0, "passed": 0, "base_passed": 0, "samples": []})
     for s, o in zip(samples, outcomes):
         t = tasks[s["task_id"]]
         t["n"] += 1
         t["passed"] += o.status == "passed"
+        t["base_passed"] += o.status == "passed" or (plus and BASE_OK in o.stdout)
         t["samples"].append({"line": s["line"], "status": o.status, "seconds": o.seconds,
                              "error": (o.stderr.strip().splitlines() or [""])[-1][:500] if o.status != "passed" else ""})
     for t in tasks.values():
@@ -83,6 +119,8 @@ def score(benchmark: str, problems: list[Problem], samples_path: Path, out_dir: 
         "benchmark": benchmark,
         "model": model or samples_path.stem,
         "pass_at_k": mean_pass_at_k(counts),
+        # plus benchmarks: the base score counts the original tests only, pass_at_k base + plus
+        "base_pass_at_k": mean_pass_at_k([(t["n"], t["base_passed"]) for t in tasks.values()]) if plus else None,
         "tasks_scored": len(tasks), "tasks_in_benchmark": len(problems), "samples": len(samples),
         "sanitized": do_sanitize, "data_hash": fingerprint(problems),
         "sandbox": {**isolation(), "timeout_s": limits.timeout, "memory_mb": limits.memory_mb},

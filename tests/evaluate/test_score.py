@@ -83,3 +83,24 @@ def test_sanitize_keeps_definitions_only(raw, expected_start):
     assert code.startswith(expected_start)
     assert "print(" not in code and "assert" not in code and "__main__" not in code
     compile(code, "<sanitized>", "exec")
+
+
+def test_plus_format_scores_base_and_plus(tmp_path, humaneval):
+    """evalplus' format: the candidate must match the reference on base and extra inputs."""
+    ps = humaneval[:3]
+    base = {"HumanEval/0": [[[1.0, 2.0, 3.0], 0.5], [[1.0, 2.8, 3.0, 4.0, 5.0, 2.0], 0.3]],
+            "HumanEval/1": [["(()()) ((())) () ((())()())"]], "HumanEval/2": [[3.5], [1.33]]}
+    extra = {"HumanEval/0": [[[1.0, 1.05], 0.1], [[], 1.0]], "HumanEval/1": [["()"], ["((()))"]],
+             "HumanEval/2": [[123.456], [0.0]]}
+    data = write_jsonl(tmp_path / "plus.jsonl", [
+        {"task_id": p.task_id, "prompt": p.prompt, "canonical_solution": p.solution, "entry_point": p.entry_point,
+         "contract": "", "base_input": base[p.task_id], "plus_input": extra[p.task_id], "atol": 0} for p in ps])
+    samples = write_jsonl(tmp_path / "s.jsonl", [{"task_id": p.task_id, "completion": p.solution} for p in ps[:2]] + [
+        {"task_id": "HumanEval/2", "completion": "    return 0.0 if number > 100 else number % 1.0\n"}])
+    r = run_cli("eval", "--benchmark", "humaneval_plus", "--data", data, "--samples", samples, "-o", tmp_path / "o")
+    assert r.returncode == 0, r.stderr
+    results = json.loads((tmp_path / "o" / "results.json").read_text())
+    assert results["base_pass_at_k"]["pass@1"] == 1.0  # right on the original inputs
+    assert results["pass_at_k"]["pass@1"] == pytest.approx(2 / 3)  # wrong on a plus input
+    r = run_cli("eval", "--benchmark", "humaneval_plus", "--samples", samples)
+    assert r.returncode == 2 and "needs the evalplus data file" in r.stderr
