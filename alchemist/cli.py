@@ -24,12 +24,22 @@ def build_parser() -> argparse.ArgumentParser:
     _recipe_args(sub.add_parser("run", help="every stage the recipe enables, in order"))
     _recipe_args(sub.add_parser("data", help="data construction only: ingest, curate, mix"))
     sub.add_parser("sources", help="list the source adapters and the known public corpora")
-    ev = sub.add_parser("eval", help="score generations made elsewhere: --benchmark NAME --samples FILE.jsonl")
+    ev = sub.add_parser("eval", help="score a model (--model) or generations made elsewhere (--samples)")
     ev.add_argument("--benchmark", required=True, help="humaneval, mbpp, or any name with --data")
-    ev.add_argument("--samples", required=True, help="JSON lines: task_id + solution (a program) or completion")
+    source = ev.add_mutually_exclusive_group(required=True)
+    source.add_argument("--samples", help="JSON lines: task_id + solution (a program) or completion")
+    source.add_argument("--model", dest="model_path", help="generate first: a model path / hub id (hf, vllm) or served name (openai)")
+    ev.add_argument("--backend", choices=("hf", "vllm", "openai"), default="hf")
+    ev.add_argument("--base-url", default="http://127.0.0.1:8000/v1", help="openai backend endpoint")
+    ev.add_argument("--api-key-env", default=None, help="openai backend: environment variable with the key")
+    ev.add_argument("--style", default="instruct", help="instruct | paper | completion | mbpp-3shot")
+    ev.add_argument("-n", "--num-samples", type=int, default=1, help="samples per task (pass@k needs n >= k)")
+    ev.add_argument("--temperature", type=float, default=0.0)
+    ev.add_argument("--max-tokens", type=int, default=512)
+    ev.add_argument("--limit", type=int, default=0, help="only the first N tasks")
     ev.add_argument("--data", help="benchmark file (JSON lines) instead of the built-in or downloaded one")
     ev.add_argument("-o", "--output", help="output folder (default: eval/BENCHMARK/ beside the samples)")
-    ev.add_argument("--model", help="model name for the results (default: the samples file's name)")
+    ev.add_argument("--name", dest="model", help="model name for the results (default: the samples file's or model's name)")
     ev.add_argument("--no-sanitize", action="store_true", help="run solutions as they are")
     ev.add_argument("--timeout", type=float, default=10.0, help="seconds per program (default 10)")
     ev.add_argument("--workers", type=int, default=0, help="programs at once (default: one per core)")
@@ -57,11 +67,33 @@ def cmd_eval(args) -> None:
     from alchemist.evaluate.score import score
     from alchemist.testsets import eval_problems
 
-    samples = Path(args.samples)
-    out = Path(args.output) if args.output else samples.parent / "eval" / args.benchmark
     problems = eval_problems(args.benchmark, args.data)
+    if args.limit:
+        problems = problems[: args.limit]
+    if args.model_path:
+        from alchemist.evaluate.generate import generate_samples
+        from alchemist.llm.factory import build_client
+        from alchemist.recipe import LLMSpec
+
+        out = Path(args.output or Path("runs") / "eval" / Path(args.model_path).name / args.benchmark)
+        spec = LLMSpec(backend=args.backend, model=args.model_path, base_url=args.base_url, api_key_env=args.api_key_env)
+        client = build_client(spec, out.parent / "llm_cache.sqlite")
+        client.preflight()
+        shots = None
+        if args.style == "mbpp-3shot":
+            from alchemist.testsets import load_benchmark
+
+            shots = [p for p in load_benchmark("mbpp", args.data) if p.task_id in ("mbpp/2", "mbpp/3", "mbpp/4")]
+        samples = generate_samples(client, problems, args.style, out / "generations.jsonl", n=args.num_samples,
+                                   temperature=args.temperature, max_tokens=args.max_tokens, shots=shots)
+        client.close()
+        model = args.model or Path(args.model_path).name
+    else:
+        samples = Path(args.samples)
+        out = Path(args.output) if args.output else samples.parent / "eval" / args.benchmark
+        model = args.model
     results = score(args.benchmark, problems, samples, out, do_sanitize=not args.no_sanitize,
-                    limits=Limits(timeout=args.timeout), workers=args.workers, model=args.model)
+                    limits=Limits(timeout=args.timeout), workers=args.workers, model=model)
     scores = ", ".join(f"{k} {v:.1%}" for k, v in results["pass_at_k"].items())
     print(f"{args.benchmark}: {scores} on {results['tasks_scored']} of {results['tasks_in_benchmark']} tasks "
           f"({results['samples']} samples, {results['programs_per_s']} programs/s) -> {out / 'results.json'}")

@@ -1,0 +1,55 @@
+"""Prompt styles: how a benchmark problem is put to a model, and where its answer stops.
+
+- `instruct`: chat models through their chat template; the answer is a whole program
+  (sanitized before execution).
+- `paper`: AlchemistCoder's HumanEval prompt (completion mode), as published.
+- `completion`: base models continue the prompt; the continuation is the function body.
+- `mbpp-3shot`: MBPP's [BEGIN]/[DONE] three-shot format (completion mode), shots from task ids 2-4.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from alchemist.errors import UserError
+from alchemist.testsets import Problem
+
+STYLES = ("instruct", "paper", "completion", "mbpp-3shot")
+# The usual HumanEval stops: a completion ends where top-level code would start.
+COMPLETION_STOPS = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#", "\nassert ")
+PAPER_HUMANEVAL = ("Below is an instruction that describes a task. Write a response that appropriately completes the "
+                   "request.\n\n\nComplete the following python function.\n\n\n{prompt}\n\n\nHere is the completed function:\n\n\n")
+
+
+@dataclass(frozen=True)
+class Prompt:
+    messages: list[dict] | None  # chat
+    text: str | None  # completion mode
+    stop: tuple[str, ...]
+    kind: str  # "solution" (a program) or "completion" (continues the benchmark prompt)
+
+
+def _mbpp_task(problem: Problem) -> str:
+    return f"You are an expert Python programmer, and here is your task: {problem.prompt} Your code should pass these tests:\n\n{problem.tests}\n"
+
+
+def make_prompt(problem: Problem, style: str, shots: list[Problem] | None = None) -> Prompt:
+    is_mbpp = problem.entry_point is None or "def check(" not in problem.tests
+    if style == "instruct":
+        if is_mbpp:
+            ask = f"{problem.prompt}\nYour code should pass these tests:\n{problem.tests}"
+        else:
+            ask = f"Complete the following Python function:\n```python\n{problem.prompt}\n```"
+        return Prompt([{"role": "user", "content": ask}], None, (), "solution")
+    if style == "paper":
+        return Prompt(None, PAPER_HUMANEVAL.format(prompt=problem.prompt), (), "solution")
+    if style == "completion":
+        if is_mbpp:
+            raise UserError("the completion style continues a function prompt (HumanEval); use instruct or mbpp-3shot for MBPP")
+        return Prompt(None, problem.prompt, COMPLETION_STOPS, "completion")
+    if style == "mbpp-3shot":
+        if not shots:
+            raise UserError("mbpp-3shot needs MBPP's task ids 2-4 as examples: give the original mbpp.jsonl with --data")
+        text = "".join(f"{_mbpp_task(s)}[BEGIN]\n{s.solution}\n[DONE]\n" for s in shots) + f"{_mbpp_task(problem)}[BEGIN]\n"
+        return Prompt(None, text, ("[DONE]",), "solution")
+    raise UserError(f"unknown prompt style '{style}'; choose one of {', '.join(STYLES)}")
