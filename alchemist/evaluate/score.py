@@ -14,7 +14,7 @@ from pathlib import Path
 from alchemist import __version__
 from alchemist.errors import UserError
 from alchemist.evaluate.metrics import mean_pass_at_k
-from alchemist.evaluate.sandbox import Limits, isolation, run_python
+from alchemist.evaluate.sandbox import Limits, SandboxPool, isolation
 from alchemist.evaluate.sanitize import sanitize
 from alchemist.testsets import Problem, fingerprint
 
@@ -99,8 +99,8 @@ def score(benchmark: str, problems: list[Problem], samples_path: Path, out_dir: 
             s["code"] = p.prompt + s["completion"]
     workers = workers or os.cpu_count() or 1
     start = time.perf_counter()
-    with ThreadPoolExecutor(workers) as pool:  # each program is its own process; threads only wait
-        outcomes = list(pool.map(lambda s: run_python(program(by_id[s["task_id"]], s["code"]), limits), samples))
+    with SandboxPool() as sandbox, ThreadPoolExecutor(workers) as pool:  # each program is its own process
+        outcomes = list(pool.map(lambda s: sandbox.run(program(by_id[s["task_id"]], s["code"]), limits), samples))
     seconds = time.perf_counter() - start
 
     plus = any(p.base_inputs is not None for p in problems)

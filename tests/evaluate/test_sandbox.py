@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from alchemist.evaluate.sandbox import Limits, isolation, run_python
+from alchemist.evaluate.sandbox import Limits, SandboxPool, isolation, run_python
 
 LIMITS = Limits(timeout=3.0, memory_mb=1024, file_mb=16)
 
@@ -52,7 +52,16 @@ def hostile(tmp_path, port):
     }, victim
 
 
-def test_hostile_programs_fail_and_harness_survives(tmp_path, listener):
+@pytest.fixture(params=["one-shot", "zygote"])
+def runner(request):
+    if request.param == "one-shot":
+        yield run_python
+    else:
+        with SandboxPool() as pool:
+            yield pool.run
+
+
+def test_hostile_programs_fail_and_harness_survives(tmp_path, listener, runner):
     port, connected = listener
     programs, victim = hostile(tmp_path, port)
     good = "def add(a, b):\n    return a + b\nassert add(2, 3) == 5"
@@ -60,7 +69,7 @@ def test_hostile_programs_fail_and_harness_survives(tmp_path, listener):
     names = list(programs) + ["good", "bad"]
     sources = list(programs.values()) + [good, bad]
     with ThreadPoolExecutor(4) as pool:
-        outcomes = dict(zip(names, pool.map(lambda src: run_python(src, LIMITS), sources)))
+        outcomes = dict(zip(names, pool.map(lambda src: runner(src, LIMITS), sources)))
     assert outcomes["good"].status == "passed"
     assert outcomes["bad"].status == "failed"
     for name in programs:
@@ -72,6 +81,6 @@ def test_hostile_programs_fail_and_harness_survives(tmp_path, listener):
     assert os.getpid()  # still here
 
 
-def test_outcome_keeps_output_tails():
-    o = run_python("print('hello')\nraise ValueError('boom')", LIMITS)
+def test_outcome_keeps_output_tails(runner):
+    o = runner("print('hello')\nraise ValueError('boom')", LIMITS)
     assert o.status == "failed" and "hello" in o.stdout and "ValueError: boom" in o.stderr
