@@ -16,8 +16,17 @@ from pathlib import Path
 
 from alchemist.errors import UserError
 
-KNOWN_BENCHMARKS = ("humaneval", "humaneval_plus", "mbpp", "mbpp_plus")
-MBPP_URL = "https://raw.githubusercontent.com/google-research/google-research/master/mbpp/mbpp.jsonl"
+KNOWN_BENCHMARKS = ("humaneval", "humaneval_plus", "mbpp", "mbpp_sanitized", "mbpp_plus")
+# Where each downloadable benchmark lives (and the file name it is cached under).
+DOWNLOADS = {
+    "mbpp": ("https://raw.githubusercontent.com/google-research/google-research/master/mbpp/mbpp.jsonl", "mbpp.jsonl"),
+    "mbpp_sanitized": ("https://raw.githubusercontent.com/google-research/google-research/master/mbpp/sanitized-mbpp.json",
+                       "sanitized-mbpp.json"),
+    "humaneval_plus": ("https://github.com/evalplus/humanevalplus_release/releases/download/v0.1.10/HumanEvalPlus.jsonl.gz",
+                       "HumanEvalPlus-v0.1.10.jsonl.gz"),
+    "mbpp_plus": ("https://github.com/evalplus/mbppplus_release/releases/download/v0.2.0/MbppPlus.jsonl.gz",
+                  "MbppPlus-v0.2.0.jsonl.gz"),
+}
 MBPP_TEST_IDS = range(11, 511)  # the evaluation split of the original 974 problems
 
 
@@ -45,6 +54,13 @@ def read_jsonl(path: Path) -> list[dict]:
     records = []
     try:
         with opener(path, "rt", encoding="utf-8-sig") as fh:
+            head = fh.read(1)
+            fh.seek(0)
+            if head == "[":  # sanitized MBPP ships as one JSON array
+                items = json.load(fh)
+                if not all(isinstance(r, dict) for r in items):
+                    raise UserError(f"{path}: expected an array of objects")
+                return items
             for lineno, line in enumerate(fh, 1):
                 if not line.strip():
                     continue
@@ -55,7 +71,7 @@ def read_jsonl(path: Path) -> list[dict]:
                 if not isinstance(record, dict):
                     raise UserError(f"{path}:{lineno}: expected a JSON object with task_id and prompt/solution fields")
                 records.append(record)
-    except (OSError, UnicodeDecodeError, EOFError) as e:
+    except (OSError, UnicodeDecodeError, EOFError, json.JSONDecodeError) as e:
         raise UserError(f"{path}: cannot read benchmark file as JSON lines: {e}") from None
     return records
 
@@ -96,34 +112,37 @@ def problem_from_record(benchmark: str, record: dict, index: int) -> Problem:
                    atol=float(record.get("atol") or 0.0))
 
 
-def _download_mbpp() -> Path:
-    target = cache_dir() / "mbpp.jsonl"
+def _download(name: str) -> Path:
+    """A benchmark file, downloaded once into the cache (where there is a network)."""
+    url, filename = DOWNLOADS[name]
+    target = cache_dir() / filename
     if target.is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".part")
+    tmp = target.with_name(target.name + ".part")
     try:
-        with urllib.request.urlopen(MBPP_URL, timeout=20) as r, open(tmp, "wb") as out:
+        with urllib.request.urlopen(url, timeout=20) as r, open(tmp, "wb") as out:
             out.write(r.read())
     except OSError as e:
+        pretty = {"mbpp": "MBPP", "mbpp_sanitized": "sanitized MBPP", "humaneval_plus": "HumanEval+", "mbpp_plus": "MBPP+"}[name]
         raise UserError(
-            f"MBPP is not available offline and the download failed ({e}). Download mbpp.jsonl "
-            "(974 problems: task_id, text, code, test_list) from the google-research repository and give "
-            "its path, e.g. `benchmarks: [{name: mbpp, path: data/mbpp.jsonl}]`."
+            f"{pretty} is not available offline and the download failed ({e}). Download {url.rsplit('/', 1)[1]} from "
+            f"{url.rsplit('/', 1)[0]} and give its path (e.g. `benchmarks: [{{name: {name}, path: FILE}}]` in a recipe, "
+            f"or --data FILE)."
         ) from None
     tmp.rename(target)
     return target
 
 
-def load_benchmark(name: str, path: str | Path | None = None) -> list[Problem]:
+def load_benchmark(name: str, path: str | Path | None = None, for_eval: bool = False) -> list[Problem]:
     """The problems of a benchmark; `path` overrides where they are read from."""
     if path is not None:
         records = read_jsonl(Path(path))
-    elif name in ("humaneval", "humaneval_plus"):
-        # HumanEval+ has the same 164 problems and prompts as HumanEval, only more tests
+    elif name == "humaneval" or (name == "humaneval_plus" and not for_eval):
+        # for decontamination HumanEval+ is HumanEval: the same 164 problems and prompts
         records = read_jsonl(humaneval_path())
-    elif name in ("mbpp", "mbpp_plus"):
-        records = read_jsonl(_download_mbpp())
+    elif name in DOWNLOADS:
+        records = read_jsonl(_download("mbpp" if name == "mbpp_plus" and not for_eval else name))
     else:
         raise UserError(f"unknown benchmark '{name}': built in are {', '.join(KNOWN_BENCHMARKS)}; others need a path")
     if not records:
@@ -134,12 +153,12 @@ def load_benchmark(name: str, path: str | Path | None = None) -> list[Problem]:
 def eval_problems(name: str, path: str | Path | None = None) -> list[Problem]:
     """The problems a benchmark is scored on: MBPP in its original 974-problem form is cut to the
     test split (task ids 11-510); the sanitized and plus files are taken whole."""
-    problems = load_benchmark(name, path)
-    if name in ("mbpp", "mbpp_plus") and len(problems) == 974:
+    problems = load_benchmark(name, path, for_eval=True)
+    if name == "mbpp" and len(problems) == 974:
         problems = [p for p in problems if int(p.task_id.split("/")[-1]) in MBPP_TEST_IDS]
     if name in ("humaneval_plus", "mbpp_plus") and not all(p.base_inputs is not None for p in problems):
-        raise UserError(f"{name} needs the evalplus data file (fields base_input, plus_input, canonical_solution, "
-                        "entry_point): give it with --data")
+        raise UserError(f"{name} needs evalplus' data file (fields base_input, plus_input, canonical_solution, "
+                        "entry_point), not {path}")
     return problems
 
 

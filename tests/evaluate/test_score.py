@@ -102,5 +102,7 @@ def test_plus_format_scores_base_and_plus(tmp_path, humaneval):
     results = json.loads((tmp_path / "o" / "results.json").read_text())
     assert results["base_pass_at_k"]["pass@1"] == 1.0  # right on the original inputs
     assert results["pass_at_k"]["pass@1"] == pytest.approx(2 / 3)  # wrong on a plus input
-    r = run_cli("eval", "--benchmark", "humaneval_plus", "--samples", samples)
-    assert r.returncode == 2 and "needs the evalplus data file" in r.stderr
+    plain = write_jsonl(tmp_path / "plain.jsonl", [{"task_id": p.task_id, "prompt": p.prompt, "canonical_solution": p.solution,
+                                                    "entry_point": p.entry_point, "test": p.tests} for p in ps])
+    r = run_cli("eval", "--benchmark", "humaneval_plus", "--data", plain, "--samples", samples)
+    assert r.returncode == 2 and "needs evalplus' data file" in r.stderr
