@@ -24,9 +24,11 @@ def build_parser() -> argparse.ArgumentParser:
     _recipe_args(sub.add_parser("run", help="every stage the recipe enables, in order"))
     _recipe_args(sub.add_parser("data", help="data construction only: ingest, curate, mix"))
     sub.add_parser("sources", help="list the source adapters and the known public corpora")
-    ev = sub.add_parser("eval", help="score a model (--model) or generations made elsewhere (--samples)")
-    ev.add_argument("--benchmark", required=True, help="humaneval, mbpp, or any name with --data")
-    source = ev.add_mutually_exclusive_group(required=True)
+    ev = sub.add_parser("eval", help="the eval stage of a recipe, or: --benchmark NAME with --model or --samples")
+    ev.add_argument("recipe", nargs="?", help="a recipe with an eval section (then --benchmark etc. are not needed)")
+    ev.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    ev.add_argument("--benchmark", help="humaneval, humaneval_plus, mbpp, mbpp_sanitized, mbpp_plus, or any name with --data")
+    source = ev.add_mutually_exclusive_group()
     source.add_argument("--samples", help="JSON lines: task_id + solution (a program) or completion")
     source.add_argument("--model", dest="model_path", help="generate first: a model path / hub id (hf, vllm) or served name (openai)")
     ev.add_argument("--backend", choices=("hf", "vllm", "openai"), default="hf")
@@ -62,6 +64,18 @@ def cmd_leaderboard(args) -> None:
 
 def cmd_eval(args) -> None:
     from pathlib import Path
+
+    if args.recipe:
+        from alchemist.evaluate.stage import run_eval
+        from alchemist.recipe import load_recipe
+
+        recipe = load_recipe(args.recipe, args.overrides)
+        if recipe.eval is None:
+            raise UserError(f"{args.recipe}: no eval section; add one (model, benchmarks, style) or use --benchmark")
+        run_eval(recipe)
+        return
+    if not args.benchmark or not (args.samples or args.model_path):
+        raise UserError("alchemist eval: give a recipe, or --benchmark NAME with --samples FILE or --model PATH")
 
     from alchemist.evaluate.sandbox import Limits
     from alchemist.evaluate.score import score

@@ -49,4 +49,16 @@ def preflight_llm(recipe: Recipe, say) -> None:
 
 def run_all(recipe: Recipe, console: Console | None = None) -> None:
     """Every stage the recipe enables, in order."""
+    console = console or Console(stderr=True)
     run_data(recipe, console)
+    say = lambda msg: console.print(f"[bold cyan]•[/] {msg}")  # noqa: E731
+    if recipe.eval is not None and recipe.eval.enabled:
+        from alchemist.evaluate.stage import run_eval
+
+        run_eval(recipe, say)
+    if recipe.leaderboard is not None and recipe.leaderboard.enabled:
+        from alchemist.leaderboard import write_leaderboard
+
+        sources = [str(recipe.run_dir / "eval"), *recipe.leaderboard.results]
+        board = write_leaderboard(sources, recipe.run_dir / "leaderboard", with_reference=recipe.leaderboard.reference)
+        say(f"leaderboard: {len(board['rows'])} rows -> {recipe.run_dir / 'leaderboard' / 'index.html'}")

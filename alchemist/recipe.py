@@ -21,7 +21,7 @@ from alchemist.errors import RecipeError
 # Keys of a data_sources/ entry that describe the corpus and are not source settings.
 CATALOG_ONLY_KEYS = ("description", "license", "homepage", "records")
 # Sections owned by stages that this version does not ship yet: accepted only when disabled.
-FUTURE_SECTIONS = ("train", "eval", "leaderboard")
+FUTURE_SECTIONS = ("train",)
 
 
 class Strict(BaseModel):
@@ -151,6 +151,30 @@ class RelabelSpec(Strict):
     seed: int | None = Field(None, description="Sampling seed sent with requests (default: the recipe seed).")
 
 
+class EvalSpec(Strict):
+    enabled: bool = True
+    model: str = Field(description="Model to evaluate: a path or hub id (hf, vllm), a served name (openai), or builtin:tiny-random.")
+    backend: Literal["openai", "vllm", "hf"] = "hf"
+    base_url: str | list[str] = "http://127.0.0.1:8000/v1"
+    api_key_env: str | None = None
+    name: str | None = Field(None, description="Model name in results and the leaderboard (default: from `model`).")
+    benchmarks: list[str] = Field(default_factory=lambda: ["humaneval", "humaneval_plus", "mbpp", "mbpp_plus"])
+    data: dict[str, str] = Field(default_factory=dict, description="Benchmark name -> local file (offline machines).")
+    style: Literal["instruct", "paper", "completion", "mbpp-3shot"] = "instruct"
+    n: int = Field(1, ge=1, description="Samples per task; pass@k is reported for every k <= n.")
+    temperature: float = Field(0.0, ge=0, le=2)
+    max_tokens: int = Field(512, ge=1)
+    timeout: float = Field(10.0, gt=0, description="Seconds per program in the sandbox.")
+    limit: int = Field(0, ge=0, description="Only the first N tasks of each benchmark (0: all).")
+    batch_size: int = Field(16, ge=1, description="hf backend")
+
+
+class LeaderboardSpec(Strict):
+    enabled: bool = True
+    reference: bool = Field(True, description="Include the paper's published rows, marked as reference.")
+    results: list[str] = Field(default_factory=list, description="More results.json files or folders to rank against.")
+
+
 class MixSpec(Strict):
     shuffle: bool = True
     task_weights: dict[str, float] = Field(default_factory=dict, description="Per relabel task: <1 subsamples, >1 repeats.")
@@ -165,8 +189,8 @@ class Recipe(Strict):
     mix: MixSpec = Field(default_factory=MixSpec)
     relabel: RelabelSpec | None = None
     train: dict[str, Any] | None = None
-    eval: dict[str, Any] | None = None
-    leaderboard: dict[str, Any] | None = None
+    eval: EvalSpec | None = None
+    leaderboard: LeaderboardSpec | None = None
     _path: Path | None = PrivateAttr(None)
 
     @property
@@ -367,6 +391,10 @@ def _semantic_errors(recipe: Recipe, recipe_path: Path | None, yaml_root, origin
             for text in [src.path] if isinstance(src.path, str) else src.path:
                 if not expand_paths(text, recipe_path, ADAPTERS.get(src.adapter)):
                     err(("sources", i, "path"), f"no file matches '{text}' (relative paths are read from the working directory, then the recipe's folder)")
+    if recipe.eval is not None:
+        for j, name in enumerate(recipe.eval.benchmarks):
+            if name not in KNOWN_BENCHMARKS and name not in recipe.eval.data:
+                err(("eval", "benchmarks", j), f"'{name}' is not built in ({', '.join(KNOWN_BENCHMARKS)}); give its file in eval.data")
     for j, ref in enumerate(recipe.curate.decontaminate.refs()):
         if ref.name not in KNOWN_BENCHMARKS and ref.path is None:
             err(("curate", "decontaminate", "benchmarks", j),

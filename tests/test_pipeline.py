@@ -40,6 +40,10 @@ def test_tiny_accounts_for_every_record(tiny_run):
     assert manifest["relabel"]["llm_requests"] > 0
     assert manifest["sources"]["commits"]["final_rows"] == 2 * manifest["sources"]["commits"]["kept"]
     assert (out / "recipe.resolved.yaml").is_file()
+    results = json.loads((out / "eval" / "humaneval" / "results.json").read_text())
+    assert results["tasks_scored"] == 164 and results["pass_at_k"]["pass@1"] == 0.0  # a random model solves nothing
+    board = json.loads((out / "leaderboard" / "leaderboard.json").read_text())
+    assert any(not r["reference"] for r in board["rows"]) and (out / "leaderboard" / "index.html").is_file()
 
 
 def test_tiny_report_lists_contamination_with_task_ids(tiny_run):
