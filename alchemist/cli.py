@@ -100,14 +100,16 @@ def cmd_eval(args) -> None:
             shots = [p for p in load_benchmark("mbpp", args.data) if p.task_id in ("mbpp/2", "mbpp/3", "mbpp/4")]
         samples = generate_samples(client, problems, args.style, out / "generations.jsonl", n=args.num_samples,
                                    temperature=args.temperature, max_tokens=args.max_tokens, shots=shots)
+        generation = {"llm": client.model_id, "prompt_style": args.style, "n": args.num_samples,
+                      "temperature": args.temperature, "max_tokens": args.max_tokens}
         client.close()
         model = args.model or Path(args.model_path).name
     else:
         samples = Path(args.samples)
         out = Path(args.output) if args.output else samples.parent / "eval" / args.benchmark
-        model = args.model
+        model, generation = args.model, None
     results = score(args.benchmark, problems, samples, out, do_sanitize=not args.no_sanitize,
-                    limits=Limits(timeout=args.timeout), workers=args.workers, model=model)
+                    limits=Limits(timeout=args.timeout), workers=args.workers, model=model, generation=generation)
     scores = ", ".join(f"{k} {v:.1%}" for k, v in results["pass_at_k"].items())
     print(f"{args.benchmark}: {scores} on {results['tasks_scored']} of {results['tasks_in_benchmark']} tasks "
           f"({results['samples']} samples, {results['programs_per_s']} programs/s) -> {out / 'results.json'}")

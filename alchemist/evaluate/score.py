@@ -86,7 +86,9 @@ def read_samples(path: Path, problems: dict[str, Problem]) -> list[dict]:
 
 
 def score(benchmark: str, problems: list[Problem], samples_path: Path, out_dir: Path, *, do_sanitize: bool = True,
-          limits: Limits = Limits(), workers: int = 0, model: str | None = None) -> dict:
+          limits: Limits = Limits(), workers: int = 0, model: str | None = None, generation: dict | None = None) -> dict:
+    """Run every sample against its problem's checks; write results.json and samples.jsonl.
+    `generation` (prompt style, sampling parameters, backend) is recorded when we generated."""
     by_id = {p.task_id: p for p in problems}
     samples = read_samples(samples_path, by_id)
     for s in samples:
@@ -123,6 +125,7 @@ def score(benchmark: str, problems: list[Problem], samples_path: Path, out_dir: 
         "base_pass_at_k": mean_pass_at_k([(t["n"], t["base_passed"]) for t in tasks.values()]) if plus else None,
         "tasks_scored": len(tasks), "tasks_in_benchmark": len(problems), "samples": len(samples),
         "sanitized": do_sanitize, "data_hash": fingerprint(problems),
+        "generation": generation or {"source": str(samples_path)},
         "sandbox": {**isolation(), "timeout_s": limits.timeout, "memory_mb": limits.memory_mb},
         "seconds": round(seconds, 2), "programs_per_s": round(len(samples) / seconds, 1),
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -40,7 +40,10 @@ def run_eval(recipe: Recipe, say=print) -> list[Path]:
             say(f"eval: {bench}: generating {len(problems) * spec.n} answers with {client.model_id}")
             samples = generate_samples(client, problems, spec.style, out / "generations.jsonl", n=spec.n,
                                        temperature=spec.temperature, max_tokens=spec.max_tokens, shots=shots)
-            results = score(bench, problems, samples, out, limits=Limits(timeout=spec.timeout), model=model_name(recipe))
+            generation = {"llm": client.model_id, "prompt_style": spec.style, "n": spec.n, "temperature": spec.temperature,
+                          "max_tokens": spec.max_tokens}
+            results = score(bench, problems, samples, out, limits=Limits(timeout=spec.timeout), model=model_name(recipe),
+                            generation=generation)
             scores = ", ".join(f"{k} {v:.1%}" for k, v in results["pass_at_k"].items())
             say(f"eval: {bench}: {scores} ({results['programs_per_s']} programs/s)")
             written.append(out / "results.json")

@@ -37,6 +37,8 @@ def test_eval_model_through_an_openai_compatible_server(tmp_path):
         results = json.loads((tmp_path / "o" / "results.json").read_text())
         assert results["tasks_scored"] == 4 and results["model"] == "fake-model"
         assert results["pass_at_k"]["pass@1"] == 0.0  # the fake server's answers do not solve HumanEval
+        assert results["generation"] == {"llm": "openai:fake-model", "prompt_style": "instruct", "n": 1,
+                                         "temperature": 0.0, "max_tokens": 512}
         generations = (tmp_path / "o" / "generations.jsonl").read_text().splitlines()
         assert len(generations) == 4 and all("solution" in json.loads(g) for g in generations)
         sent = sum(server.requests.values())
