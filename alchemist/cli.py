@@ -70,8 +70,9 @@ def cmd_eval(args) -> None:
         from alchemist.recipe import load_recipe
 
         recipe = load_recipe(args.recipe, args.overrides)
-        if recipe.eval is None:
-            raise UserError(f"{args.recipe}: no eval section; add one (model, benchmarks, style) or use --benchmark")
+        if recipe.eval is None or not recipe.eval.enabled:
+            raise UserError(f"{args.recipe}: no enabled eval section; add one (model, benchmarks, style), "
+                            "--set eval.enabled=true, or use --benchmark")
         run_eval(recipe)
         return
     if not args.benchmark or not (args.samples or args.model_path):
