@@ -59,6 +59,10 @@ def run_all(recipe: Recipe, console: Console | None = None) -> None:
     if recipe.leaderboard is not None and recipe.leaderboard.enabled:
         from alchemist.leaderboard import write_leaderboard
 
-        sources = [str(recipe.run_dir / "eval"), *recipe.leaderboard.results]
+        evals = recipe.run_dir / "eval"
+        sources = ([str(evals)] if any(evals.rglob("results.json")) else []) + recipe.leaderboard.results
+        if not sources:
+            say("leaderboard: no eval results yet, skipped")
+            return
         board = write_leaderboard(sources, recipe.run_dir / "leaderboard", with_reference=recipe.leaderboard.reference)
         say(f"leaderboard: {len(board['rows'])} rows -> {recipe.run_dir / 'leaderboard' / 'index.html'}")
