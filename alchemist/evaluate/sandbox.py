@@ -147,43 +147,51 @@ def _tail(path: Path, limit: int) -> str:
         return ""
 
 
-def run_python(source: str, limits: Limits = Limits()) -> Outcome:
+def _prepare(source: str, as_nobody: bool) -> tuple[Path, str]:
+    """A fresh temp dir holding program.py: the guard, the source, then the run's end marker."""
     marker = f"alchemist-done-{secrets.token_hex(8)}"
-    as_nobody = drops_privileges()
     workdir = Path(tempfile.mkdtemp(prefix="alchemist-sandbox-"))
+    program = workdir / "program.py"
+    program.write_text(f"{GUARD}\n{source}\n\nprint({marker!r})\n", encoding="utf-8")
+    if as_nobody:
+        os.chown(workdir, NOBODY, NOBODY)
+        os.chown(program, NOBODY, NOBODY)
+    return workdir, marker
+
+
+def _outcome(workdir: Path, marker: str, returncode: int | None, timed_out: bool, seconds: float, limits: Limits) -> Outcome:
+    stdout = _tail(workdir / "stdout", limits.output_chars)
+    stderr = _tail(workdir / "stderr", limits.output_chars)
+    if timed_out:
+        status = "timeout"
+    elif returncode == 0 and stdout.rstrip().endswith(marker):
+        status = "passed"
+    else:
+        status = "failed"
+    return Outcome(status, returncode, round(seconds, 3), stdout.replace(marker, "").rstrip(), stderr)
+
+
+def run_python(source: str, limits: Limits = Limits()) -> Outcome:
+    """One program in a freshly started interpreter (the simple path; SandboxPool is the fast one)."""
+    as_nobody = drops_privileges()
+    workdir, marker = _prepare(source, as_nobody)
     try:
-        program = workdir / "program.py"
-        program.write_text(f"{GUARD}\n{source}\n\nprint({marker!r})\n", encoding="utf-8")
-        if as_nobody:
-            os.chown(workdir, NOBODY, NOBODY)
-            os.chown(program, NOBODY, NOBODY)
         # the program's parent is a throwaway shell, so `os.kill(os.getppid(), 9)` cannot reach us
         command = ["/bin/sh", "-c", '"$0" -I -B program.py; exit $?', sys.executable]
-        env = {"PATH": "/usr/bin:/bin", "HOME": str(workdir), "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
+        env = {**_SCRUBBED_ENV, "HOME": str(workdir)}
         start = time.perf_counter()
         with open(workdir / "stdout", "wb") as out, open(workdir / "stderr", "wb") as err:
             proc = subprocess.Popen(command, cwd=workdir, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env,
                                     preexec_fn=_limit(limits, as_nobody, network_isolation()), close_fds=True)
             try:
-                returncode = proc.wait(timeout=limits.timeout)
-                timed_out = False
+                returncode, timed_out = proc.wait(timeout=limits.timeout), False
             except subprocess.TimeoutExpired:
                 returncode, timed_out = None, True
             _kill_session(proc.pid)
             proc.wait()
-        seconds = time.perf_counter() - start
-        stdout = _tail(workdir / "stdout", limits.output_chars)
-        stderr = _tail(workdir / "stderr", limits.output_chars)
-        if timed_out:
-            status = "timeout"
-        elif returncode == 0 and stdout.rstrip().endswith(marker):
-            status = "passed"
-        else:
-            status = "failed"
-        return Outcome(status, returncode, round(seconds, 3), stdout.replace(marker, "").rstrip(), stderr)
+        return _outcome(workdir, marker, returncode, timed_out, time.perf_counter() - start, limits)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-
 
 ZYGOTE = Path(__file__).with_name("zygote.py")
 _SCRUBBED_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
@@ -212,15 +220,9 @@ class Zygote:
         return json.loads(line) if line else {}
 
     def run(self, source: str, limits: Limits = Limits()) -> Outcome:
-        marker = f"alchemist-done-{secrets.token_hex(8)}"
         as_nobody = drops_privileges()
-        workdir = Path(tempfile.mkdtemp(prefix="alchemist-sandbox-"))
+        workdir, marker = _prepare(source, as_nobody)
         try:
-            program = workdir / "program.py"
-            program.write_text(f"{GUARD}\n{source}\n\nprint({marker!r})\n", encoding="utf-8")
-            if as_nobody:
-                os.chown(workdir, NOBODY, NOBODY)
-                os.chown(program, NOBODY, NOBODY)
             job = {"dir": str(workdir), "timeout": limits.timeout, "memory_mb": limits.memory_mb, "file_mb": limits.file_mb,
                    "processes": limits.processes, "no_network": network_isolation(), "as_nobody": as_nobody}
             start = time.perf_counter()
@@ -246,16 +248,7 @@ class Zygote:
             if not done:  # the program took the zygote down with it (or it hangs): replace it
                 self.close()
             returncode = (done or {}).get("returncode")
-            seconds = time.perf_counter() - start
-            stdout = _tail(workdir / "stdout", limits.output_chars)
-            stderr = _tail(workdir / "stderr", limits.output_chars)
-            if timed_out:
-                status = "timeout"
-            elif returncode == 0 and stdout.rstrip().endswith(marker):
-                status = "passed"
-            else:
-                status = "failed"
-            return Outcome(status, returncode, round(seconds, 3), stdout.replace(marker, "").rstrip(), stderr)
+            return _outcome(workdir, marker, returncode, timed_out, time.perf_counter() - start, limits)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
