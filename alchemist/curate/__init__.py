@@ -42,6 +42,8 @@ def benchmark_problems(recipe: Recipe, say=None) -> list[Problem]:
         except UserError as e:
             if explicit or ref.name not in ("mbpp", "mbpp_plus"):
                 raise
+            if any(skip["benchmark"] == ref.name for skip in SKIPPED):  # already said in this process
+                continue
             SKIPPED.append({"benchmark": ref.name, "reason": str(e)})
             if say:
                 say(f"[yellow]warning:[/] not decontaminating against {ref.name}: {e}")
