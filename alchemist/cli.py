@@ -11,10 +11,37 @@ from alchemist import __version__
 from alchemist.errors import UserError
 
 
-def _recipe_args(p: argparse.ArgumentParser) -> None:
+def _number(kind, low: float, inclusive: bool, what: str):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value < low or (value == low and not inclusive):
+            raise argparse.ArgumentTypeError(f"{text} is out of range: {what}")
+        return value
+    return parse
+
+
+positive_float = _number(float, 0, False, "give a number above 0")
+positive_int = _number(int, 1, True, "give 1 or more")
+count = _number(int, 0, True, "give 0 or more")
+
+
+def _stage_list(text: str) -> list[str]:
+    return [s.strip() for s in text.split(",") if s.strip()]
+
+
+def _recipe_args(p: argparse.ArgumentParser, control: bool = True) -> None:
     p.add_argument("recipe", help="recipe YAML, e.g. recipes/tiny.yaml")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a recipe key, e.g. --set curate.decontaminate.ngram=10 (repeatable)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan (what runs, what is skipped and why); write nothing")
+    p.add_argument("--force", action="append", default=[], type=_stage_list, metavar="STAGE",
+                   help="rerun STAGE and every stage that reads it, even when unchanged (repeatable, or a,b)")
+    if control:
+        p.add_argument("--stages", type=_stage_list, default=[], metavar="A,B", help="run only these stages")
+        p.add_argument("--from", dest="start", metavar="STAGE", help="run from this stage on")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,11 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"alchemist {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _recipe_args(sub.add_parser("run", help="every stage the recipe enables, in order"))
-    _recipe_args(sub.add_parser("data", help="data construction only: ingest, curate, mix"))
+    _recipe_args(sub.add_parser("data", help="data construction only: ingest, curate, relabel, mix"), control=False)
+    _recipe_args(sub.add_parser("train", help="the train stage: data/final/train.parquet -> model/"), control=False)
     sub.add_parser("sources", help="list the source adapters and the known public corpora")
     ev = sub.add_parser("eval", help="the eval stage of a recipe, or: --benchmark NAME with --model or --samples")
     ev.add_argument("recipe", nargs="?", help="a recipe with an eval section (then --benchmark etc. are not needed)")
     ev.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    ev.add_argument("--force", action="append", default=[], type=_stage_list, metavar="STAGE", help=argparse.SUPPRESS)
+    ev.add_argument("--dry-run", action="store_true", help="with a recipe: print the plan, write nothing")
     ev.add_argument("--benchmark", help="humaneval, humaneval_plus, mbpp, mbpp_sanitized, mbpp_plus, or any name with --data")
     source = ev.add_mutually_exclusive_group()
     source.add_argument("--samples", help="JSON lines: task_id + solution (a program) or completion")
@@ -35,21 +65,32 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--base-url", default="http://127.0.0.1:8000/v1", help="openai backend endpoint")
     ev.add_argument("--api-key-env", default=None, help="openai backend: environment variable with the key")
     ev.add_argument("--style", default="instruct", help="instruct | paper | completion | mbpp-3shot")
-    ev.add_argument("-n", "--num-samples", type=int, default=1, help="samples per task (pass@k needs n >= k)")
-    ev.add_argument("--temperature", type=float, default=0.0)
-    ev.add_argument("--max-tokens", type=int, default=512)
-    ev.add_argument("--limit", type=int, default=0, help="only the first N tasks")
+    ev.add_argument("-n", "--num-samples", type=positive_int, default=1, help="samples per task (pass@k needs n >= k)")
+    ev.add_argument("--temperature", type=_number(float, 0, True, "give 0 or more"), default=0.0)
+    ev.add_argument("--max-tokens", type=positive_int, default=512)
+    ev.add_argument("--limit", type=count, default=0, help="only the first N tasks (0: all)")
     ev.add_argument("--data", help="benchmark file (JSON lines) instead of the built-in or downloaded one")
     ev.add_argument("-o", "--output", help="output folder (default: eval/BENCHMARK/ beside the samples)")
     ev.add_argument("--name", dest="model", help="model name for the results (default: the samples file's or model's name)")
     ev.add_argument("--no-sanitize", action="store_true", help="run solutions as they are")
-    ev.add_argument("--timeout", type=float, default=10.0, help="seconds per program (default 10)")
-    ev.add_argument("--workers", type=int, default=0, help="programs at once (default: one per core)")
+    ev.add_argument("--timeout", type=positive_float, default=10.0, help="seconds per program (default 10)")
+    ev.add_argument("--workers", type=count, default=0, help="programs at once (default 0: one per core)")
     lb = sub.add_parser("leaderboard", help="tables, page and plot from eval results: RESULTS... -o DIR")
     lb.add_argument("results", nargs="+", help="results.json files or folders holding them (e.g. runs/)")
     lb.add_argument("-o", "--output", required=True, help="output folder")
     lb.add_argument("--no-reference", action="store_true", help="leave out the paper's published rows")
     return parser
+
+
+def _run_stages(recipe, stages: list[str], args, console: Console | None = None, start: str | None = None) -> None:
+    from alchemist.pipeline import Selection, check_stage_names, run_pipeline
+
+    force = [name for group in args.force for name in group]
+    check_stage_names(stages, "--stages")
+    check_stage_names(force, "--force")
+    if start:
+        check_stage_names([start], "--from")
+    run_pipeline(recipe, console or Console(stderr=True), Selection(tuple(stages), start, tuple(force)), dry_run=args.dry_run)
 
 
 def cmd_leaderboard(args) -> None:
@@ -66,14 +107,13 @@ def cmd_eval(args) -> None:
     from pathlib import Path
 
     if args.recipe:
-        from alchemist.evaluate.stage import run_eval
         from alchemist.recipe import load_recipe
 
         recipe = load_recipe(args.recipe, args.overrides)
         if recipe.eval is None or not recipe.eval.enabled:
-            raise UserError(f"{args.recipe}: no enabled eval section; add one (model, benchmarks, style), "
+            raise UserError(f"{args.recipe}: no enabled eval section; add one (llm, benchmarks, style), "
                             "--set eval.enabled=true, or use --benchmark")
-        run_eval(recipe)
+        _run_stages(recipe, ["eval"], args)
         return
     if not args.benchmark or not (args.samples or args.model_path):
         raise UserError("alchemist eval: give a recipe, or --benchmark NAME with --samples FILE or --model PATH")
@@ -88,10 +128,12 @@ def cmd_eval(args) -> None:
     if args.model_path:
         from alchemist.evaluate.generate import generate_samples
         from alchemist.llm.factory import build_client
-        from alchemist.recipe import LLMSpec
+        from alchemist.llm.spec import HFLLM, VLLMLLM, OpenAILLM
 
         out = Path(args.output or Path("runs") / "eval" / Path(args.model_path).name / args.benchmark)
-        spec = LLMSpec(backend=args.backend, model=args.model_path, base_url=args.base_url, api_key_env=args.api_key_env)
+        sampling = {"model": args.model_path, "temperature": args.temperature, "max_tokens": args.max_tokens}
+        spec = (OpenAILLM(base_url=args.base_url, api_key_env=args.api_key_env, **sampling) if args.backend == "openai"
+                else VLLMLLM(**sampling) if args.backend == "vllm" else HFLLM(**sampling))
         client = build_client(spec, out.parent / "llm_cache.sqlite")
         client.preflight()
         shots = None
@@ -160,14 +202,18 @@ def main(argv: list[str] | None = None) -> int:
             out = Console()
             cmd_sources(out if out.is_terminal else Console(width=200))
             return 0
-        from alchemist.pipeline import run_all, run_data
+        from alchemist.pipeline import DATA_STAGES
         from alchemist.recipe import load_recipe
 
         recipe = load_recipe(args.recipe, args.overrides)
         if args.command == "data":
-            run_data(recipe, console)
+            _run_stages(recipe, list(DATA_STAGES), args, console)
+        elif args.command == "train":
+            if not recipe.trains:
+                raise UserError(f"{args.recipe}: no enabled train section; add one (model, epochs, lr, ...) or --set train.enabled=true")
+            _run_stages(recipe, ["train"], args, console)
         else:
-            run_all(recipe, console)
+            _run_stages(recipe, args.stages, args, console, start=args.start)
         return 0
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""Run-directory mechanics: fingerprints, atomic outputs, and skipping finished stages.
+"""Run-directory mechanics: fingerprints, atomic outputs, the lock, run.json, file digests.
 
 A stage's output is complete only when its marker holds the fingerprint of the inputs and config
 that made it; outputs are written under a temporary name and renamed, so a killed stage never
@@ -7,14 +7,21 @@ leaves something that looks finished.
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import json
 import os
 import shutil
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from alchemist.errors import UserError
+
 MARKER = "_SUCCESS"
+RUN_JSON = "run.json"
+LOCK = ".lock"
 
 
 def fingerprint(*parts) -> str:
@@ -30,22 +37,70 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
+class DigestCache:
+    """File digests remembered by (path, size, mtime): a multi-GB corpus is hashed once, not on
+    every `alchemist run`. Kept in the run directory."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self.entries: dict[str, list] = {}
+        if path is not None and path.is_file():
+            try:
+                self.entries = json.loads(path.read_text())
+            except ValueError:
+                self.entries = {}
+        self.dirty = False
+
+    def digest(self, file: Path) -> str:
+        st = file.stat()
+        key = str(Path(file).resolve())
+        hit = self.entries.get(key)
+        if hit and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
+            return hit[2]
+        value = file_digest(file)
+        self.entries[key] = [st.st_size, st.st_mtime_ns, value]
+        self.dirty = True
+        return value
+
+    def save(self) -> None:
+        if self.path is not None and self.dirty:
+            write_json_atomic(self.path, self.entries)
+            self.dirty = False
+
+
+def marker(directory: Path) -> str | None:
+    """The fingerprint a finished output carries, or None when it is missing or unfinished."""
+    path = directory / MARKER
+    return path.read_text().strip() if path.is_file() else None
+
+
 def is_complete(directory: Path, fp: str) -> bool:
-    marker = directory / MARKER
-    return marker.is_file() and marker.read_text().strip() == fp
+    return marker(directory) == fp
+
+
+def partial_path(final: Path) -> Path:
+    return final.with_name(final.name + ".partial")
 
 
 @contextmanager
-def atomic_dir(final: Path, fp: str):
-    """Yield a fresh temporary directory; on success it replaces `final`, marked with `fp`."""
-    tmp = final.with_name(final.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+def atomic_dir(final: Path, fp: str, fresh: bool = True):
+    """Yield a temporary directory; on success it replaces `final`, marked with `fp`. With
+    `fresh=False` (a rank other than 0 of a distributed run) the directory is joined, not reset,
+    and rank 0 does the rename."""
+    tmp = partial_path(final)
+    if fresh:
+        shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True, exist_ok=True)
     yield tmp
+    if not fresh:
+        return
     (tmp / MARKER).write_text(fp)
+    old = final.with_name(final.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
     if final.exists():
-        shutil.rmtree(final)
+        os.replace(final, old)
     os.replace(tmp, final)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -57,3 +112,79 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 def write_json_atomic(path: Path, obj) -> None:
     write_text_atomic(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+
+
+def copy_atomic(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(dst.name + f".tmp{os.getpid()}")
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+
+
+class RunLock:
+    """One run per run directory at a time. The kernel drops the lock when its holder dies, so a
+    lock left by a killed run is simply taken over."""
+
+    def __init__(self, run_dir: Path):
+        self.path = run_dir / LOCK
+        self.fh = None
+
+    def __enter__(self) -> RunLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(self.path, "a+")
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            if e.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            fh.seek(0)
+            holder = fh.read().strip() or "unknown"
+            fh.close()
+            raise UserError(f"{self.path.parent}: another alchemist run holds this run directory (pid {holder}); "
+                            "wait for it to finish, or stop it, then rerun") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        self.fh = fh
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.fh is not None:
+            self.fh.seek(0)
+            self.fh.truncate()
+            fcntl.flock(self.fh.fileno(), fcntl.LOCK_UN)
+            self.fh.close()
+            self.fh = None
+
+
+class RunRecord:
+    """runs/NAME/run.json: per stage its fingerprint, status, start, end, seconds and headline
+    counts, rewritten (atomically) as the run goes."""
+
+    def __init__(self, run_dir: Path, recipe_name: str, write: bool = True):
+        self.path = run_dir / RUN_JSON
+        self.write = write
+        self.data = {"recipe": recipe_name, "stages": {}}
+        if self.path.is_file():
+            try:
+                old = json.loads(self.path.read_text())
+                if isinstance(old.get("stages"), dict):
+                    self.data["stages"] = old["stages"]
+            except ValueError:
+                pass
+        self.data.update({"pid": os.getpid(), "started": now()})
+
+    def update(self, stage: str, **fields) -> dict:
+        entry = self.data["stages"].setdefault(stage, {})
+        entry.update(fields)
+        self.save()
+        return entry
+
+    def save(self) -> None:
+        if self.write:
+            write_json_atomic(self.path, self.data)
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

@@ -1,162 +1,160 @@
-"""The curate stage. Every ingested row gets a verdict: kept, or dropped with a reason and details.
+"""The curate stage: every ingested row kept, or dropped with a reason and its detail.
 
-One parallel pass (datatrove's executor) screens each sample (quality filters, decontamination)
-and computes its exact-dedup key and MinHash signature; datatrove's bucket, cluster and filter
-steps follow. Exact dedup is then resolved per group of identical samples: one copy is kept, the
-first in recipe order unless MinHash kept another copy of the group.
-Reasons, in order of precedence: quality reasons, contaminated, exact_duplicate, near_duplicate."""
+Writes `curated/samples.parquet` (kept), `curated/rejected.parquet` (dropped, with `reason` and
+`detail` JSON) and `curated/stats.json`. datatrove's task markers live in the stage's work
+directory, so a killed curation resumes where its tasks left off.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
-from dataclasses import dataclass, field
+import json
+import shutil
+from collections import Counter, defaultdict
 from pathlib import Path
 
-import numpy as np
-import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from alchemist.curate.decontaminate import NgramIndex
-from alchemist.curate.near import CodeWordTokenizer, minhash_config
-from alchemist.curate.steps import KeptIds, PassedReader, SampleReader, Screen
+from alchemist.curate.spec import CurateSpec, DecontaminateSpec
 from alchemist.errors import UserError
-from alchemist.recipe import CurateSpec
-from alchemist.testsets import Problem
+from alchemist.rundir import write_json_atomic
+from alchemist.schema import SAMPLE_SCHEMA
+from alchemist.testsets import Problem, load_benchmark
+from alchemist.testsets import fingerprint as problems_fingerprint
+
+MAX_EXAMPLES = 5
+REJECTED_SCHEMA = SAMPLE_SCHEMA.append(pa.field("reason", pa.string())).append(pa.field("detail", pa.string()))
+# Benchmarks of the default list that may be skipped (with a warning) when they cannot be had offline.
+OPTIONAL_DEFAULTS = ("mbpp", "mbpp_plus")
 
 
-@dataclass
-class Verdicts:
-    reasons: list[str | None]
-    details: dict[int, dict] = field(default_factory=dict)
-
-
-def workers_for(spec: CurateSpec) -> int:
-    return spec.executor.workers or os.cpu_count() or 1
-
-
-@contextlib.contextmanager
-def stderr_to(path: Path):
-    """datatrove logs every task to stderr; send that (workers inherit fd 2) to a log file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with open(path, "ab") as log:
-        os.dup2(log.fileno(), 2)
+def load_problems(spec: DecontaminateSpec, warn=None) -> tuple[list[Problem], list[dict]]:
+    """Problems of every benchmark to decontaminate against, and the default benchmarks skipped.
+    A benchmark the recipe names that cannot be loaded is an error; MBPP in the default list is
+    skipped with a warning when it can be neither downloaded nor found (offline)."""
+    if not spec.enabled:
+        return [], []
+    explicit = "benchmarks" in spec.model_fields_set
+    problems: list[Problem] = []
+    skipped: list[dict] = []
+    seen = set()
+    for ref in spec.refs():
+        plain = ref.name.removesuffix("_plus") if ref.name in ("humaneval_plus", "mbpp_plus") and not ref.path else ref.name
+        if (plain, ref.path) in seen:  # humaneval_plus without a file is humaneval's problems again
+            continue
+        seen.add((plain, ref.path))
         try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
+            problems += load_benchmark(ref.name, Path(ref.path) if ref.path else None)
+        except UserError as e:
+            if explicit or ref.name not in OPTIONAL_DEFAULTS:
+                raise
+            if not any(s["benchmark"] == plain for s in skipped):
+                skipped.append({"benchmark": ref.name, "reason": str(e)})
+                if warn:
+                    warn(f"not decontaminating against {ref.name}: {e}")
+    return problems, skipped
 
 
-def _execute(pipeline, tasks: int, workers: int, logging_dir: Path, spec: CurateSpec) -> None:
-    if spec.executor.type == "ray":
-        try:
-            from datatrove.executor import RayPipelineExecutor
-        except ImportError:
-            raise UserError("curate.executor.type ray needs Ray: pip install 'ray[default]' and start a cluster") from None
-        executor = RayPipelineExecutor(pipeline=pipeline, tasks=tasks, workers=workers, logging_dir=str(logging_dir),
-                                       skip_completed=True, **spec.executor.options)
-    else:
-        from datatrove.executor import LocalPipelineExecutor
-
-        options = {"start_method": "fork", **spec.executor.options}
-        executor = LocalPipelineExecutor(
-            pipeline=pipeline, tasks=tasks, workers=min(workers, tasks), logging_dir=str(logging_dir),
-            skip_completed=True, **options,
-        )
-    log = logging_dir.parent / "datatrove.log"
-    try:
-        with stderr_to(log):
-            executor.run()
-    except Exception as e:  # a failed task: its log says why
-        raise UserError(f"curation step {logging_dir.name} failed ({e}); see {log} and {logging_dir}/logs") from None
+def run_problems(ctx) -> tuple[list[Problem], list[dict]]:
+    """The run's decontamination problems, loaded once and shared by curate and relabel."""
+    return ctx.once("decontamination_problems", lambda: load_problems(ctx.recipe.curate.decontaminate, ctx.warn))
 
 
-def curate(files: list[Path], spec: CurateSpec, problems: list[Problem], work_dir: Path, seed: int, status=None) -> Verdicts:
-    """Verdicts for every row of `files` (ingested shards, in order). `work_dir` keeps datatrove's
-    completion markers, so a killed run resumes where its tasks left off."""
-    say = status or (lambda msg: None)
-    total = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
-    reasons: list[str | None] = [None] * total
-    details: dict[int, dict] = {}
-    active = np.ones(total, dtype=bool)
-    if total == 0:
-        return Verdicts(reasons)
+def curate_shards(spec: CurateSpec, shards: list[Path], problems: list[Problem], skipped: list[dict], out: Path,
+                  work: Path, seed: int, say=lambda m: None) -> dict:
+    """Verdicts for every row of `shards` (in order) written to `out`; returns headline counts."""
+    from alchemist.curate.verdicts import curate, workers_for
 
-    index = None
-    if spec.decontaminate.enabled and problems:
-        index = NgramIndex(problems, spec.decontaminate.ngram, spec.decontaminate.min_overlap)
-
-    workers = workers_for(spec)
-    # one task per worker, as datatrove's own examples do: every extra task adds signature files
-    # that the bucket step must merge
-    tasks = max(1, min(workers, int(active.sum()) // 512 or 1))
-    near = spec.dedup.near
-    verdict_dir, kept_dir = work_dir / "verdicts", work_dir / "kept"
-    reader = SampleReader([str(f) for f in files], active)
-    screen = Screen(str(verdict_dir), spec.filters, index)
-    say(f"quality filters, decontamination{', MinHash signatures' if near.enabled else ''} ({tasks} tasks)")
-    if near.enabled:
-        from datatrove.pipeline.dedup.minhash import MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupFilter
-
-        from alchemist.curate.near import MinhashSignature
-
-        config = minhash_config(near, seed)
-        sigs, buckets, clusters = work_dir / "signatures", work_dir / "buckets", work_dir / "clusters"
-        _execute([reader, screen, MinhashSignature(str(sigs), config=config, language=CodeWordTokenizer())],
-                 tasks, workers, work_dir / "1_screen", spec)
-        say("MinHash buckets")
-        _execute([MinhashDedupBuckets(str(sigs), str(buckets), config=config)],
-                 config.num_buckets, workers, work_dir / "2_buckets", spec)
-        say("MinHash clusters")
-        _execute([MinhashDedupCluster(str(buckets), str(clusters), config=config)], 1, 1, work_dir / "3_clusters", spec)
-        say("MinHash filter")
-        _execute([PassedReader(str(verdict_dir)), MinhashDedupFilter(str(clusters)), KeptIds(str(kept_dir))],
-                 tasks, workers, work_dir / "4_filter", spec)
-    else:
-        _execute([reader, screen], tasks, workers, work_dir / "1_screen", spec)
-
-    passed, groups = [], {}
-    for rank in range(tasks):
-        with open(verdict_dir / f"{rank:05d}.jsonl", encoding="utf-8") as fh:
-            for line in fh:
-                v = orjson.loads(line)
-                reasons[v["idx"]] = v["reason"]
-                if v["detail"]:
-                    details[v["idx"]] = v["detail"]
-                if v["reason"] is None:
-                    passed.append(v["idx"])
-                    groups.setdefault(v["key"], []).append(v["idx"])
-    kept = set(passed)
-    if near.enabled:
-        kept = set()
-        for rank in range(tasks):
-            kept.update(int(x) for x in (kept_dir / f"{rank:05d}.txt").read_text().split())
-    ids = _ids(files) if spec.dedup.exact and any(len(m) > 1 for m in groups.values()) else []
-    for members in groups.values():
-        members.sort()
-        if spec.dedup.exact and len(members) > 1:
-            # the copy MinHash kept (else the first) stands for the group; the others are its exact copies
-            keep = next((i for i in members if i in kept), members[0])
-            if keep not in kept:  # MinHash dropped the whole group for a near-duplicate elsewhere
-                reasons[keep] = "near_duplicate"
-            for i in members:
-                if i != keep:
-                    reasons[i] = "exact_duplicate"
-                    details[i] = {"duplicate_of": ids[keep]}
-        else:
-            for i in members:
-                if i not in kept:
-                    reasons[i] = "near_duplicate"
-    return Verdicts(reasons, details)
+    _reset_if_layout_changed(work, spec, shards)
+    verdicts = curate(shards, spec, problems, work, seed, status=lambda m: say(f"curate: {m}"))
+    stats = {"sources": defaultdict(lambda: {"kept": 0, "dropped": Counter()}), "examples": defaultdict(list), "contamination": [],
+             "benchmarks": sorted({p.benchmark for p in problems}), "benchmarks_skipped": skipped,
+             "workers": workers_for(spec)}
+    kept_writer = pq.ParquetWriter(out / "samples.parquet", SAMPLE_SCHEMA)
+    rejected_writer = pq.ParquetWriter(out / "rejected.parquet", REJECTED_SCHEMA)
+    offset = 0
+    for shard in shards:
+        table = pq.read_table(shard)
+        n = table.num_rows
+        reasons = verdicts.reasons[offset : offset + n]
+        mask = pa.array([r is None for r in reasons], type=pa.bool_())
+        kept_writer.write_table(table.filter(mask))
+        dropped = table.filter(pc.invert(mask))
+        dropped_idx = [offset + j for j, r in enumerate(reasons) if r is not None]
+        dropped = dropped.append_column("reason", pa.array([verdicts.reasons[i] for i in dropped_idx], pa.string()))
+        dropped = dropped.append_column("detail", pa.array([json.dumps(verdicts.details.get(i)) if i in verdicts.details else None
+                                                            for i in dropped_idx], pa.string()))
+        rejected_writer.write_table(dropped)
+        _count(stats, table, reasons, verdicts, offset)
+        offset += n
+    kept_writer.close()
+    rejected_writer.close()
+    stats["sources"] = {k: {"kept": v["kept"], "dropped": dict(v["dropped"])} for k, v in stats["sources"].items()}
+    write_json_atomic(out / "stats.json", stats)
+    kept = sum(v["kept"] for v in stats["sources"].values())
+    dropped = Counter()
+    for v in stats["sources"].values():
+        dropped.update(v["dropped"])
+    return {"kept": kept, "dropped": sum(dropped.values()), "contaminated": dropped.get("contaminated", 0)}
 
 
-def _ids(files: list[Path]) -> list[str]:
-    out: list[str] = []
-    for f in files:
-        out += pq.read_table(f, columns=["id"]).column("id").to_pylist()
-    return out
+def _reset_if_layout_changed(work: Path, spec: CurateSpec, shards: list[Path]) -> None:
+    """datatrove's task markers are only valid for the task layout that wrote them: a resume with
+    another worker count (the default is one per core, so another machine) would skip rows."""
+    from alchemist.curate.verdicts import workers_for
+
+    layout = {"workers": workers_for(spec), "executor": spec.executor.type, "shards": [s.name for s in shards]}
+    path = work / "layout.json"
+    if path.is_file() and json.loads(path.read_text()) != layout:
+        for child in work.iterdir():
+            if child.name != ".fingerprint":
+                shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink()
+    work.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(path, layout)
+
+
+def _count(stats: dict, table: pa.Table, reasons: list, verdicts, offset: int) -> None:
+    sources = table.column("source").to_pylist()
+    needs_rows = [j for j, r in enumerate(reasons) if r is not None]
+    rows = table.select(["id", "source", "meta"]).take(needs_rows).to_pylist() if needs_rows else []
+    by_pos = dict(zip(needs_rows, rows))
+    for j, reason in enumerate(reasons):
+        entry = stats["sources"][sources[j]]
+        if reason is None:
+            entry["kept"] += 1
+            continue
+        entry["dropped"][reason] += 1
+        row = by_pos[j]
+        where = json.loads(row["meta"]).get("where")
+        detail = verdicts.details.get(offset + j)
+        if reason == "contaminated":
+            for m in detail["matches"]:
+                stats["contamination"].append({"id": row["id"], "source": row["source"], "where": where, **m})
+        elif len(stats["examples"][reason]) < MAX_EXAMPLES:
+            stats["examples"][reason].append({"id": row["id"], "source": row["source"], "where": where, "detail": detail})
+
+
+class Curate:
+    name, version, reads = "curate", 2, ("ingest",)
+
+    def enabled(self, recipe) -> bool:
+        return True
+
+    def config(self, recipe):
+        return {"curate": recipe.curate, "seed": recipe.seed}
+
+    def inputs(self, ctx) -> list:
+        problems, skipped = run_problems(ctx)
+        return [f"benchmarks:{problems_fingerprint(problems)}", f"skipped:{[s['benchmark'] for s in skipped]}"]
+
+    def plan(self, ctx) -> str:
+        from alchemist.curate.verdicts import workers_for
+
+        return f"{workers_for(ctx.recipe.curate)} workers"
+
+    def run(self, ctx, out: Path, work: Path) -> dict:
+        from alchemist.ingest.stage import shard_paths
+
+        problems, skipped = run_problems(ctx)
+        return curate_shards(ctx.recipe.curate, shard_paths(ctx), problems, skipped, out, work, ctx.recipe.seed, ctx.say)

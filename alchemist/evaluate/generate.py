@@ -18,9 +18,11 @@ def generate_samples(client: LLMClient, problems: list[Problem], style: str, out
                             prompt=pr.text) for pr in prompts]
     results = client.generate(requests)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", encoding="utf-8") as fh:
+    tmp = out.with_name(f".{out.name}.tmp")  # a killed run leaves no half file that looks whole
+    with open(tmp, "w", encoding="utf-8") as fh:
         for problem, prompt, result in zip(problems, prompts, results):
             texts = result.texts if result.ok else [""] * n  # a failed request scores as a failed sample
             for text in texts:
                 fh.write(json.dumps({"task_id": problem.task_id, prompt.kind: text}) + "\n")
+    tmp.replace(out)
     return out

@@ -4,7 +4,8 @@
   (sanitized before execution).
 - `paper`: AlchemistCoder's HumanEval prompt (completion mode), as published.
 - `completion`: base models continue the prompt; the continuation is the function body.
-- `mbpp-3shot`: MBPP's [BEGIN]/[DONE] three-shot format (completion mode), shots from task ids 2-4.
+- `mbpp-3shot`: MBPP's [BEGIN]/[DONE] three-shot format (completion mode), the shots being the
+  benchmark's few-shot examples (`Benchmark.examples()`: MBPP's task ids 2-4).
 """
 
 from __future__ import annotations
@@ -33,8 +34,14 @@ def _mbpp_task(problem: Problem) -> str:
     return f"You are an expert Python programmer, and here is your task: {problem.prompt} Your code should pass these tests:\n\n{problem.tests}\n"
 
 
+def completes_function(problem: Problem) -> bool:
+    """Whether the prompt is code to continue (a signature and docstring, as HumanEval's) rather
+    than a task in prose (MBPP's)."""
+    return bool(problem.entry_point) and f"def {problem.entry_point}" in problem.prompt
+
+
 def make_prompt(problem: Problem, style: str, shots: list[Problem] | None = None) -> Prompt:
-    is_mbpp = problem.entry_point is None or "def check(" not in problem.tests
+    is_mbpp = not completes_function(problem)
     if style == "instruct":
         if is_mbpp:
             ask = f"{problem.prompt}\nYour code should pass these tests:\n{problem.tests}"

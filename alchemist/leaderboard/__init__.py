@@ -5,64 +5,134 @@ from __future__ import annotations
 
 import html
 import json
+import math
+import os
+from collections import defaultdict
 from pathlib import Path
 
 from alchemist.errors import UserError
-
-BENCHMARKS = ("humaneval", "humaneval_plus", "mbpp", "mbpp_plus")
-TITLES = {"humaneval": "HumanEval", "humaneval_plus": "HumanEval+", "mbpp": "MBPP", "mbpp_plus": "MBPP+"}
+from alchemist.testsets import BENCHMARKS, title
 
 
 def find_results(paths: list[str]) -> list[Path]:
-    """results.json files: given directly, or anywhere below given folders (e.g. a run directory)."""
-    found: list[Path] = []
+    """results.json files: given directly, or anywhere below given folders (e.g. a run directory).
+    A file reached twice (a folder and a file inside it) counts once."""
+    found: dict[Path, Path] = {}
     for text in paths:
         p = Path(text)
         if p.is_file():
-            found.append(p)
+            found.setdefault(p.resolve(), p)
         elif p.is_dir():
-            found += sorted(p.rglob("results.json"))
+            for f in sorted(p.rglob("results.json")):
+                found.setdefault(f.resolve(), f)
         else:
             raise UserError(f"{p}: no such results file or folder")
     if not found:
         raise UserError(f"no results.json under {', '.join(paths)}")
-    return found
+    return list(found.values())
+
+
+def read_result(path: Path) -> dict:
+    """One results.json, checked: a model name, a benchmark, pass@k values that are fractions."""
+    try:
+        r = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise UserError(f"{path}: not an alchemist results.json ({e})") from None
+    if not isinstance(r, dict):
+        raise UserError(f"{path}: not an alchemist results.json (a JSON object with model, benchmark and pass_at_k)")
+    for key in ("model", "benchmark"):
+        if not isinstance(r.get(key), str) or not r[key].strip():
+            raise UserError(f"{path}: `{key}` must be a non-empty string, got {r.get(key)!r}")
+    scores = r.get("pass_at_k")
+    if not isinstance(scores, dict) or "pass@1" not in scores:
+        raise UserError(f"{path}: no pass_at_k.pass@1; is this an alchemist results.json?")
+    for k, v in scores.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not 0 <= v <= 1:
+            raise UserError(f"{path}: pass_at_k.{k} is {v!r}, not a number from 0 to 1")
+    return r
+
+
+def _run_dir(path: Path, benchmark: str) -> Path:
+    """The run a results file belongs to: RUN/eval/BENCH/results.json -> RUN, DIR/results.json -> DIR."""
+    d = path.resolve().parent
+    if d.name == benchmark:
+        d = d.parent
+    if d.name == "eval":
+        d = d.parent
+    return d
+
+
+def _labels(dirs: list[Path]) -> dict[Path, str]:
+    """Shortest names that tell run folders apart: their paths below the common folder."""
+    common = Path(os.path.commonpath([str(d) for d in dirs]))
+    labels = {d: (str(d.relative_to(common)) if d != common else d.name) or str(d) for d in dirs}
+    if len(set(labels.values())) < len(labels):
+        labels = {d: str(d) for d in dirs}
+    return labels
+
+
+def _group(model: str, entries: list[tuple[Path, dict]], notes: list[str]) -> list[tuple[str, list[tuple[Path, dict]]]]:
+    """One row per model, or, when a benchmark was scored more than once under this name, one row
+    per run (never a run dropped): `name (run folder)`."""
+    if len({r["benchmark"] for _, r in entries}) == len(entries):
+        return [(model, entries)]
+    by_run: dict[Path, list] = defaultdict(list)
+    for path, r in entries:
+        by_run[_run_dir(path, r["benchmark"])].append((path, r))
+    if any(len({r["benchmark"] for _, r in es}) < len(es) for es in by_run.values()):
+        by_run = defaultdict(list)  # two results of one benchmark in one run folder: one row per file
+        for path, r in entries:
+            by_run[path.resolve().parent].append((path, r))
+    labels = _labels(list(by_run))
+    names = [f"{model} ({labels[d]})" for d in by_run]
+    notes.append(f"{len(by_run)} runs are named '{model}' and score the same benchmark: all are kept, as "
+                 + ", ".join(f"'{n}'" for n in names) + "; give each run its own name (--name, eval.name) to rank them apart")
+    return [(name, es) for name, es in zip(names, by_run.values())]
 
 
 def collect(paths: list[Path], with_reference: bool = True) -> dict:
-    rows: dict[str, dict] = {}
+    by_model: dict[str, list[tuple[Path, dict]]] = defaultdict(list)
     for path in paths:
-        try:
-            r = json.loads(path.read_text())
-            model, bench, score = r["model"], r["benchmark"], r["pass_at_k"]["pass@1"]
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise UserError(f"{path}: not an alchemist results.json ({e})") from None
-        row = rows.setdefault(model, {"model": model, "params": "", "reference": False, "scores": {}, "sources": {}})
-        row["scores"][bench] = round(100 * score, 1)
-        row["sources"][bench] = str(path)
-        if r.get("tasks_scored") != r.get("tasks_in_benchmark"):
-            row.setdefault("partial", {})[bench] = f"{r.get('tasks_scored')}/{r.get('tasks_in_benchmark')} tasks"
+        r = read_result(path)
+        by_model[r["model"]].append((path, r))
+    notes: list[str] = []
+    rows: dict[str, dict] = {}
+    for model, entries in by_model.items():
+        for name, group in _group(model, entries, notes):
+            row = rows[name] = {"model": name, "name": model, "params": "", "reference": False, "scores": {}, "sources": {}}
+            for path, r in group:
+                bench = r["benchmark"]
+                row["scores"][bench] = round(100 * r["pass_at_k"]["pass@1"], 1)
+                row["sources"][bench] = str(path)
+                if r.get("tasks_scored") != r.get("tasks_in_benchmark"):
+                    row.setdefault("partial", {})[bench] = f"{r.get('tasks_scored')}/{r.get('tasks_in_benchmark')} tasks"
     reference = json.loads((Path(__file__).parent / "reference.json").read_text())
     if with_reference:
         for ref in reference["rows"]:
-            rows.setdefault(ref["model"], {"model": ref["model"], "params": ref["params"], "reference": True,
-                                           "scores": dict(zip(reference["benchmarks"], ref["scores"])), "sources": {}})
+            name = ref["model"]
+            if name in rows:
+                notes.append(f"'{name}' is both one of ours and a reference row: the reference is shown as '{name} (paper)'")
+                name = f"{name} (paper)"
+            rows[name] = {"model": name, "name": ref["model"], "params": ref["params"], "reference": True,
+                          "scores": dict(zip(reference["benchmarks"], ref["scores"])), "sources": {}}
     benchmarks = [b for b in BENCHMARKS if any(b in r["scores"] for r in rows.values())]
     benchmarks += sorted({b for r in rows.values() for b in r["scores"]} - set(benchmarks))
     for row in rows.values():
         scores = [row["scores"][b] for b in benchmarks if b in row["scores"]]
         row["average"] = round(sum(scores) / len(scores), 1) if scores else None
     ordered = sorted(rows.values(), key=lambda r: -(r["average"] or 0))
-    return {"benchmarks": benchmarks, "rows": ordered, "reference_source": reference["source"]}
+    return {"benchmarks": benchmarks, "titles": {b: title(b) for b in benchmarks}, "rows": ordered,
+            "notes": notes, "reference_source": reference["source"]}
 
 
 def to_markdown(board: dict) -> str:
-    heads = ["#", "model", "params", *[TITLES.get(b, b) for b in board["benchmarks"]], "average"]
+    heads = ["#", "model", "params", *[board["titles"].get(b, b) for b in board["benchmarks"]], "average"]
     lines = ["# Leaderboard (pass@1, %)", "", "| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
     for i, r in enumerate(board["rows"], 1):
         name = f"{r['model']} *(reference)*" if r["reference"] else f"**{r['model']}**"
         cells = [str(r["scores"].get(b, "–")) for b in board["benchmarks"]]
         lines.append("| " + " | ".join([str(i), name, r["params"] or "", *cells, str(r["average"] or "–")]) + " |")
+    lines += [""] + [f"Note: {note}." for note in board.get("notes", [])]
     lines += ["", f"Reference rows: {board['reference_source']}.", ""]
     return "\n".join(lines)
 
@@ -84,7 +154,7 @@ def to_png(board: dict, path: Path) -> None:
     width = 0.8 / max(1, len(benches))
     for j, b in enumerate(benches):
         xs = [i + j * width for i in range(len(rows))]
-        ax.bar(xs, [r["scores"].get(b, 0) for r in rows], width, label=TITLES.get(b, b))
+        ax.bar(xs, [r["scores"].get(b, 0) for r in rows], width, label=board["titles"].get(b, b))
     ax.set_xticks([i + 0.4 - width / 2 for i in range(len(rows))])
     ax.set_xticklabels([r["model"] + (" (ref)" if r["reference"] else "") for r in rows], rotation=35, ha="right", fontsize=8)
     ax.set_ylabel("pass@1 (%)")
@@ -96,7 +166,17 @@ def to_png(board: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def _check_out_dir(out_dir: Path) -> None:
+    for p in (out_dir, *out_dir.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise UserError(f"{p}: exists and is a file; -o needs a folder for the leaderboard's files")
+            return
+
+
 def write_leaderboard(paths: list[str], out_dir: Path, with_reference: bool = True) -> dict:
+    out_dir = Path(out_dir)
+    _check_out_dir(out_dir)
     board = collect(find_results(paths), with_reference)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "leaderboard.json").write_text(json.dumps(board, indent=2) + "\n")

@@ -1,5 +1,5 @@
 """The one LLM interface the relabeler and the evaluator use: a backend behind a persistent cache,
-with counts of requests, cache hits, failures and tokens."""
+with counts of requests, cache hits, failures, truncated answers and tokens."""
 
 from __future__ import annotations
 
@@ -15,13 +15,15 @@ class Usage:
     requests: int = 0  # sent to the backend (not answered from the cache)
     cache_hits: int = 0
     failed: int = 0
+    truncated: int = 0  # answered, but some sample stopped at max_tokens
     prompt_tokens: int = 0
     completion_tokens: int = 0
     errors: list[str] = field(default_factory=list)  # the first few, for the report
 
     def as_dict(self) -> dict:
         return {"llm_requests": self.requests, "cache_hits": self.cache_hits, "failed": self.failed,
-                "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens}
+                "truncated": self.truncated, "prompt_tokens": self.prompt_tokens,
+                "completion_tokens": self.completion_tokens}
 
 
 class LLMClient:
@@ -40,8 +42,21 @@ class LLMClient:
     def generate(self, requests: list[ChatRequest], progress=None) -> list[ChatResult]:
         """Answers in order. Cached answers are returned without a request; new answers are cached
         as each one lands, so a killed run resends nothing that was answered."""
-        keys = [request_key(self.backend.model_id, r) for r in requests]
-        cached = self.cache.get_many(list(set(keys))) if self.cache is not None else {}
+        results, served = self._generate(requests, progress)
+        # A live answer says which model served it (OpenAI's dated snapshot behind an alias): cached
+        # answers recorded from another one are stale, resent once and replaced in the cache.
+        stale = [i for i, r in enumerate(results) if served and r.cached and r.model and r.model not in served]
+        if stale:
+            fresh, _ = self._generate([requests[i] for i in stale], None, use_cache=False)
+            self.usage.cache_hits -= len(stale)
+            for i, r in zip(stale, fresh):
+                results[i] = r
+        return results
+
+    def _generate(self, requests: list[ChatRequest], progress, use_cache: bool = True) -> tuple[list[ChatResult], set[str]]:
+        identity = self.backend.identity()
+        keys = [request_key(self.backend.model_id, r, identity) for r in requests]
+        cached = self.cache.get_many(list(set(keys))) if self.cache is not None and use_cache else {}
         results: list[ChatResult | None] = [cached.get(k) for k in keys]
         todo = [i for i, r in enumerate(results) if r is None]
         # identical requests in one call are sent once
@@ -54,6 +69,7 @@ class LLMClient:
         self.usage.cache_hits += len(requests) - len(send)  # cached, or a repeat within this call
         if progress:
             progress(len(requests) - len(send))
+        served: set[str] = set()
 
         def landed(j: int, result: ChatResult) -> None:
             i = send[j]
@@ -61,6 +77,9 @@ class LLMClient:
             if result.ok:
                 self.usage.prompt_tokens += result.prompt_tokens
                 self.usage.completion_tokens += result.completion_tokens
+                self.usage.truncated += result.truncated
+                if result.model:
+                    served.add(result.model)
                 if self.cache is not None:
                     self.cache.put(keys[i], self.backend.model_id, result)
             else:
@@ -77,8 +96,9 @@ class LLMClient:
         for i in todo:
             if results[i] is None:
                 results[i] = results[first_of[keys[i]]]
-        return results  # type: ignore[return-value]
+        return results, served  # type: ignore[return-value]
 
     def close(self) -> None:
+        self.backend.close()
         if self.cache is not None:
             self.cache.close()

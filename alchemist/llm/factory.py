@@ -1,27 +1,28 @@
-"""Build the LLM client a recipe asks for. Heavy backends are imported only when chosen."""
+"""Build the LLM client a recipe spec asks for. Heavy backends are imported only when chosen."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from alchemist.llm.client import LLMClient
-from alchemist.recipe import LLMSpec
+from alchemist.llm.spec import HFLLM, LLMSpec, OpenAILLM, VLLMLLM
 
 TINY_RANDOM = "builtin:tiny-random"
 
 
 def build_client(spec: LLMSpec, cache_path: Path | None) -> LLMClient:
-    if spec.backend == "openai":
+    if isinstance(spec, OpenAILLM):
         from alchemist.llm.openai_backend import OpenAIBackend, OpenAIConfig
 
         backend = OpenAIBackend(OpenAIConfig(model=spec.model, base_url=spec.base_url, api_key_env=spec.api_key_env,
-                                             concurrency=spec.concurrency, timeout=spec.timeout, max_retries=spec.max_retries))
-    elif spec.backend == "vllm":
+                                             concurrency=spec.concurrency, timeout=spec.timeout, max_retries=spec.max_retries,
+                                             **({"extra_body": spec.extra_body} if spec.extra_body else {})))
+    elif isinstance(spec, VLLMLLM):
         from alchemist.llm.vllm_backend import VLLMBackend, VLLMConfig
 
         backend = VLLMBackend(VLLMConfig(model=spec.model, tensor_parallel_size=spec.tensor_parallel_size,
                                          gpu_memory_utilization=spec.gpu_memory_utilization))
-    else:
+    elif isinstance(spec, HFLLM):
         from alchemist.llm.hf_backend import HFBackend, HFConfig
 
         model = spec.model
@@ -31,4 +32,6 @@ def build_client(spec: LLMSpec, cache_path: Path | None) -> LLMClient:
 
             model = str(build_tiny_model(cache_dir() / "models" / "tiny-random"))
         backend = HFBackend(HFConfig(model=model, batch_size=spec.batch_size))
+    else:
+        raise TypeError(f"not an LLM spec: {spec!r}")
     return LLMClient(backend, cache_path)

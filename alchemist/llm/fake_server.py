@@ -5,7 +5,9 @@ Answers are derived from the request (same request, same answer) and fit alchemi
 templates, so a whole relabel stage runs against it. Requests can script failures with a
 directive in their text: `[[fail:429x2]]` answers 429 twice then succeeds; the modes are 429,
 500, slow (sleeps past the client's timeout), truncated (a cut-off JSON body), malformed (JSON
-that is not a completion) and close (drops the connection). `latency` delays every answer.
+that is not a completion) and close (drops the connection). `[[length]]` answers a cut-off text
+with finish_reason "length". `latency` delays every answer. `root` is reported by /v1/models as
+vLLM does (the checkpoint path); `served_model` is the answers' `model` field (a dated snapshot).
 
     python -m alchemist.llm.fake_server --port 8000 --latency 0.05
 """
@@ -56,9 +58,12 @@ def answer_for(messages: list[dict]) -> str:
 
 
 class FakeServer:
-    def __init__(self, latency: float = 0.0, model: str = "fake-model", require_key: str | None = None):
+    def __init__(self, latency: float = 0.0, model: str = "fake-model", require_key: str | None = None,
+                 root: str | None = None):
         self.latency = latency
         self.model = model
+        self.root = root
+        self.served_model = model
         self.require_key = require_key
         self.requests: Counter = Counter()  # request body hash -> times received
         self.attempts: Counter = Counter()
@@ -77,7 +82,8 @@ class FakeServer:
 
         if self.require_key and request.headers.get("Authorization") != f"Bearer {self.require_key}":
             return web.json_response({"error": "invalid api key"}, status=401)
-        return web.json_response({"object": "list", "data": [{"id": self.model, "object": "model"}]})
+        entry = {"id": self.model, "object": "model", **({"root": self.root} if self.root else {})}
+        return web.json_response({"object": "list", "data": [entry]})
 
     async def _stats(self, request):
         from aiohttp import web
@@ -132,10 +138,14 @@ class FakeServer:
         messages = payload.get("messages") or [{"role": "user", "content": str(payload.get("prompt"))}]
         n = int(payload.get("n") or 1)
         content = answer_for(messages)
+        finish = "stop"
+        if "[[length]]" in text:  # as if max_tokens ran out mid-answer
+            content, finish = content[: len(content) // 2], "length"
         choice = ({"message": {"role": "assistant", "content": content}} if chat else {"text": content})
         return web.json_response({
-            "id": f"cmpl-{key[:12]}", "object": "chat.completion" if chat else "text_completion", "model": self.model,
-            "choices": [{"index": i, **choice, "finish_reason": "stop"} for i in range(n)],
+            "id": f"cmpl-{key[:12]}", "object": "chat.completion" if chat else "text_completion",
+            "model": self.served_model,
+            "choices": [{"index": i, **choice, "finish_reason": finish} for i in range(n)],
             "usage": {"prompt_tokens": len(text) // 4, "completion_tokens": len(content) // 4},
         })
 
@@ -190,10 +200,11 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=8000)
     ap.add_argument("--latency", type=float, default=0.0)
     ap.add_argument("--model", default="fake-model")
+    ap.add_argument("--root", default=None, help="the checkpoint path /v1/models reports, as vLLM does")
     args = ap.parse_args()
 
     async def run():
-        server = FakeServer(args.latency, args.model)
+        server = FakeServer(args.latency, args.model, root=args.root)
         await server._start(args.port)
         print(server.url, flush=True)
         await asyncio.Event().wait()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from alchemist.errors import UserError
-from alchemist.llm.types import ChatRequest, ChatResult
+from alchemist.llm.types import ChatRequest, ChatResult, files_digest
 
 
 @dataclass
@@ -14,6 +15,17 @@ class HFConfig:
     batch_size: int = 8
     device: str = "cpu"
     dtype: str = "float32"
+
+
+def finish_reason(row: list[int], max_new_tokens: int, eos_id: int | None, pad_id: int | None) -> str:
+    """"length" when max_new_tokens were generated without an EOS, else "stop". `row` is the new
+    tokens of one sequence, right-padded to its batch's longest (with pad, which may be EOS)."""
+    if eos_id is not None and eos_id in row:
+        return "stop"
+    generated = len(row)
+    while generated and row[generated - 1] == pad_id:  # a sequence that ended before its batch's longest
+        generated -= 1
+    return "length" if generated >= max_new_tokens else "stop"
 
 
 class HFBackend:
@@ -25,6 +37,31 @@ class HFBackend:
 
     def preflight(self) -> None:
         self._load()
+
+    def identity(self) -> dict:
+        """The model files' digest (names, sizes, mtimes: retrained weights at the same path are
+        another model) and the dtype. A hub id is found in the local hub cache, its snapshot
+        (commit) digested the same way; only a model not downloaded yet is loaded first."""
+        path = self.config.model if Path(self.config.model).is_dir() else self._hub_snapshot()
+        if path is None:
+            self._load()  # generate will need it anyway: nothing of it could be cached
+            path = self._hub_snapshot()
+        ident = {"dtype": self.config.dtype}
+        if path is not None:
+            ident["files"] = f"{Path(path).name}:{files_digest(path)}"
+        return ident
+
+    def _hub_snapshot(self) -> str | None:
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            found = try_to_load_from_cache(self.config.model, "config.json")
+        except (ImportError, ValueError):  # no hub library, or not a repo id: no files to digest
+            return None
+        return str(Path(found).parent) if isinstance(found, str) else None
+
+    def close(self) -> None:
+        self._model = self._tok = None
 
     def _load(self):
         if self._model is not None:
@@ -80,12 +117,13 @@ class HFBackend:
                     texts, reasons = [], []
                     for row in rows:
                         text = tok.decode(row, skip_special_tokens=True)
+                        stopped = False
                         for stop in sampling.stop:  # generation halts after the stop string; cut it
                             if stop in text:
-                                text = text[: text.index(stop)]
+                                text, stopped = text[: text.index(stop)], True
                         texts.append(text)
-                        hit_eos = tok.eos_token_id is not None and (row == tok.eos_token_id).any().item()
-                        reasons.append("stop" if hit_eos or len(row) < sampling.max_tokens else "length")
+                        reasons.append("stop" if stopped else finish_reason(row.tolist(), sampling.max_tokens,
+                                                                            tok.eos_token_id, tok.pad_token_id))
                     n_prompt = int(enc["attention_mask"][k].sum())
                     result = ChatResult(texts=texts, finish_reasons=reasons, prompt_tokens=n_prompt,
                                         completion_tokens=int((rows != tok.pad_token_id).sum()), attempts=1)

@@ -2,15 +2,21 @@
 
 Async with bounded concurrency; every request is retried with exponential backoff and jitter on
 429, 5xx, timeouts, connection errors and malformed answers, honouring Retry-After. Several
-endpoints (scale-out over many vLLM servers) share the load: each request goes to the endpoint
-with the fewest requests in flight.
+endpoints (scale-out over many vLLM servers) share the load: each request goes to the live endpoint
+with the fewest requests in flight. An endpoint that fails `eject_after` times in a row (refused
+connection, 5xx, timeout, malformed answer) is ejected: no traffic for a cool-down, then one probe
+request; a failed probe doubles the cool-down (up to `eject_cooldown_max`), a success brings it
+back. A request whose endpoint failed is retried at once on another live one, so a dead server
+costs a few attempts, not answers. With every endpoint ejected, all of them are tried as usual.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import random
+import time
 from dataclasses import dataclass, field
 
 import orjson
@@ -19,6 +25,7 @@ from alchemist.errors import UserError
 from alchemist.llm.types import ChatRequest, ChatResult
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+log = logging.getLogger(__name__)
 
 
 class Malformed(Exception):
@@ -35,12 +42,34 @@ class OpenAIConfig:
     max_retries: int = 6
     backoff_base: float = 0.5
     backoff_max: float = 30.0
-    extra_body: dict = field(default_factory=dict)
+    extra_body: dict = field(default_factory=dict)  # sent with every request (and part of the cache key)
+    eject_after: int = 3  # consecutive failures that take an endpoint out of rotation
+    eject_cooldown: float = 2.0  # seconds before the first probe; doubles after each failed probe
+    eject_cooldown_max: float = 120.0
 
     @property
     def endpoints(self) -> list[str]:
         urls = [self.base_url] if isinstance(self.base_url, str) else list(self.base_url)
         return [u.rstrip("/") for u in urls]
+
+
+@dataclass
+class Endpoint:
+    """One base URL's load and health, and counts for reports and tests."""
+
+    url: str
+    in_flight: int = 0
+    failures: int = 0  # consecutive
+    ejected_until: float = 0.0  # time.monotonic(); 0.0 while live
+    cooldown: float = 0.0
+    probing: bool = False  # the one request allowed to an ejected endpoint after its cool-down
+    attempts: int = 0
+    failed: int = 0
+    ejections: int = 0
+
+    @property
+    def live(self) -> bool:
+        return self.ejected_until == 0.0
 
 
 def _retry_after(headers) -> float | None:
@@ -72,14 +101,27 @@ def parse_completion(data, chat: bool) -> ChatResult:
         reasons.append(str(choice.get("finish_reason") or ""))
     usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
     return ChatResult(texts=texts, finish_reasons=reasons, prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                      completion_tokens=int(usage.get("completion_tokens") or 0))
+                      completion_tokens=int(usage.get("completion_tokens") or 0),
+                      model=data["model"] if isinstance(data.get("model"), str) else "")
+
+
+def served_checkpoints(models: object, name: str) -> list[str]:
+    """What a /v1/models answer says is behind `name`: vLLM's `root` (the checkpoint path) and, for a
+    LoRA adapter, `parent`. Empty where the server does not say (OpenAI)."""
+    entries = models.get("data") if isinstance(models, dict) else None
+    found = []
+    for m in entries if isinstance(entries, list) else []:
+        if isinstance(m, dict) and m.get("id") == name:
+            found += [f"{k}={m[k]}" for k in ("root", "parent") if isinstance(m.get(k), str) and m[k]]
+    return found
 
 
 class OpenAIBackend:
     def __init__(self, config: OpenAIConfig):
         self.config = config
         self.model_id = f"openai:{config.model}"
-        self._in_flight = {u: 0 for u in config.endpoints}
+        self.endpoints = {u: Endpoint(u) for u in config.endpoints}
+        self._served: list[str] | None = None  # checkpoints the endpoints report; None: not asked yet
 
     def _headers(self) -> dict:
         headers = {"Content-Type": "application/json"}
@@ -115,6 +157,7 @@ class OpenAIBackend:
         import aiohttp
 
         timeout = aiohttp.ClientTimeout(total=min(30.0, self.config.timeout))
+        unreachable, served = [], set()
         async with aiohttp.ClientSession(timeout=timeout, headers=self._headers()) as session:
             for url in self.config.endpoints:
                 try:
@@ -125,13 +168,51 @@ class OpenAIBackend:
                             continue  # not every server lists models; the first request will tell
                         data = orjson.loads(await resp.read())
                 except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
-                    raise UserError(f"cannot reach the LLM endpoint {url} ({type(e).__name__}: {e}); start the server "
-                                    "or fix relabel.llm.base_url") from None
+                    unreachable.append(f"{url} ({type(e).__name__}: {e})")
+                    continue
                 except orjson.JSONDecodeError:
                     continue
-                served = [m.get("id") for m in data.get("data", []) if isinstance(m, dict)] if isinstance(data, dict) else []
-                if served and self.config.model not in served:
-                    raise UserError(f"model '{self.config.model}' is not served by {url}; it serves: {', '.join(map(str, served[:10]))}")
+                ids = [m.get("id") for m in data.get("data", []) if isinstance(m, dict)] if isinstance(data, dict) else []
+                if ids and self.config.model not in ids:
+                    raise UserError(f"model '{self.config.model}' is not served by {url}; it serves: {', '.join(map(str, ids[:10]))}")
+                served.update(served_checkpoints(data, self.config.model))
+        if len(unreachable) == len(self.config.endpoints):
+            raise UserError(f"cannot reach the LLM endpoint {unreachable[0]}; start the server or fix relabel.llm.base_url")
+        for what in unreachable:  # among several: start without it, probe it back later
+            log.warning("LLM endpoint %s is unreachable; continuing on the others and probing it back", what)
+            self._eject(self.endpoints[what.split(" ", 1)[0]], time.monotonic())
+        if len(served) > 1:
+            log.warning("the endpoints serving '%s' report different checkpoints: %s", self.config.model, ", ".join(sorted(served)))
+        self._served = sorted(served)
+
+    def identity(self) -> dict:
+        """extra_body and the checkpoint(s) the endpoints report (asked once, where preflight did not)."""
+        if self._served is None:
+            self._served = asyncio.run(self._discover())
+        ident: dict = {}
+        if self.config.extra_body:
+            ident["extra_body"] = self.config.extra_body
+        if self._served:
+            ident["served"] = self._served
+        return ident
+
+    async def _discover(self) -> list[str]:
+        import aiohttp
+
+        async def one(session, url):
+            try:
+                async with session.get(f"{url}/models") as resp:
+                    return served_checkpoints(orjson.loads(await resp.read()), self.config.model) if resp.status == 200 else []
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError, orjson.JSONDecodeError):
+                return []
+
+        timeout = aiohttp.ClientTimeout(total=min(10.0, self.config.timeout))
+        async with aiohttp.ClientSession(timeout=timeout, headers=self._headers()) as session:
+            found = await asyncio.gather(*(one(session, u) for u in self.config.endpoints))
+        return sorted({c for f in found for c in f})
+
+    def close(self) -> None:
+        """Nothing held between calls: each `generate` opens and closes its own connections."""
 
     # -- generation ------------------------------------------------------------------------
 
@@ -166,8 +247,42 @@ class OpenAIBackend:
             await asyncio.gather(*(worker(session) for _ in range(min(cfg.concurrency, len(requests)))))
         return results  # type: ignore[return-value]
 
-    def _pick_endpoint(self) -> str:
-        return min(self._in_flight, key=self._in_flight.get)
+    # -- endpoint health -------------------------------------------------------------------
+
+    def _pick(self, avoid: str | None = None) -> Endpoint:
+        """The live endpoint with the fewest requests in flight; an ejected one whose cool-down is
+        over gets a single probe first. `avoid` (where this request just failed) only if alone."""
+        now = time.monotonic()
+        eps = list(self.endpoints.values())
+        for e in eps:
+            if not e.live and not e.probing and now >= e.ejected_until and e.url != avoid:
+                e.probing = True
+                return e
+        live = [e for e in eps if e.live]
+        pool = [e for e in live if e.url != avoid] or live or [e for e in eps if e.url != avoid] or eps
+        return min(pool, key=lambda e: e.in_flight)
+
+    def _eject(self, e: Endpoint, now: float) -> None:
+        cfg = self.config
+        e.cooldown = cfg.eject_cooldown if e.live else min(cfg.eject_cooldown_max, 2 * max(e.cooldown, cfg.eject_cooldown))
+        e.ejected_until = now + e.cooldown
+        e.ejections += 1
+
+    def _alive(self, e: Endpoint) -> None:
+        e.failures, e.ejected_until, e.cooldown, e.probing = 0, 0.0, 0.0, False
+
+    def _fault(self, e: Endpoint) -> None:
+        e.failures += 1
+        e.failed += 1
+        was_probe, e.probing = e.probing, False
+        now = time.monotonic()
+        if e.live:
+            if e.failures >= self.config.eject_after:
+                self._eject(e, now)
+        elif was_probe or now >= e.ejected_until:
+            self._eject(e, now)  # a failed probe: a longer cool-down
+        # else: an ejected endpoint tried because every one is, or a request sent before it was
+        # ejected: its cool-down stands
 
     async def _one(self, session, request: ChatRequest) -> ChatResult:
         import aiohttp
@@ -177,29 +292,46 @@ class OpenAIBackend:
         path = "/chat/completions" if chat else "/completions"
         payload = orjson.dumps(self._body(request))
         last_error = "no attempt made"
+        avoid = None
         for attempt in range(cfg.max_retries + 1):
-            url = self._pick_endpoint()
-            self._in_flight[url] += 1
+            e = self._pick(avoid)
+            url = e.url
+            e.in_flight += 1
+            e.attempts += 1
             wait = None
+            fault = False
             try:
                 async with session.post(url + path, data=payload) as resp:
                     body = await resp.read()
                     if resp.status == 200:
                         result = parse_completion(orjson.loads(body), chat)
                         result.attempts = attempt + 1
+                        self._alive(e)
                         return result
                     snippet = body[:200].decode("utf-8", "replace").strip()
                     last_error = f"HTTP {resp.status} from {url}: {snippet}"
+                    fault = resp.status >= 500
+                    if not fault:
+                        self._alive(e)  # it answers: a rate limit or a bad request is not a dead server
                     if resp.status not in RETRY_STATUS:
+                        if fault:
+                            self._fault(e)
                         return ChatResult(error=last_error, attempts=attempt + 1)
                     wait = _retry_after(resp.headers)
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
-                last_error = f"{type(e).__name__} from {url}: {e}"
-            except (Malformed, orjson.JSONDecodeError, ValueError, TypeError) as e:
-                last_error = f"malformed answer from {url}: {e}"
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as ex:
+                last_error = f"{type(ex).__name__} from {url}: {ex}"
+                fault = True
+            except (Malformed, orjson.JSONDecodeError, ValueError, TypeError) as ex:
+                last_error = f"malformed answer from {url}: {ex}"
+                fault = True
             finally:
-                self._in_flight[url] -= 1
+                e.in_flight -= 1
+            if fault:
+                self._fault(e)
             if attempt < cfg.max_retries:
+                avoid = url if fault else None
+                if fault and any(o.live and o.url != url for o in self.endpoints.values()):
+                    continue  # another endpoint is live: fail over at once, no backoff
                 backoff = min(cfg.backoff_max, cfg.backoff_base * 2**attempt) * (0.5 + random.random())
                 await asyncio.sleep(max(backoff, wait or 0.0))
         return ChatResult(error=last_error, attempts=cfg.max_retries + 1)

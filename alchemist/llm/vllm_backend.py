@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from alchemist.errors import UserError
-from alchemist.llm.types import ChatRequest, ChatResult
+from alchemist.llm.types import ChatRequest, ChatResult, files_digest
 
 
 @dataclass
@@ -17,6 +17,14 @@ class VLLMConfig:
     engine_args: dict = field(default_factory=dict)
 
 
+def result_from_output(out) -> ChatResult:
+    """A vLLM RequestOutput as a ChatResult; each completion's finish_reason is vLLM's own ("stop",
+    "length", "abort"), "" where it gives none."""
+    return ChatResult(texts=[c.text for c in out.outputs], finish_reasons=[str(c.finish_reason or "") for c in out.outputs],
+                      prompt_tokens=len(out.prompt_token_ids or []),
+                      completion_tokens=sum(len(c.token_ids) for c in out.outputs), attempts=1)
+
+
 class VLLMBackend:
     def __init__(self, config: VLLMConfig):
         self.config = config
@@ -25,6 +33,34 @@ class VLLMBackend:
 
     def preflight(self) -> None:
         self._load()
+
+    def identity(self) -> dict:
+        """The local checkpoint's file digest and the engine settings that change answers."""
+        ident: dict = {}
+        digest = files_digest(self.config.model)
+        if digest is not None:
+            ident["files"] = digest
+        if self.config.max_model_len is not None:
+            ident["max_model_len"] = self.config.max_model_len
+        if self.config.engine_args:  # dtype, quantization, revision, ...
+            ident["engine_args"] = {k: str(v) for k, v in sorted(self.config.engine_args.items())}
+        return ident
+
+    def close(self) -> None:
+        """Free the engine and its GPU memory."""
+        if self._llm is None:
+            return
+        self._llm = None
+        import gc
+
+        gc.collect()
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except ImportError:
+            pass
 
     def _load(self):
         if self._llm is not None:
@@ -53,9 +89,7 @@ class VLLMBackend:
             else:
                 outputs = self._llm.generate([requests[i].prompt for i in idxs], params, use_tqdm=True)
             for i, out in zip(idxs, outputs):
-                result = ChatResult(texts=[c.text for c in out.outputs], finish_reasons=[str(c.finish_reason) for c in out.outputs],
-                                    prompt_tokens=len(out.prompt_token_ids or []),
-                                    completion_tokens=sum(len(c.token_ids) for c in out.outputs), attempts=1)
+                result = result_from_output(out)
                 results[i] = result
                 if on_result is not None:
                     on_result(i, result)

@@ -16,11 +16,10 @@ import pyarrow.parquet as pq
 
 from alchemist.errors import UserError
 from alchemist.llm import ChatRequest, LLMClient, Sampling
-from alchemist.recipe import Recipe
 from alchemist.relabel import tasks
 from alchemist.relabel.select import stratified
 from alchemist.relabel.templates import load
-from alchemist.rundir import atomic_dir, file_digest, fingerprint, is_complete, write_json_atomic
+from alchemist.rundir import write_json_atomic
 from alchemist.schema import Sample, rows_to_table
 
 TEMPLATES = ("alchemist_prompt", "instruction_evolution", "evol_answer", "code_review", "data_filtering",
@@ -44,18 +43,9 @@ class Tally:
             self.examples.append({"task": task, "reason": reason, "origin": origin, "answer": answer[:500]})
 
 
-def cache_path(recipe: Recipe) -> Path:
+def cache_path(recipe) -> Path:
     spec = recipe.relabel
     return Path(spec.cache) if spec.cache else recipe.run_dir / "llm_cache.sqlite"
-
-
-def relabel_fingerprint(recipe: Recipe, curated: Path) -> str:
-    spec = recipe.relabel
-    llm = spec.llm.model_dump(exclude={"concurrency", "timeout", "max_retries", "base_url", "api_key_env", "batch_size"})
-    return fingerprint("relabel-v1", llm, spec.model_dump(exclude={"llm", "cache", "max_failure_rate"}), recipe.seed,
-                       [load(t).id for t in TEMPLATES], file_digest(curated / "samples.parquet"),
-                       file_digest(curated / "rejected.parquet"), recipe.curate.filters.model_dump(),
-                       recipe.curate.decontaminate.model_dump())
 
 
 def generate(client: LLMClient, requests: list[ChatRequest], what: str, max_failure_rate: float, console=None):
@@ -77,39 +67,83 @@ def generate(client: LLMClient, requests: list[ChatRequest], what: str, max_fail
     return results
 
 
-def run_relabel(recipe: Recipe, data_dir: Path, curated: Path, say=print, console=None) -> Path | None:
-    spec = recipe.relabel
-    if spec is None or not spec.enabled:
-        return None
-    out = data_dir / "relabeled"
-    fp = relabel_fingerprint(recipe, curated)
-    if is_complete(out, fp):
-        say("relabel: inputs and settings unchanged, skipped")
-        return out
+class Relabel:
+    name, version, reads = "relabel", 2, ("curate",)
 
-    from alchemist.llm.factory import build_client
+    def enabled(self, recipe) -> bool:
+        return recipe.relabel is not None and recipe.relabel.enabled
 
-    client = build_client(spec.llm, cache_path(recipe))
-    client.preflight()
-    try:
-        produced, tally = _relabel(recipe, curated, client, say, console)
-    finally:
-        client.close()
-    with atomic_dir(out, fp) as tmp:
-        pq.write_table(rows_to_table([s.to_row() for s in produced]), tmp / "samples.parquet")
+    def config(self, recipe):
+        # relabeled samples are held to the curation rules, so those settings count too
+        return {"relabel": recipe.relabel, "seed": recipe.seed, "filters": recipe.curate.filters,
+                "decontaminate": recipe.curate.decontaminate}
+
+    def inputs(self, ctx) -> list:
+        return [f"template:{load(t).id}" for t in TEMPLATES]
+
+    def plan(self, ctx) -> str:
+        spec, curated = ctx.recipe.relabel, ctx.output("curate") / "samples.parquet"
+        code = "?"
+        if curated.is_file():
+            tasks_col = pq.read_table(curated, columns=["task"]).column("task").to_pylist()
+            code = sum(t == "codegen" for t in tasks_col)
+        c = spec.comprehension
+        fixed = c.instruction_evolution + (c.evol_codegen if c.evol_codegen is not None else c.instruction_evolution) + c.code_review
+        ap = round(spec.alchemist_prompts.fraction * code) if isinstance(code, int) else f"{spec.alchemist_prompts.fraction:.0%} of the codegen samples"
+        return f"~{ap} + {fixed} LLM requests ({spec.llm.backend}: {spec.llm.model})"
+
+    def preflight(self, ctx) -> None:
+        """An unreachable endpoint, an unknown model or a missing key stops the run before any
+        work. (Local backends load their model when the stage starts.)"""
+        llm = ctx.recipe.relabel.llm
+        if llm.backend != "openai":
+            return
+        from alchemist.llm.factory import build_client
+
+        client = build_client(llm, None)
+        ctx.say(f"relabel: checking {client.model_id} at {llm.base_url}")
+        try:
+            client.preflight()
+        finally:
+            client.close()
+
+    def run(self, ctx, out: Path, work: Path) -> dict:
+        from alchemist.llm.factory import build_client
+
+        recipe = ctx.recipe
+        client = build_client(recipe.relabel.llm, cache_path(recipe))
+        client.preflight()
+        try:
+            produced, tally = _relabel(ctx, ctx.output("curate"), client)
+        finally:
+            client.close()
+        pq.write_table(rows_to_table([s.to_row() for s in produced]), out / "samples.parquet")
+        replaced = [s.meta["origin"] for s in produced if s.task == "alchemist_prompt"] \
+            if recipe.relabel.alchemist_prompts.mode == "replace" else []
         stats = {"produced": dict(tally.produced), "rejected": {k: dict(v) for k, v in tally.rejected.items()},
-                 "examples": tally.examples, "usage": client.usage.as_dict(), "llm": client.model_id,
-                 "replaced": [s.meta["origin"] for s in produced if s.task == "alchemist_prompt"] if spec.alchemist_prompts.mode == "replace" else []}
-        write_json_atomic(tmp / "stats.json", stats)
-    return out
+                 "examples": tally.examples, "usage": client.usage.as_dict(), "llm": client.model_id, "replaced": replaced}
+        write_json_atomic(out / "stats.json", stats)
+        return {"produced": len(produced), "rejected": sum(sum(v.values()) for v in tally.rejected.values()),
+                "llm_requests": client.usage.as_dict().get("llm_requests", 0)}
 
 
-def _relabel(recipe: Recipe, curated: Path, client: LLMClient, say, console) -> tuple[list[Sample], Tally]:
-    from alchemist.curate import benchmark_problems
+def _truncated(result) -> bool:
+    return any(r == "length" for r in result.finish_reasons)
+
+
+def _contamination(sample: Sample, index) -> bool:
+    """Every turn is checked (system, user, assistant): a produced sample that quotes a benchmark
+    anywhere is as contaminated as an ingested one."""
+    return index is not None and bool(index.hits("\n".join(m["content"] for m in sample.messages)))
+
+
+def _relabel(ctx, curated: Path, client: LLMClient) -> tuple[list[Sample], Tally]:
     from alchemist.curate.decontaminate import NgramIndex
+    from alchemist.curate.stage import run_problems
     from alchemist.curate.exact import content_key
     from alchemist.curate.filters import quality_reason
 
+    recipe, say, console = ctx.recipe, ctx.say, ctx.console
     spec = recipe.relabel
     seed = recipe.seed if spec.seed is None else spec.seed
     sampling = Sampling(max_tokens=spec.llm.max_tokens, temperature=spec.llm.temperature, seed=seed)
@@ -136,6 +170,9 @@ def _relabel(recipe: Recipe, curated: Path, client: LLMClient, say, console) -> 
         s = samples[i]
         if not result.ok:
             tally.reject(task, "llm_failed", s.id, result.error or "")
+            continue
+        if _truncated(result):  # an answer cut at max_tokens is never a whole prompt, review or evolution
+            tally.reject(task, "truncated", s.id, result.text)
             continue
         answer = result.text
         if task == "alchemist_prompt":
@@ -167,7 +204,7 @@ def _relabel(recipe: Recipe, curated: Path, client: LLMClient, say, console) -> 
     evolved = evolved[:n_answers]
     answers = generate(client, [ChatRequest(tasks.evol_answer_request(text), sampling) for _, text in evolved],
                        "evolved instruction answers", spec.max_failure_rate, console)
-    problems = benchmark_problems(recipe)
+    problems, _ = run_problems(ctx)
     index = NgramIndex(problems, recipe.curate.decontaminate.ngram, recipe.curate.decontaminate.min_overlap) if problems else None
     seen = {content_key(s) for s in samples}
     invalid: list[tuple[Sample, str]] = []  # validation rejects feed the data-filtering task
@@ -176,11 +213,14 @@ def _relabel(recipe: Recipe, curated: Path, client: LLMClient, say, console) -> 
         if not result.ok:
             tally.reject("evol_codegen", "llm_failed", origin.id, result.error or "")
             continue
+        if _truncated(result):
+            tally.reject("evol_codegen", "truncated", origin.id, result.text)
+            continue
         s = Sample(source=origin.source, messages=[{"role": "user", "content": text}, {"role": "assistant", "content": result.text}],
                    task="codegen", language=origin.language,
                    meta={**meta, "origin": origin.id, "generated": "evol_codegen", "template": load("evol_answer").id})
         reason = quality_reason(s, recipe.curate.filters)
-        if reason is None and index is not None and index.hits(f"{s.instruction}\n{s.response}"):
+        if reason is None and _contamination(s, index):
             reason = "contaminated"
         if reason is None and content_key(s) in seen:
             reason = "exact_duplicate"
@@ -204,6 +244,14 @@ def _relabel(recipe: Recipe, curated: Path, client: LLMClient, say, console) -> 
         say(f"relabel: only {len(picks)} rejected samples can become data-filtering tasks "
             f"({spec.comprehension.data_filtering} asked)")
 
+    clean = []
+    for s in produced:  # every produced sample, whatever its task, is held to decontamination
+        kind = "evol_codegen" if s.meta.get("generated") == "evol_codegen" else s.task
+        if _contamination(s, index):
+            tally.reject(kind, "contaminated", s.meta.get("origin", s.id))
+        else:
+            clean.append(s)
+    produced = clean
     for s in produced:
         tally.produced["evol_codegen" if s.meta.get("generated") == "evol_codegen" else s.task] += 1
     return produced, tally

@@ -33,17 +33,58 @@ def _code_lines(response: str) -> set[str]:
     return {line.strip() for _, code in extract_code_blocks(response) for line in code.splitlines() if len(line.strip()) >= 20}
 
 
+# An answer that declines the task, anywhere a sentence starts: a refusal is never a prompt.
+_REFUSAL = re.compile(
+    r"(?:^|[.!?:]\s+|\n\s*)(?:I'?m sorry|I am sorry|sorry,? but|I apologi[sz]e|unfortunately,? I\b"
+    r"|I (?:can(?:no|')?t|can not|am unable|'m unable|am not able|'m not able|won'?t|will not|do not feel|don'?t feel)\b"
+    r"|as an AI\b|as a (?:large )?language model\b)", re.I)
+# A chatty lead-in before the prompt: an interjection ("Sure!") and/or an announcement ("Here is the
+# prompt:", "Below is an AlchemistPrompt for this answer:") that ends at a colon or a line break, or
+# a bare label ("Prompt:"). Cut, it leaves the prompt itself.
+_INTERJECTION = r"(?:sure(?: thing)?|certainly|of course|absolutely|okay|ok|alright|great|no problem|happy to help)\s*[.!,]\s*"
+_ANNOUNCE = (r"(?:here(?:'s| is| are)|below is|the following is|this is)\b[^\n:]{0,80}?"
+             r"(?:prompt|instruction|version|rewrite)\w*[^\n:]{0,80}?(?::|\n)\s*")
+_LABEL = r"(?:\*\*)?(?:alchemist ?)?prompt(?:\*\*)?\s*:(?:\*\*)?\s*"
+_PREAMBLE = re.compile(rf"^(?:{_INTERJECTION})?(?:{_ANNOUNCE}|{_LABEL})|^{_INTERJECTION}", re.I)
+# Chatter that does not separate cleanly from the prompt: an answer that talks about a prompt, or
+# addresses the requester, instead of being one.
+_CHATTY = re.compile(
+    r"^(?:sure|certainly|of course|absolutely)\b|^(?:here(?:'s| is| are)|below is)\b[^.!?\n]{0,80}\b(?:prompt|instruction)"
+    r"|\b(?:I hope (?:this|that) helps|let me know if|feel free to|I'?ve (?:written|created|crafted)|I have (?:written|created|crafted))\b",
+    re.I)
+
+
+def _without_preamble(text: str) -> str:
+    text = text.strip()
+    m = _PREAMBLE.match(text)
+    if m and text[m.end():].strip():
+        text = text[m.end():].strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'`":  # the prompt quoted
+        text = text[1:-1].strip()
+    return text
+
+
 def parse_alchemist_prompt(answer: str, sample: Sample, min_words: int, max_words: int) -> tuple[str | None, str | None]:
-    """(prompt, None) or (None, reject reason)."""
-    prompt = _tag(answer, "prompt")
+    """(prompt, None) or (None, reject reason).
+
+    A refusal ("I'm sorry, but I can't...", "As an AI language model...") is `refusal`. A chatty
+    lead-in that ends at a colon or a line break ("Sure! Here is the prompt: ...") is cut and the
+    rest judged like any prompt: the model did write one, and the cut is exact. Chatter that cannot
+    be cut cleanly (an answer that describes a prompt, "I hope this helps") is `preamble`."""
+    normalized = answer.replace("\u2019", "'").replace("\u2018", "'")
+    prompt = _tag(normalized, "prompt")
+    if _REFUSAL.search(prompt if prompt is not None else normalized):
+        return None, "refusal"
     if prompt is None:
-        stripped = answer.strip()
+        stripped = _without_preamble(normalized)
         if "<prompt>" in stripped.lower() or "\n\n" in stripped or not stripped:
             return None, "missing_tags" if stripped else "empty"
         prompt = stripped  # a bare one-paragraph answer is accepted as the prompt
-    prompt = " ".join(prompt.split())
+    prompt = " ".join(_without_preamble(prompt).split())
     if not prompt:
         return None, "empty"
+    if _CHATTY.search(prompt):
+        return None, "preamble"
     n = len(prompt.split())
     if n < min_words:
         return None, "too_short"

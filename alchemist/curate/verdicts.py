@@ -1,0 +1,162 @@
+"""Verdicts for every ingested row: kept, or dropped with a reason and details.
+
+One parallel pass (datatrove's executor) screens each sample (quality filters, decontamination)
+and computes its exact-dedup key and MinHash signature; datatrove's bucket, cluster and filter
+steps follow. Exact dedup is then resolved per group of identical samples: one copy is kept, the
+first in recipe order unless MinHash kept another copy of the group.
+Reasons, in order of precedence: quality reasons, contaminated, exact_duplicate, near_duplicate."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pyarrow.parquet as pq
+
+from alchemist.curate.decontaminate import NgramIndex
+from alchemist.curate.near import CodeWordTokenizer, minhash_config
+from alchemist.curate.steps import KeptIds, PassedReader, SampleReader, Screen
+from alchemist.errors import UserError
+from alchemist.curate.spec import CurateSpec
+from alchemist.testsets import Problem
+
+
+@dataclass
+class Verdicts:
+    reasons: list[str | None]
+    details: dict[int, dict] = field(default_factory=dict)
+
+
+def workers_for(spec: CurateSpec) -> int:
+    return spec.executor.workers or os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def stderr_to(path: Path):
+    """datatrove logs every task to stderr; send that (workers inherit fd 2) to a log file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "ab") as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _execute(pipeline, tasks: int, workers: int, logging_dir: Path, spec: CurateSpec) -> None:
+    if spec.executor.type == "ray":
+        try:
+            from datatrove.executor import RayPipelineExecutor
+        except ImportError:
+            raise UserError("curate.executor.type ray needs Ray: pip install 'ray[default]' and start a cluster") from None
+        executor = RayPipelineExecutor(pipeline=pipeline, tasks=tasks, workers=workers, logging_dir=str(logging_dir),
+                                       skip_completed=True, **spec.executor.options)
+    else:
+        from datatrove.executor import LocalPipelineExecutor
+
+        options = {"start_method": "fork", **spec.executor.options}
+        executor = LocalPipelineExecutor(
+            pipeline=pipeline, tasks=tasks, workers=min(workers, tasks), logging_dir=str(logging_dir),
+            skip_completed=True, **options,
+        )
+    log = logging_dir.parent / "datatrove.log"
+    try:
+        with stderr_to(log):
+            executor.run()
+    except Exception as e:  # a failed task: its log says why
+        raise UserError(f"curation step {logging_dir.name} failed ({e}); see {log} and {logging_dir}/logs") from None
+
+
+def curate(files: list[Path], spec: CurateSpec, problems: list[Problem], work_dir: Path, seed: int, status=None) -> Verdicts:
+    """Verdicts for every row of `files` (ingested shards, in order). `work_dir` keeps datatrove's
+    completion markers, so a killed run resumes where its tasks left off."""
+    say = status or (lambda msg: None)
+    total = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    reasons: list[str | None] = [None] * total
+    details: dict[int, dict] = {}
+    active = np.ones(total, dtype=bool)
+    if total == 0:
+        return Verdicts(reasons)
+
+    index = None
+    if spec.decontaminate.enabled and problems:
+        index = NgramIndex(problems, spec.decontaminate.ngram, spec.decontaminate.min_overlap)
+
+    workers = workers_for(spec)
+    # one task per worker, as datatrove's own examples do: every extra task adds signature files
+    # that the bucket step must merge
+    tasks = max(1, min(workers, int(active.sum()) // 512 or 1))
+    near = spec.dedup.near
+    verdict_dir, kept_dir = work_dir / "verdicts", work_dir / "kept"
+    reader = SampleReader([str(f) for f in files], active)
+    screen = Screen(str(verdict_dir), spec.filters, index)
+    say(f"quality filters, decontamination{', MinHash signatures' if near.enabled else ''} ({tasks} tasks)")
+    if near.enabled:
+        from datatrove.pipeline.dedup.minhash import MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupFilter
+
+        from alchemist.curate.near import MinhashSignature
+
+        config = minhash_config(near, seed)
+        sigs, buckets, clusters = work_dir / "signatures", work_dir / "buckets", work_dir / "clusters"
+        _execute([reader, screen, MinhashSignature(str(sigs), config=config, language=CodeWordTokenizer())],
+                 tasks, workers, work_dir / "1_screen", spec)
+        say("MinHash buckets")
+        _execute([MinhashDedupBuckets(str(sigs), str(buckets), config=config)],
+                 config.num_buckets, workers, work_dir / "2_buckets", spec)
+        say("MinHash clusters")
+        _execute([MinhashDedupCluster(str(buckets), str(clusters), config=config)], 1, 1, work_dir / "3_clusters", spec)
+        say("MinHash filter")
+        _execute([PassedReader(str(verdict_dir)), MinhashDedupFilter(str(clusters)), KeptIds(str(kept_dir))],
+                 tasks, workers, work_dir / "4_filter", spec)
+    else:
+        _execute([reader, screen], tasks, workers, work_dir / "1_screen", spec)
+
+    passed, groups = [], {}
+    for rank in range(tasks):
+        with open(verdict_dir / f"{rank:05d}.jsonl", encoding="utf-8") as fh:
+            for line in fh:
+                v = orjson.loads(line)
+                reasons[v["idx"]] = v["reason"]
+                if v["detail"]:
+                    details[v["idx"]] = v["detail"]
+                if v["reason"] is None:
+                    passed.append(v["idx"])
+                    groups.setdefault(v["key"], []).append(v["idx"])
+    kept = set(passed)
+    if near.enabled:
+        kept = set()
+        for rank in range(tasks):
+            kept.update(int(x) for x in (kept_dir / f"{rank:05d}.txt").read_text().split())
+    ids = _ids(files) if spec.dedup.exact and any(len(m) > 1 for m in groups.values()) else []
+    for members in groups.values():
+        members.sort()
+        if spec.dedup.exact and len(members) > 1:
+            # the copy MinHash kept (else the first) stands for the group; the others are its exact copies
+            keep = next((i for i in members if i in kept), members[0])
+            if keep not in kept:  # MinHash dropped the whole group for a near-duplicate elsewhere
+                reasons[keep] = "near_duplicate"
+            for i in members:
+                if i != keep:
+                    reasons[i] = "exact_duplicate"
+                    details[i] = {"duplicate_of": ids[keep]}
+        else:
+            for i in members:
+                if i not in kept:
+                    reasons[i] = "near_duplicate"
+    return Verdicts(reasons, details)
+
+
+def _ids(files: list[Path]) -> list[str]:
+    out: list[str] = []
+    for f in files:
+        out += pq.read_table(f, columns=["id"]).column("id").to_pylist()
+    return out

@@ -1,0 +1,66 @@
+"""One benchmark, evaluated: generate answers (given an LLM client) or read a samples file, score
+them in the sandbox, write `generations.jsonl` (when generated), `samples.jsonl` and
+`results.json` into the benchmark's folder. `alchemist eval` and the recipe's eval stage both
+call `evaluate()`; they load the problems once and build (and close) the client."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from pathlib import Path
+
+from alchemist.errors import UserError
+from alchemist.evaluate.sandbox import Limits
+from alchemist.testsets import Benchmark, Problem
+
+
+def _check_settings(n: int, temperature: float, max_tokens: int, limits: Limits, workers: int) -> None:
+    problems = [msg for bad, msg in (
+        (n < 1, f"samples per task must be 1 or more, got {n}"),
+        (temperature < 0, f"temperature must be 0 or more, got {temperature}"),
+        (max_tokens < 1, f"max tokens must be 1 or more, got {max_tokens}"),
+        (not limits.timeout > 0, f"the timeout per program must be more than 0 seconds, got {limits.timeout}"),
+        (workers < 0, f"workers must be 0 (one per core) or more, got {workers}"),
+    ) if bad]
+    if problems:
+        raise UserError("; ".join(problems))
+
+
+def evaluate(benchmark: Benchmark, problems: list[Problem], out_dir: Path, *, client=None, samples: Path | None = None,
+             style: str | None = None, n: int = 1, temperature: float = 0.0, max_tokens: int = 512,
+             shots: list[Problem] | None = None, sanitize: bool = True, limits: Limits = Limits(), workers: int = 0,
+             model_name: str | None = None, excluded: Collection[str] = (),
+             say: Callable[[str], None] | None = None) -> dict:
+    """Score `problems` of `benchmark` and return the results dict (what results.json holds).
+
+    Exactly one of `client` (an LLMClient: generate `n` answers per problem in `style`, default
+    the benchmark's; the caller owns and closes it) or `samples` (a JSONL file, `.gz` or not, of
+    task_id + solution/completion made elsewhere). `shots`: few-shot examples for mbpp-3shot
+    (default: `benchmark.examples()` from the built-in data). `excluded`: the benchmark's task ids
+    the caller left out (--limit); samples of those are counted in the results, not scored."""
+    from alchemist.evaluate.generate import generate_samples
+    from alchemist.evaluate.score import check_out_dir, score
+
+    if (client is None) == (samples is None):
+        raise UserError("evaluate: give exactly one of an LLM client (to generate with) or a samples file (to score)")
+    _check_settings(n, temperature, max_tokens, limits, workers)
+    out_dir = Path(out_dir)
+    check_out_dir(out_dir)
+    if not problems:
+        raise UserError(f"{benchmark.name}: no problems to evaluate")
+    say = say or (lambda _msg: None)
+    generation = None
+    if client is not None:
+        style = style or benchmark.style
+        if style == "mbpp-3shot" and shots is None:
+            shots = benchmark.examples()
+        say(f"{benchmark.name}: generating {len(problems) * n} answers with {client.model_id}")
+        samples = generate_samples(client, problems, style, out_dir / "generations.jsonl", n=n, temperature=temperature,
+                                   max_tokens=max_tokens, shots=shots)
+        generation = {"llm": client.model_id, "prompt_style": style, "n": n, "temperature": temperature,
+                      "max_tokens": max_tokens}
+        model_name = model_name or Path(client.model_id.split(":", 1)[-1]).name
+    results = score(benchmark, problems, Path(samples), out_dir, do_sanitize=sanitize, limits=limits, workers=workers,
+                    model=model_name, generation=generation, excluded=excluded)
+    for note in results["notes"]:
+        say(f"{benchmark.name}: {note}")
+    return results

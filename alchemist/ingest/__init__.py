@@ -1,0 +1,1 @@
+"""Ingest: every source's records become Sample rows, one shard per source."""

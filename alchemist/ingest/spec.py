@@ -1,0 +1,35 @@
+"""A source of the recipe: where a corpus lives and which adapter reads it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from alchemist.specs import Strict
+
+
+class SourceSpec(Strict):
+    name: str = Field(description="Unique name; the manifest counts per name.")
+    adapter: str = Field(description="How records become Samples; see `alchemist sources`.")
+    path: str | list[str] | None = Field(None, description="File, glob, directory or list of them.")
+    hf: str | None = Field(None, description="Hugging Face dataset id, read with `datasets`.")
+    config: str | None = Field(None, description="Dataset config (subset) for `hf`.")
+    split: str = Field("train", description="Dataset split for `hf`.")
+    revision: str | None = Field(None, description="Dataset revision (commit, tag) for `hf`.")
+    options: dict[str, Any] = Field(default_factory=dict, description="Adapter options.")
+    weight: float = Field(1.0, ge=0, description="Mixing weight: <1 subsamples, >1 repeats.")
+    max_samples: int | None = Field(None, ge=0, description="Cap on curated samples taken from this source.")
+    use: str | None = Field(None, description="Name of the data_sources/ entry this was expanded from.")
+
+    @model_validator(mode="after")
+    def _one_location(self):
+        if (self.path is None) == (self.hf is None):
+            raise ValueError("give exactly one of `path` (local files) or `hf` (a Hugging Face dataset id)")
+        paths = [self.path] if isinstance(self.path, str) else (self.path or [])
+        if self.path is not None and (not paths or any(not str(p).strip() for p in paths)):
+            raise ValueError("`path` is empty (an unset shell variable?); give a file, glob or directory")
+        return self
+
+    def paths(self) -> list[str]:
+        return [] if self.path is None else ([self.path] if isinstance(self.path, str) else list(self.path))

@@ -1,0 +1,35 @@
+"""The leaderboard stage: runs/NAME/leaderboard/ from this run's eval results (and any others the
+recipe names), beside the paper's published rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alchemist.stage import StageSkipped
+
+
+class Leaderboard:
+    name, version, reads = "leaderboard", 1, ("eval",)
+
+    def enabled(self, recipe) -> bool:
+        return recipe.leaderboard is not None and recipe.leaderboard.enabled
+
+    def config(self, recipe):
+        return {"leaderboard": recipe.leaderboard}
+
+    def inputs(self, ctx) -> list:
+        from alchemist.leaderboard import find_results
+
+        extra = ctx.recipe.leaderboard.results
+        return find_results(extra) if extra else []
+
+    def run(self, ctx, out: Path, work: Path) -> dict:
+        from alchemist.leaderboard import write_leaderboard
+
+        evals = ctx.output("eval")
+        sources = ([str(evals)] if evals is not None and any(evals.rglob("results.json")) else []) + ctx.recipe.leaderboard.results
+        if not sources:
+            raise StageSkipped("no eval results yet")
+        board = write_leaderboard(sources, out, with_reference=ctx.recipe.leaderboard.reference)
+        ctx.say(f"leaderboard: {len(board['rows'])} rows -> {ctx.run_dir / 'leaderboard' / 'index.html'}")
+        return {"rows": len(board["rows"]), "models": sum(1 for r in board["rows"] if not r["reference"])}

@@ -1,0 +1,1 @@
+"""Mix: the final training set from curated and relabeled samples."""

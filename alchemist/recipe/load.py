@@ -1,0 +1,321 @@
+"""Reading a recipe: YAML, `use:` entries of data_sources/, `--set` overrides, absolute paths,
+then validation. Every problem is reported at once, each with the file line and the key, e.g.
+`recipes/tiny.yaml:14: sources[0].adpter: unknown key; did you mean 'adapter'?`.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from alchemist.errors import RecipeError
+from alchemist.llm.spec import BACKEND_TAGS
+from alchemist.recipe.locate import absolutize, catalog_dirs, resolve_path
+from alchemist.recipe.schema import Recipe
+
+# Keys of a data_sources/ entry that describe the corpus and are not source settings.
+CATALOG_ONLY_KEYS = ("description", "license", "homepage", "records")
+LLM_KEYS = ("model", "backend", "base_url", "api_key_env", "batch_size", "temperature", "max_tokens", "concurrency")
+
+
+# -- --set overrides ------------------------------------------------------------------------------
+
+def _parse_value(value: str) -> Any:
+    """YAML when it parses (numbers, booleans, lists); else the raw text (`*.jsonl` is a glob, not a YAML alias)."""
+    if not value.strip():
+        return ""
+    try:
+        return yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+
+
+def _parse_override(text: str) -> tuple[list[str], Any]:
+    if "=" not in text:
+        raise RecipeError(f"--set {text!r}: expected KEY=VALUE, e.g. --set curate.filters.min_response_chars=16")
+    key, value = text.split("=", 1)
+    if not key.strip():
+        raise RecipeError(f"--set {text!r}: the key is empty; e.g. --set train.lr=2e-5")
+    return key.strip().split("."), _parse_value(value)
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    """`--set a.b.c=value` (value parsed as YAML); list items by index: `sources.0.weight=2`."""
+    raw = copy.deepcopy(raw)
+    for text in overrides:
+        keys, value = _parse_override(text)
+        node: Any = raw
+        for i, key in enumerate(keys[:-1]):
+            if isinstance(node, list):
+                if not key.isdigit() or int(key) >= len(node):
+                    raise RecipeError(f"--set {text}: '{'.'.join(keys[:i + 1])}' is not an index of that list")
+                node = node[int(key)]
+            else:
+                if node.get(key) is None:
+                    node[key] = {}
+                node = node[key]
+                if not isinstance(node, (dict, list)):
+                    raise RecipeError(f"--set {text}: '{'.'.join(keys[:i + 1])}' is a value, not a section")
+        last = keys[-1]
+        if isinstance(node, list):
+            if not last.isdigit() or int(last) >= len(node):
+                raise RecipeError(f"--set {text}: '{last}' is not an index of that list")
+            node[int(last)] = value
+        else:
+            node[last] = value
+    return raw
+
+
+# -- line numbers and messages --------------------------------------------------------------------
+
+def _line_of(node: yaml.Node | None, loc: tuple) -> int | None:
+    """1-based line of the YAML node at `loc` (or of its deepest existing parent)."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if k.value == key), None)
+            if match is None:
+                break
+            node = match
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def _key_line(node: yaml.Node | None, loc: tuple) -> int | None:
+    """Line of the key itself for unknown-key errors (the value may sit on another line)."""
+    if not loc:
+        return _line_of(node, loc)
+    parent = node
+    for key in loc[:-1]:
+        if isinstance(parent, yaml.MappingNode):
+            parent = next((v for k, v in parent.value if k.value == key), None)
+        elif isinstance(parent, yaml.SequenceNode) and isinstance(key, int) and key < len(parent.value):
+            parent = parent.value[key]
+        else:
+            return _line_of(node, loc)
+    if isinstance(parent, yaml.MappingNode):
+        for k, _ in parent.value:
+            if k.value == loc[-1]:
+                return k.start_mark.line + 1
+    return _line_of(node, loc)
+
+
+def _dotted(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    found, todo = [], [annotation]
+    while todo:
+        a = todo.pop()
+        if isinstance(a, type) and issubclass(a, BaseModel):
+            found.append(a)
+        todo += list(getattr(a, "__args__", ()) or ())
+        todo += list(getattr(a, "__metadata__", ()) or ())[:0]
+        origin = getattr(a, "__origin__", None)
+        if origin is not None and origin is not a:
+            todo.append(origin)
+    return found
+
+
+def _model_at(loc: tuple, backend: str | None = None) -> type[BaseModel] | None:
+    model: Any = Recipe
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)) or part not in model.model_fields:
+            return None
+        candidates = _models_in(model.model_fields[part].annotation)
+        if backend and len(candidates) > 1:
+            candidates = [c for c in candidates if "backend" in c.model_fields
+                          and c.model_fields["backend"].default == backend] or candidates
+        model = candidates[0] if candidates else None
+    return model
+
+
+def _clean_loc(loc: tuple) -> tuple[tuple, str | None]:
+    """Drop pydantic's union/type markers from an error location; keep the LLM backend tag."""
+    out, backend = [], None
+    for part in loc:
+        if isinstance(part, str) and (part[:1].isupper() or "[" in part or part in ("str", "bool", "int", "float", "list[str]")):
+            continue
+        if isinstance(part, str) and part in BACKEND_TAGS and out and out[-1] == "llm":
+            backend = part
+            continue
+        out.append(part)
+    return tuple(out), backend
+
+
+def _describe(err: dict, yaml_root, origin: str) -> str:
+    loc, backend = _clean_loc(tuple(err["loc"]))
+    where = _dotted(loc) or "(top level)"
+    if err["type"] == "extra_forbidden":
+        line = _key_line(yaml_root, loc)
+        parent = _model_at(loc[:-1], backend)
+        allowed = sorted(parent.model_fields) if parent else []
+        guess = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        hint = f"; did you mean '{guess[0]}'?" if guess else (f"; allowed keys: {', '.join(allowed)}" if allowed else "")
+        scope = f" for backend {backend}" if backend else ""
+        msg = f"unknown key{scope}{hint}"
+        if loc[:1] == ("eval",) and len(loc) == 2 and loc[1] in LLM_KEYS:
+            msg = f"unknown key; the model and its sampling go under eval.llm, e.g. llm: {{backend: hf, model: PATH, {loc[1]}: ...}}"
+    else:
+        line = _line_of(yaml_root, loc)
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "missing":
+            msg = "required key is missing"
+    return f"{origin}:{line}: {where}: {msg}" if line else f"{origin}: {where}: {msg}"
+
+
+# -- use: entries of data_sources/ ----------------------------------------------------------------
+
+def load_catalog_entry(name: str, recipe_path: Path | None) -> dict:
+    for d in catalog_dirs(recipe_path):
+        f = d / f"{name}.yaml"
+        if f.is_file():
+            entry = yaml.safe_load(f.read_text(encoding="utf-8")) or {}
+            return {k: v for k, v in entry.items() if k not in CATALOG_ONLY_KEYS}
+    known = sorted({p.stem for d in catalog_dirs(recipe_path) if d.is_dir() for p in d.glob("*.yaml")})
+    raise KeyError(f"no data_sources entry named '{name}' (known: {', '.join(known) or 'none'})")
+
+
+def _expand_uses(raw: dict, recipe_path: Path | None, errors: list[str], yaml_root, origin: str) -> None:
+    sources = raw.get("sources")
+    if not isinstance(sources, list):
+        return
+    for i, src in enumerate(sources):
+        if not (isinstance(src, dict) and src.get("use")):
+            continue
+        if src.get("adapter") and (src.get("path") or src.get("hf")):
+            continue  # already expanded (a resolved recipe): self-contained
+        try:
+            entry = load_catalog_entry(str(src["use"]), recipe_path)
+        except KeyError as e:
+            errors.append(f"{origin}:{_line_of(yaml_root, ('sources', i, 'use'))}: sources[{i}].use: {e.args[0]}")
+            continue
+        if "path" in src:  # a local copy of the corpus replaces its hub location
+            entry = {k: v for k, v in entry.items() if k not in ("hf", "config", "split", "revision")}
+        merged = {**entry, **src}
+        merged.setdefault("name", src["use"])
+        sources[i] = merged
+
+
+# -- checks that need the validated recipe --------------------------------------------------------
+
+def _semantic_errors(recipe: Recipe, recipe_path: Path | None, yaml_root, origin: str) -> list[str]:
+    from alchemist.sources import ADAPTERS, expand_paths
+    from alchemist.testsets import KNOWN_BENCHMARKS
+
+    errors = []
+
+    def err(loc: tuple, msg: str):
+        line = _line_of(yaml_root, loc)
+        errors.append(f"{origin}:{line}: {_dotted(loc)}: {msg}" if line else f"{origin}: {_dotted(loc)}: {msg}")
+
+    seen = {}
+    for i, src in enumerate(recipe.sources):
+        if src.name in seen:
+            err(("sources", i, "name"), f"'{src.name}' is already the name of sources[{seen[src.name]}]; names must be unique")
+        seen[src.name] = i
+        if src.adapter not in ADAPTERS:
+            guess = difflib.get_close_matches(src.adapter, list(ADAPTERS), n=1)
+            hint = f"did you mean '{guess[0]}'? " if guess else ""
+            err(("sources", i, "adapter"), f"unknown adapter '{src.adapter}'; {hint}choose one of {', '.join(ADAPTERS)}")
+        else:
+            problem = ADAPTERS[src.adapter].check_options(src.options)
+            if problem:
+                err(("sources", i, "options"), problem)
+        for text in src.paths():
+            if not expand_paths(text, recipe_path, ADAPTERS.get(src.adapter)):
+                err(("sources", i, "path"), f"no file matches '{text}' (relative paths are read from the working directory, then the recipe's folder)")
+    if recipe.eval is not None:
+        for j, name in enumerate(recipe.eval.benchmarks):
+            if name not in KNOWN_BENCHMARKS and name not in recipe.eval.data:
+                err(("eval", "benchmarks", j), f"'{name}' is not built in ({', '.join(KNOWN_BENCHMARKS)}); give its file in eval.data")
+        for name, path in recipe.eval.data.items():
+            if not Path(path).is_file():
+                err(("eval", "data", name), f"benchmark file '{path}' does not exist")
+    for j, ref in enumerate(recipe.curate.decontaminate.refs()):
+        if ref.name not in KNOWN_BENCHMARKS and ref.path is None:
+            err(("curate", "decontaminate", "benchmarks", j),
+                f"'{ref.name}' is not a built-in benchmark ({', '.join(KNOWN_BENCHMARKS)}); give it a `path:` to a JSONL file")
+        if ref.path is not None and not resolve_path(ref.path, recipe_path).is_file():
+            err(("curate", "decontaminate", "benchmarks", j), f"benchmark file '{ref.path}' does not exist")
+    if not recipe.curate.enabled:
+        err(("curate", "enabled"), "curation cannot be turned off: mix and train read its output; relax its filters instead")
+    problem = _output_dir_problem(recipe.run_dir)
+    if problem:
+        err(("output_dir",), problem)
+    return errors
+
+
+def _output_dir_problem(run_dir: Path) -> str | None:
+    if run_dir.exists() and not run_dir.is_dir():
+        return f"'{run_dir}' is a file, not a directory; choose another output_dir"
+    probe = run_dir
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        return f"'{probe}' is not writable; choose an output_dir you can write to"
+    return None
+
+
+# -- loading --------------------------------------------------------------------------------------
+
+def _read_text(path: Path, origin: str) -> str:
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise RecipeError(f"{origin}:{line}: not UTF-8 text (byte {data[e.start]:#04x}); save the recipe as UTF-8") from None
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
+    """Read, expand (`use:`), override (`--set`), make paths absolute and validate a recipe;
+    raise RecipeError listing every problem."""
+    path = Path(path)
+    origin = str(path)
+    if not path.is_file():
+        raise RecipeError(f"{origin}: recipe file not found")
+    text = _read_text(path, origin)
+    try:
+        yaml_root = yaml.compose(text)
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise RecipeError(f"{origin}{line}: not valid YAML: {getattr(e, 'problem', e)}") from None
+    if not isinstance(raw, dict):
+        raise RecipeError(f"{origin}: a recipe is a YAML mapping with keys name, sources, curate, ...")
+    raw = apply_overrides(raw, overrides or [])
+    errors: list[str] = []
+    _expand_uses(raw, path, errors, yaml_root, origin)
+    absolutize(raw, path)
+    try:
+        recipe = Recipe.model_validate(raw)
+    except ValidationError as e:
+        errors += [_describe(err, yaml_root, origin) for err in e.errors()]
+        raise RecipeError("\n".join(dict.fromkeys(errors))) from None
+    errors += _semantic_errors(recipe, path, yaml_root, origin)
+    if errors:
+        raise RecipeError("\n".join(errors))
+    recipe._path = path.resolve()
+    return recipe
+
+
+def dump_resolved(recipe: Recipe) -> str:
+    return yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
