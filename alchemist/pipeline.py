@@ -73,11 +73,12 @@ def check_stage_names(names, what: str) -> None:
             raise UserError(f"{what} {n}: not a stage; {hint}stages: {', '.join(STAGE_NAMES)}")
 
 
-def dependents(names) -> set[str]:
-    """The stages named and every stage that reads them, directly or not."""
+def dependents(names, enabled: dict[str, bool] | None = None) -> set[str]:
+    """The stages named and every enabled stage that reads them, directly or not (a disabled
+    stage passes nothing on)."""
     out = set(names)
     for s in STAGES:  # in order, so one pass reaches every descendant
-        if out & set(s.reads):
+        if out & set(s.reads) and (enabled is None or enabled.get(s.name)):
             out.add(s.name)
     return out
 
@@ -150,7 +151,7 @@ class Pipeline:
     def plan(self, selection: Selection) -> list[Plan]:
         """What a run would do, without writing anything."""
         plans, fps, changed = [], {}, set()
-        forced = dependents(selection.force)
+        forced = dependents(selection.force, self.ctx.enabled)
         for stage in STAGES:
             name = stage.name
             if not self.ctx.enabled[name]:
@@ -207,7 +208,7 @@ class Pipeline:
             if p.action == "run" and hasattr(stage, "preflight"):
                 stage.preflight(self.ctx)
         outcome, fps = Outcome(), {}
-        forced = dependents(selection.force)
+        forced = dependents(selection.force, self.ctx.enabled)
         for stage in STAGES:
             name = stage.name
             out = self.run_dir / OUTPUTS[name]

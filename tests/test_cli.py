@@ -110,21 +110,62 @@ def test_unreachable_hub_dataset_is_one_clear_line(tmp_path):
     assert "cannot load Hugging Face dataset 'nobody/no-such-corpus'" in r.stderr
 
 
-def test_empty_and_all_malformed_sources_are_accounted(tmp_path):
-    (tmp_path / "empty.jsonl").write_text("")
-    bad = write_jsonl(tmp_path / "bad.jsonl", ["{nope", "[1]"])
+def test_a_file_with_no_readable_record_is_an_error_naming_it(tmp_path):
+    """An empty file or one where nothing parses would otherwise pass as a source with nothing in it."""
     good = write_jsonl(tmp_path / "good.jsonl", [GOOD])
-    p = tmp_path / "r.yaml"
-    p.write_text(f"""name: t
+    for name, content in (("empty.jsonl", ""), ("bad.jsonl", "{nope\n[1]\n")):
+        (tmp_path / name).write_text(content)
+        p = tmp_path / f"{name}.yaml"
+        p.write_text(f"""name: t
 output_dir: {tmp_path / 'run'}
 sources:
-  - {{name: empty, adapter: alpaca, path: {tmp_path / 'empty.jsonl'}}}
-  - {{name: bad, adapter: alpaca, path: {bad}}}
+  - {{name: a, adapter: alpaca, path: {tmp_path / name}}}
   - {{name: good, adapter: alpaca, path: {good}}}
 curate: {{decontaminate: {{benchmarks: [humaneval]}}, executor: {{workers: 1}}}}
 """)
-    r = run_cli("data", p)
+        r = run_cli("data", p)
+        assert r.returncode == 2 and "Traceback" not in r.stderr
+        assert f"{tmp_path / name}: no record could be read" in r.stderr
+
+
+def test_an_empty_path_is_refused_not_the_working_directory(tmp_path):
+    data = write_jsonl(tmp_path / "d.jsonl", [GOOD])
+    p = recipe(tmp_path, data)
+    for value in ("", "[]"):
+        r = run_cli("data", p, "--set", f"sources.0.path={value}", cwd=tmp_path)
+        assert r.returncode == 2 and "Traceback" not in r.stderr
+        assert "sources[0]: Value error" not in r.stderr and "path` is empty" in r.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_set_takes_a_glob_as_text(tmp_path):
+    write_jsonl(tmp_path / "d1.jsonl", [GOOD])
+    write_jsonl(tmp_path / "d2.jsonl", [{**GOOD, "instruction": "Write a function returning the cube of x."}])
+    p = recipe(tmp_path, tmp_path / "d1.jsonl")
+    r = run_cli("data", p, "--set", f"sources.0.path={tmp_path}/*.jsonl")
     assert r.returncode == 0, r.stderr
-    sources = json.loads((tmp_path / "run" / "data" / "manifest.json").read_text())["sources"]
-    assert sources["empty"]["read"] == 0 and sources["bad"]["dropped"] == {"malformed": 2}
-    assert sources["good"]["kept"] == 1
+    assert json.loads((tmp_path / "run" / "data" / "manifest.json").read_text())["sources"]["a"]["read"] == 2
+
+
+def test_recipe_mistakes_end_in_one_line(tmp_path):
+    data = write_jsonl(tmp_path / "d.jsonl", [GOOD])
+    p = recipe(tmp_path, data)
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes(p.read_bytes().replace(b"name: t", b"name: t\xe9"))
+    r = run_cli("data", latin)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and f"{latin}:1: not UTF-8" in r.stderr
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    r = run_cli("data", p, "--set", f"output_dir={afile}")
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "is a file, not a directory" in r.stderr
+    r = run_cli("data", p, "--set", "relabel.enabled=false")  # no relabel section: disabling it is fine
+    assert r.returncode == 0, r.stderr
+    r = run_cli("data", p, "--set", "relabel.alchemist_prompts.fraction=0.1")
+    assert r.returncode == 2 and "relabel: `llm` is required when relabel is enabled" in r.stderr
+
+
+def test_eval_cli_rejects_bad_numbers_in_one_line(tmp_path):
+    samples = write_jsonl(tmp_path / "s.jsonl", [{"task_id": "HumanEval/0", "completion": "    return True\n"}])
+    for flag, value in (("--timeout", "0"), ("--timeout", "-1"), ("--limit", "-1"), ("--workers", "-3"), ("-n", "0")):
+        r = run_cli("eval", "--benchmark", "humaneval", "--samples", samples, flag, value)
+        assert r.returncode == 2 and "Traceback" not in r.stderr and "out of range" in r.stderr, (flag, value, r.stderr)

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -58,14 +59,81 @@ def test_tiny_report_lists_contamination_with_task_ids(tiny_run):
 
 def test_rerun_skips_unchanged_stages_and_redoes_changed_ones(tiny_run):
     out, _ = tiny_run
-    r = run_cli("data", "recipes/tiny.yaml", "--set", f"output_dir={out}")
-    assert r.returncode == 0
-    assert "unchanged, skipped" in r.stderr and "curate: inputs and settings unchanged" in r.stderr
+    r = run_cli("run", "recipes/tiny.yaml", "--set", f"output_dir={out}")
+    assert r.returncode == 0, r.stderr
+    for stage in ("ingest", "curate", "relabel", "mix", "eval", "leaderboard"):
+        assert re.search(rf"{stage}\s+skipped in [0-9.]+s: unchanged", r.stderr), (stage, r.stderr)
+    assert "Loading weights" not in r.stderr and "generating" not in r.stderr  # no model loaded, nothing generated
+    record = json.loads((out / "run.json").read_text())
+    assert {k: v["status"] for k, v in record["stages"].items()} == {
+        "ingest": "skipped", "curate": "skipped", "relabel": "skipped", "mix": "skipped", "train": "disabled",
+        "eval": "skipped", "leaderboard": "skipped"}
+    final = out / "data" / "final" / "train.parquet"
+    before = final.stat().st_mtime_ns
     r = run_cli("data", "recipes/tiny.yaml", "--set", f"output_dir={out}", "--set", "curate.filters.min_response_chars=40")
     assert r.returncode == 0
-    assert "curate: quality filters" in r.stderr  # curation ran again
+    assert "ingest      skipped" in r.stderr and "curate      done" in r.stderr  # curation ran again, ingest did not
     manifest = json.loads((out / "data" / "manifest.json").read_text())
     assert manifest["total"]["dropped"]["short_response"] > 0
+    assert final.stat().st_mtime_ns != before
+    results = out / "eval" / "humaneval" / "results.json"
+    kept = results.stat().st_mtime_ns
+    # a volatile setting (workers) changes nothing; the eval output is never touched by data reruns
+    r = run_cli("run", "recipes/tiny.yaml", "--set", f"output_dir={out}", "--set", "curate.executor.workers=1",
+                "--set", "curate.filters.min_response_chars=40", "--stages", "ingest,curate")
+    assert r.returncode == 0 and "curate      skipped" in r.stderr, r.stderr
+    assert results.stat().st_mtime_ns == kept
+    assert run_cli("data", "recipes/tiny.yaml", "--set", f"output_dir={out}").returncode == 0  # back to the recipe
+
+
+def test_resolved_recipe_runs_from_another_directory(tiny_run, tmp_path):
+    out, _ = tiny_run
+    r = run_cli("run", out / "recipe.resolved.yaml", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "ingest      skipped" in r.stderr and "eval        skipped" in r.stderr
+
+
+def test_dry_run_writes_nothing_and_says_why(tiny_run, tmp_path):
+    out, _ = tiny_run
+    fresh = tmp_path / "fresh"
+    r = run_cli("run", "recipes/tiny.yaml", "--set", f"output_dir={fresh}", "--dry-run")
+    assert r.returncode == 0, r.stderr
+    assert not fresh.exists()
+    assert "no finished output" in r.stderr and "164 answers" in r.stderr
+    before = (out / "run.json").read_text()
+    r = run_cli("run", "recipes/tiny.yaml", "--set", f"output_dir={out}", "--dry-run", "--force", "curate")
+    assert r.returncode == 0 and "forced" in r.stderr and "unchanged" in r.stderr
+    assert (out / "run.json").read_text() == before
+
+
+def test_force_reruns_a_stage_and_what_reads_it(tiny_run):
+    out, _ = tiny_run
+    r = run_cli("run", "recipes/tiny.yaml", "--set", f"output_dir={out}", "--force", "mix")
+    assert r.returncode == 0, r.stderr
+    assert "mix         done" in r.stderr and "curate      skipped" in r.stderr and "eval        skipped" in r.stderr
+
+
+def test_a_second_run_on_the_same_directory_is_refused(tmp_path):
+    from alchemist.rundir import RunLock
+
+    data = write_jsonl(tmp_path / "d.jsonl", stdlib_functions(limit=20))
+    p = tmp_path / "r.yaml"
+    p.write_text(f"name: l\noutput_dir: {tmp_path / 'run'}\nsources: [{{name: a, adapter: alpaca, path: {data}}}]\n"
+                 "curate: {decontaminate: {benchmarks: [humaneval]}, executor: {workers: 1}}\n")
+    with RunLock(tmp_path / "run"):
+        r = run_cli("data", p)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert f"another alchemist run holds this run directory (pid {os.getpid()})" in r.stderr
+    # a lock whose holder was killed is taken over
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; "
+                               "from alchemist.rundir import RunLock; l = RunLock(Path(sys.argv[1])).__enter__(); "
+                               "print('locked', flush=True); time.sleep(60)", str(tmp_path / "run")],
+                              cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    holder.kill()
+    holder.wait()
+    r = run_cli("data", p)
+    assert r.returncode == 0, r.stderr
 
 
 def test_killed_run_never_looks_complete_and_resumes_to_the_same_result(tmp_path):
@@ -89,14 +157,16 @@ curate: {{decontaminate: {{benchmarks: [humaneval]}}, executor: {{workers: 2}}}}
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     data_dir = tmp_path / "killed" / "data"
     deadline = time.time() + 120
-    while time.time() < deadline and not list(data_dir.glob("curate.work-*/1_screen")):
+    while time.time() < deadline and not (tmp_path / "killed" / "work" / "curate" / "1_screen").exists():
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (data_dir / "curated" / "_SUCCESS").exists()
     assert not (data_dir / "manifest.json").exists()
 
-    assert run_cli("data", recipe("killed")).returncode == 0
+    # resumed with another worker count (another machine): the task layout changed, so curation restarts
+    r = run_cli("data", recipe("killed"), "--set", "curate.executor.workers=1")
+    assert r.returncode == 0, r.stderr
     assert run_cli("data", recipe("clean")).returncode == 0
     killed = json.loads((data_dir / "manifest.json").read_text())
     clean = json.loads((tmp_path / "clean" / "data" / "manifest.json").read_text())
@@ -104,3 +174,52 @@ curate: {{decontaminate: {{benchmarks: [humaneval]}}, executor: {{workers: 2}}}}
     a = pq.read_table(data_dir / "final" / "train.parquet").column("id").to_pylist()
     b = pq.read_table(tmp_path / "clean" / "data" / "final" / "train.parquet").column("id").to_pylist()
     assert a == b
+
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                ppid = int(open(f"/proc/{d}/stat").read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(d))
+    out, todo = set(), [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.add(c)
+            todo.append(c)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_kill_9_leaves_no_worker_behind(tmp_path):
+    records = []
+    for i in range(3):
+        records += [{**r, "instruction": f"{r['instruction']} (take {i})"} for r in stdlib_functions(limit=420)]
+    data = write_jsonl(tmp_path / "d.jsonl", records)
+    p = tmp_path / "r.yaml"
+    p.write_text(f"name: k\noutput_dir: {tmp_path / 'run'}\nsources: [{{name: a, adapter: alpaca, path: {data}}}]\n"
+                 "curate: {decontaminate: {benchmarks: [humaneval]}, executor: {workers: 2}}\n")
+    proc = subprocess.Popen([sys.executable, "-m", "alchemist.cli", "data", str(p)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    workers: set[int] = set()
+    while time.time() < deadline and proc.poll() is None and len(workers) < 2:
+        workers = _descendants(proc.pid)
+        time.sleep(0.02)
+    assert workers, "no worker process was seen"
+    proc.kill()  # the main process only, as kill -9 PID does
+    proc.wait()
+    deadline = time.time() + 30
+    while time.time() < deadline and any(_alive(w) for w in workers):
+        time.sleep(0.1)
+    assert not [w for w in workers if _alive(w)]

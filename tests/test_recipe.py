@@ -97,11 +97,41 @@ def test_use_expands_catalog_entry(tmp_path):
         load_recipe(p2)
 
 
-def test_future_stage_sections_must_be_disabled(tmp_path):
-    p = write(tmp_path, base("train: {lr: 1.0e-4}\n"))
-    with pytest.raises(RecipeError, match="the 'train' stage is not part of alchemist"):
+def test_llm_keys_are_checked_per_backend(tmp_path):
+    p = write(tmp_path, base("relabel:\n  llm:\n    backend: openai\n    model: m\n    tensor_parallel_size: 2\n"))
+    with pytest.raises(RecipeError) as e:
         load_recipe(p)
-    assert load_recipe(write(tmp_path, base("train: {enabled: false}\n"), "ok.yaml"))
+    assert f"{p}:10: relabel.llm.tensor_parallel_size: unknown key for backend openai" in str(e.value)
+    p = write(tmp_path, base("eval:\n  model: x\n  benchmarks: [humaneval]\n"), "e.yaml")
+    with pytest.raises(RecipeError) as e:
+        load_recipe(p)
+    assert "eval.model: unknown key; the model and its sampling go under eval.llm" in str(e.value)
+    assert "relabel" not in str(e.value)  # eval mistakes name eval keys
+
+
+def test_eval_defaults_to_the_trained_model(tmp_path):
+    r = load_recipe(write(tmp_path, base("train: {model: 'builtin:tiny'}\neval: {benchmarks: [humaneval]}\n")))
+    assert r.eval.llm.model == "train" and r.eval.llm.temperature == 0.0 and r.evaluates_trained
+    with pytest.raises(RecipeError, match="eval.llm is required"):
+        load_recipe(write(tmp_path, base("eval: {benchmarks: [humaneval]}\n"), "no-train.yaml"))
+
+
+def test_paths_are_absolute_in_the_resolved_recipe(tmp_path, monkeypatch):
+    import yaml
+
+    from alchemist.recipe import dump_resolved
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.jsonl").write_text('{"instruction": "x", "output": "y"}\n')
+    p = write(tmp_path, "name: t\nsources: [{name: a, adapter: alpaca, path: data/a.jsonl}]\n")
+    monkeypatch.chdir("/")  # relative paths are found beside the recipe
+    recipe = load_recipe(p)
+    resolved = yaml.safe_load(dump_resolved(recipe))
+    assert resolved["sources"][0]["path"] == str(tmp_path / "data" / "a.jsonl")
+    assert Path(resolved["output_dir"]).is_absolute()
+    again = tmp_path / "resolved.yaml"
+    again.write_text(dump_resolved(recipe))
+    assert load_recipe(again).model_dump() == recipe.model_dump()
 
 
 def test_invalid_yaml_and_missing_file(tmp_path):

@@ -13,6 +13,15 @@ from alchemist.evaluate.sandbox import Limits
 from alchemist.testsets import Benchmark, Problem
 
 
+def limit_problems(problems: list[Problem], limit: int) -> tuple[list[Problem], set[str]]:
+    """The first `limit` problems (0: all) and the task ids left out, for `evaluate(excluded=...)`."""
+    if limit < 0:
+        raise UserError(f"--limit must be 0 (every task) or more, got {limit}")
+    if not limit or limit >= len(problems):
+        return problems, set()
+    return problems[:limit], {p.task_id for p in problems[limit:]}
+
+
 def _check_settings(n: int, temperature: float, max_tokens: int, limits: Limits, workers: int) -> None:
     problems = [msg for bad, msg in (
         (n < 1, f"samples per task must be 1 or more, got {n}"),

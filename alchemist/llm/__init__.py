@@ -2,6 +2,6 @@
 vLLM offline, transformers), one persistent cache."""
 
 from alchemist.llm.client import LLMClient, Usage
-from alchemist.llm.types import ChatRequest, ChatResult, Sampling
+from alchemist.llm.types import Backend, ChatRequest, ChatResult, Sampling
 
-__all__ = ["ChatRequest", "ChatResult", "LLMClient", "Sampling", "Usage"]
+__all__ = ["Backend", "ChatRequest", "ChatResult", "LLMClient", "Sampling", "Usage"]

@@ -171,7 +171,7 @@ class FakeServer:
         actual = site._server.sockets[0].getsockname()[1]
         self.url = f"http://127.0.0.1:{actual}/v1"
 
-    def start(self, port: int = 0) -> "FakeServer":
+    def start(self, port: int = 0) -> FakeServer:
         """Serve from a background thread; returns once listening (self.url)."""
         ready = threading.Event()
 

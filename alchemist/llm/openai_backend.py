@@ -168,7 +168,7 @@ class OpenAIBackend:
                             continue  # not every server lists models; the first request will tell
                         data = orjson.loads(await resp.read())
                 except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
-                    unreachable.append(f"{url} ({type(e).__name__}: {e})")
+                    unreachable.append((url, f"{type(e).__name__}: {e}"))
                     continue
                 except orjson.JSONDecodeError:
                     continue
@@ -177,10 +177,11 @@ class OpenAIBackend:
                     raise UserError(f"model '{self.config.model}' is not served by {url}; it serves: {', '.join(map(str, ids[:10]))}")
                 served.update(served_checkpoints(data, self.config.model))
         if len(unreachable) == len(self.config.endpoints):
-            raise UserError(f"cannot reach the LLM endpoint {unreachable[0]}; start the server or fix relabel.llm.base_url")
-        for what in unreachable:  # among several: start without it, probe it back later
-            log.warning("LLM endpoint %s is unreachable; continuing on the others and probing it back", what)
-            self._eject(self.endpoints[what.split(" ", 1)[0]], time.monotonic())
+            url, why = unreachable[0]
+            raise UserError(f"cannot reach the LLM endpoint {url} ({why}); start the server or fix relabel.llm.base_url")
+        for url, why in unreachable:  # among several: start without it, probe it back after its cool-down
+            log.warning("LLM endpoint %s is unreachable (%s); continuing on the others", url, why)
+            self._eject(self.endpoints[url], time.monotonic())
         if len(served) > 1:
             log.warning("the endpoints serving '%s' report different checkpoints: %s", self.config.model, ", ".join(sorted(served)))
         self._served = sorted(served)

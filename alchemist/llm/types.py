@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Callable, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +60,7 @@ class ChatResult:
         return json.dumps(d, ensure_ascii=False)
 
     @classmethod
-    def from_json(cls, text: str) -> "ChatResult":
+    def from_json(cls, text: str) -> ChatResult:
         known = {f.name for f in fields(cls)} - {"cached", "attempts"}
         return cls(**{k: v for k, v in json.loads(text).items() if k in known}, cached=True)
 

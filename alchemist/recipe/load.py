@@ -215,7 +215,7 @@ def _expand_uses(raw: dict, recipe_path: Path | None, errors: list[str], yaml_ro
 
 # -- checks that need the validated recipe --------------------------------------------------------
 
-def _semantic_errors(recipe: Recipe, recipe_path: Path | None, yaml_root, origin: str) -> list[str]:
+def _semantic_errors(recipe: Recipe, recipe_path: Path | None, yaml_root, origin: str, given: dict[str, str]) -> list[str]:
     from alchemist.sources import ADAPTERS, expand_paths
     from alchemist.testsets import KNOWN_BENCHMARKS
 
@@ -240,20 +240,20 @@ def _semantic_errors(recipe: Recipe, recipe_path: Path | None, yaml_root, origin
                 err(("sources", i, "options"), problem)
         for text in src.paths():
             if not expand_paths(text, recipe_path, ADAPTERS.get(src.adapter)):
-                err(("sources", i, "path"), f"no file matches '{text}' (relative paths are read from the working directory, then the recipe's folder)")
+                err(("sources", i, "path"), f"no file matches '{given.get(text, text)}' (relative paths are read from the working directory, then the recipe's folder)")
     if recipe.eval is not None:
         for j, name in enumerate(recipe.eval.benchmarks):
             if name not in KNOWN_BENCHMARKS and name not in recipe.eval.data:
                 err(("eval", "benchmarks", j), f"'{name}' is not built in ({', '.join(KNOWN_BENCHMARKS)}); give its file in eval.data")
         for name, path in recipe.eval.data.items():
             if not Path(path).is_file():
-                err(("eval", "data", name), f"benchmark file '{path}' does not exist")
+                err(("eval", "data", name), f"benchmark file '{given.get(path, path)}' does not exist")
     for j, ref in enumerate(recipe.curate.decontaminate.refs()):
         if ref.name not in KNOWN_BENCHMARKS and ref.path is None:
             err(("curate", "decontaminate", "benchmarks", j),
                 f"'{ref.name}' is not a built-in benchmark ({', '.join(KNOWN_BENCHMARKS)}); give it a `path:` to a JSONL file")
         if ref.path is not None and not resolve_path(ref.path, recipe_path).is_file():
-            err(("curate", "decontaminate", "benchmarks", j), f"benchmark file '{ref.path}' does not exist")
+            err(("curate", "decontaminate", "benchmarks", j), f"benchmark file '{given.get(ref.path, ref.path)}' does not exist")
     if not recipe.curate.enabled:
         err(("curate", "enabled"), "curation cannot be turned off: mix and train read its output; relax its filters instead")
     problem = _output_dir_problem(recipe.run_dir)
@@ -304,13 +304,13 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     raw = apply_overrides(raw, overrides or [])
     errors: list[str] = []
     _expand_uses(raw, path, errors, yaml_root, origin)
-    absolutize(raw, path)
+    given = absolutize(raw, path)
     try:
         recipe = Recipe.model_validate(raw)
     except ValidationError as e:
         errors += [_describe(err, yaml_root, origin) for err in e.errors()]
         raise RecipeError("\n".join(dict.fromkeys(errors))) from None
-    errors += _semantic_errors(recipe, path, yaml_root, origin)
+    errors += _semantic_errors(recipe, path, yaml_root, origin, given)
     if errors:
         raise RecipeError("\n".join(errors))
     recipe._path = path.resolve()

@@ -39,13 +39,21 @@ def absolute(text: Any, recipe_path: Path | None, must_exist: bool = False) -> A
     return os.path.abspath(p)
 
 
-def absolutize(raw: dict, recipe_path: Path | None) -> None:
-    """Every path-valued key of a raw recipe made absolute, in place, before validation."""
+def absolutize(raw: dict, recipe_path: Path | None) -> dict[str, str]:
+    """Every path-valued key of a raw recipe made absolute, in place, before validation. Returns
+    {absolute: as written}, so messages can quote the path the user wrote."""
+    given: dict[str, str] = {}
+
+    def one(value: Any, must_exist: bool) -> Any:
+        new = absolute(value, recipe_path, must_exist)
+        if isinstance(value, str) and new != value:
+            given[new] = value
+        return new
+
     def each(node: Any, key: str, must_exist: bool = False) -> None:
         if isinstance(node, dict) and key in node:
             value = node[key]
-            node[key] = ([absolute(v, recipe_path, must_exist) for v in value] if isinstance(value, list)
-                         else absolute(value, recipe_path, must_exist))
+            node[key] = [one(v, must_exist) for v in value] if isinstance(value, list) else one(value, must_exist)
 
     if raw.get("output_dir") is None and isinstance(raw.get("name"), str):
         raw["output_dir"] = f"runs/{raw['name']}"
@@ -68,13 +76,14 @@ def absolutize(raw: dict, recipe_path: Path | None) -> None:
     ev = raw.get("eval")
     if isinstance(ev, dict):
         if isinstance(ev.get("data"), dict):
-            ev["data"] = {k: absolute(v, recipe_path) for k, v in ev["data"].items()}
+            ev["data"] = {k: one(v, False) for k, v in ev["data"].items()}
         llm = ev.get("llm")
         if isinstance(llm, dict) and llm.get("model") != "train":
             each(llm, "model", must_exist=True)
     board = raw.get("leaderboard")
     if isinstance(board, dict):
         each(board, "results")
+    return given
 
 
 def catalog_dirs(recipe_path: Path | None) -> list[Path]:

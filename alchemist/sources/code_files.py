@@ -8,7 +8,7 @@ from typing import Iterator
 
 from alchemist.code import LANGUAGE_ALIASES, NOT_CODE
 from alchemist.sources.base import Adapter, AdapterError, Converted
-from alchemist.sources.readers import RawRecord
+from alchemist.sources.readers import RawRecord, decode_text
 
 CODE_SUFFIXES = tuple(sorted({f".{ext}" for ext, lang in LANGUAGE_ALIASES.items() if lang not in NOT_CODE and len(ext) <= 5}))
 DEFAULT_MAX_LINES = 80
@@ -52,13 +52,9 @@ def read(path: Path, options: dict) -> Iterator[RawRecord]:
     except OSError as e:
         yield RawRecord(str(path), error=f"cannot read file: {e}")
         return
-    if b"\x00" in raw[:8192]:
-        yield RawRecord(str(path), error="binary file, not source code")
-        return
-    try:
-        source = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        yield RawRecord(str(path), error=f"not valid UTF-8 ({e.reason} at byte {e.start})")
+    source, why = decode_text(raw)  # UTF-8 (BOM or not), UTF-16 and UTF-32 are decoded
+    if source is None:
+        yield RawRecord(str(path), error=why.replace("not text records", "not source code"))
         return
     lines = source.splitlines()
     language = LANGUAGE_ALIASES.get(path.suffix.lstrip(".").lower())

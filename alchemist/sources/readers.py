@@ -1,18 +1,44 @@
 """Reading raw records from local files and the Hugging Face Hub.
 
-Every record comes out as a RawRecord: either a dict or the reason it could not be read, with
-`where` = `file:line` (JSONL, CSV) or `file#index` (JSON arrays, Parquet, datasets). Nothing is
-skipped silently: a broken line is a RawRecord with an error, a binary file is one.
+The convention every reader follows: a file is read record by record wherever that is possible,
+and each record comes out as a RawRecord, either a dict (`data`) or the reason it could not be
+read (`error`). Nothing is skipped silently, so `read == good + malformed` for every file:
+
+- `where` is `file:line` (JSON lines, CSV: the physical line where the record starts, also
+  when quoted fields span lines), `file#index` (items of a JSON array, Parquet rows, datasets),
+  or the bare file for what concerns the whole file.
+- A broken line, array item or row is one error record; the records around it are read.
+- A broken stretch of a JSON array (a trailing comma, a cut or mangled item) is one error record
+  at its `file:line`; reading resumes at the next item that parses.
+- A truncated or corrupt `.gz` keeps the lines before the damage; the damage is one error record
+  saying so. Compression is sniffed from the magic bytes, not the name: a plain file named `.gz`
+  is read as plain text.
+- UTF-8 (with or without a byte-order mark), UTF-16 and UTF-32 (with a BOM, or UTF-16 without
+  one, recognised by its NUL pattern) are decoded. A file that is not text (an image, an
+  archive, random bytes) is one error record; one line of NUL bytes in a text file is not that,
+  it is one malformed line.
+- A corrupt Parquet file is one error record; a corrupt row group is one, after the row groups
+  before it.
+- An empty file yields no record at all; the ingest stage turns a source of zero records into an
+  error naming its files.
+
+`expand_paths` turns a recipe's `path:` into files. An empty string expands to nothing (never to
+the working directory), and directories are searched without entering run directories (those
+holding `run.json` or `recipe.resolved.yaml`), hidden directories or `__pycache__`, so that a
+source pointed at `.` does not read alchemist's own outputs.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import glob
-import gzip
 import io
 import json
+import os
+import re
 import sys
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -20,6 +46,8 @@ from typing import Iterator
 from alchemist.errors import UserError
 
 RECORD_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".json", ".json.gz", ".parquet", ".csv", ".csv.gz")
+RUN_MARKERS = ("run.json", "recipe.resolved.yaml")  # a directory holding one is an alchemist run directory
+HEAD_BYTES = 1 << 16  # how much of a file is sniffed for its encoding and for binary content
 
 
 @dataclass(slots=True)
@@ -34,110 +62,469 @@ def has_suffix(path: Path, suffixes) -> bool:
     return any(name.endswith(s) for s in suffixes)
 
 
+# ---------------------------------------------------------------------------------------------
+# paths
+
+
+def is_run_dir(d: Path) -> bool:
+    return any((d / m).is_file() for m in RUN_MARKERS)
+
+
+def _skipped_dir(name: str) -> bool:
+    return name.startswith(".") or name == "__pycache__"
+
+
 def expand_paths(text: str, recipe_path: Path | None, suffixes=RECORD_SUFFIXES) -> list[Path]:
-    """A file, a glob or a directory (searched recursively for readable files), sorted."""
+    """A file, a glob or a directory (searched recursively for readable files), sorted. Empty
+    text is no path at all. Below a directory or a glob's fixed part, run directories, hidden
+    directories and `__pycache__` are not entered; a file or run directory named explicitly is
+    read (a previous run's train.parquet is a fine source)."""
     from alchemist.recipe import resolve_path
 
+    if not text or not str(text).strip():
+        return []
     p = resolve_path(text, recipe_path)
     if any(ch in str(p) for ch in "*?["):
+        root = _glob_root(p)
         found = [Path(x) for x in sorted(glob.glob(str(p), recursive=True))]
-        return [f for f in found if f.is_file()]
+        return [f for f in found if f.is_file() and not _inside_skipped(f, root)]
     if p.is_dir():
-        return sorted(f for f in p.rglob("*") if f.is_file() and has_suffix(f, suffixes) and ".git" not in f.parts)
+        out = []
+        for dirpath, dirnames, filenames in os.walk(p):
+            here = Path(dirpath)
+            dirnames[:] = sorted(d for d in dirnames if not _skipped_dir(d) and not is_run_dir(here / d))
+            out += [here / f for f in filenames if has_suffix(here / f, suffixes) and (here / f).is_file()]
+        return sorted(out)
     return [p] if p.is_file() else []
 
 
-def _looks_binary(head: bytes) -> bool:
-    return b"\x00" in head
+def _glob_root(pattern: Path) -> Path:
+    parts = []
+    for part in pattern.parts:
+        if any(ch in part for ch in "*?["):
+            break
+        parts.append(part)
+    return Path(*parts) if parts else Path(".")
 
 
-def _open_bytes(path: Path):
-    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
+def _inside_skipped(f: Path, root: Path) -> bool:
+    """Whether a directory between `root` (excluded) and the file is one not to enter."""
+    try:
+        rel = f.parent.relative_to(root)
+    except ValueError:
+        return False
+    d = root
+    for part in rel.parts:
+        d = d / part
+        if _skipped_dir(part) or is_run_dir(d):
+            return True
+    return False
+
+
+# ---------------------------------------------------------------------------------------------
+# bytes: compression, encoding, binary content
+
+
+class _Gunzip(io.RawIOBase):
+    """A gzip stream that returns everything it can decompress and then, instead of raising,
+    ends and says why in `problem` (truncated, corrupt). Concatenated members are read in turn."""
+
+    def __init__(self, path: Path):
+        self.fh = open(path, "rb")
+        self.d = zlib.decompressobj(31)
+        self.pending, self.pos = b"", 0
+        self.done = False
+        self.problem: str | None = None
+        self.consumed = 0  # compressed bytes fed so far
+        self.between = b""  # bytes after a member's end, before the next one's header is complete
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        while self.pos >= len(self.pending) and not self.done:
+            self._fill()
+        n = min(len(b), len(self.pending) - self.pos)
+        b[:n] = self.pending[self.pos : self.pos + n]
+        self.pos += n
+        return n
+
+    def _fill(self) -> None:
+        chunk = self.fh.read(1 << 16)
+        self.pending, self.pos = b"", 0
+        if not chunk:
+            if not self.d.eof:
+                self.pending = self.d.flush()
+                self.problem = (f"file is truncated: the gzip stream stops after {self.consumed:,} compressed bytes, "
+                                "before its end marker")
+            self.done = True
+            return
+        self.consumed += len(chunk)
+        out: list[bytes] = []
+        saved = self.d.copy(), self.between
+        try:
+            self._decompress(chunk, out)
+        except zlib.error:  # again byte by byte from the chunk's start, to keep all before the damage
+            (self.d, self.between), out = saved, []
+            try:
+                for k in range(len(chunk)):
+                    self._decompress(chunk[k : k + 1], out)
+            except zlib.error as e:
+                self.problem = f"gzip data is corrupt after {self.consumed - len(chunk) + k:,} compressed bytes ({e})"
+                self.done = True
+        self.pending = b"".join(out)
+
+    def _decompress(self, chunk: bytes, out: list[bytes]) -> None:
+        while chunk:
+            if self.d.eof:  # between members: zero padding, or the next member's header
+                self.between += chunk
+                rest, chunk = self.between.lstrip(b"\x00"), b""
+                if len(rest) < 2 and rest in (b"", b"\x1f"):
+                    return  # wait for more bytes
+                if not rest.startswith(b"\x1f\x8b"):
+                    raise zlib.error("bytes after the end of the gzip stream")
+                self.d, chunk, self.between = zlib.decompressobj(31), rest, b""
+            out.append(self.d.decompress(chunk))
+            chunk = self.d.unused_data if self.d.eof else b""
+
+    def close(self) -> None:
+        self.fh.close()
+        super().close()
+
+
+class _Source:
+    """A file's (decompressed) bytes, re-openable, with what its first bytes say."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        with open(path, "rb") as fh:
+            self.gzipped = fh.read(2) == b"\x1f\x8b"
+        with self.open() as fh:
+            self.head = fh.read(HEAD_BYTES)
+            self.head_problem = self.problem(fh)  # damage within the first bytes
+        self.encoding = sniff_encoding(self.head)
+
+    def open(self) -> io.BufferedReader:
+        if self.gzipped:
+            return io.BufferedReader(_Gunzip(self.path), buffer_size=1 << 16)
+        return open(self.path, "rb")
+
+    @staticmethod
+    def problem(fh) -> str | None:
+        raw = getattr(fh, "raw", None)
+        return getattr(raw, "problem", None)
+
+    def text(self, fh, newline: str | None) -> io.TextIOWrapper:
+        enc = "utf-8-sig" if self.encoding == "utf-8" else self.encoding
+        return io.TextIOWrapper(fh, encoding=enc, errors=_MARK, newline=newline)
+
+
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def sniff_encoding(head: bytes) -> str:
+    """utf-8 (also with a BOM), utf-16/utf-32 (the codec reads the BOM), or utf-16-le/-be for
+    UTF-16 without a BOM: mostly-ASCII text then has a NUL in every other byte, and only there."""
+    for bom, name in _BOMS:
+        if head.startswith(bom):
+            return name
+    sample = head[:4096]
+    if len(sample) >= 4:
+        even, odd = sample[0::2], sample[1::2]
+        even_nul, odd_nul = even.count(0) / len(even), odd.count(0) / len(odd)
+        if odd_nul > 0.4 and even_nul < 0.02:
+            return "utf-16-le"
+        if even_nul > 0.4 and odd_nul < 0.02:
+            return "utf-16-be"
+    return "utf-8"
+
+
+# Undecodable bytes become lone surrogates U+DC00+byte (surrogateescape for any byte and any
+# codec), so a line that holds them is reported as malformed instead of stopping the file.
+_MARK = "alchemist-mark-undecodable"
+codecs.register_error(_MARK, lambda e: ("".join(chr(0xDC00 + b) for b in e.object[e.start : e.end]), e.end))
+_MARKED = re.compile("[\udc00-\udcff]")
+
+_MAGIC = ((b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"),
+          (b"PK\x03\x04", "a zip archive"), (b"%PDF", "a PDF document"), (b"\x7fELF", "an executable"),
+          (b"BZh", "bzip2-compressed"), (b"\xfd7zXZ\x00", "xz-compressed"), (b"\x28\xb5\x2f\xfd", "zstd-compressed"),
+          (b"7z\xbc\xaf", "a 7z archive"), (b"PAR1", "Parquet data; name it .parquet"), (b"SQLite format 3", "an SQLite database"))
+# C0 control bytes that text does not hold (tab, LF, VT, FF, CR and ESC are text)
+_CONTROL = bytes(c for c in range(32) if c not in (9, 10, 11, 12, 13, 27))
+
+
+def binary_reason(head: bytes, encoding: str = "utf-8") -> str | None:
+    """Why these first bytes are not text, or None. One line of NUL bytes among text lines is a
+    malformed line, not a binary file: the file is binary when most of its lines are not text."""
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return f"binary file ({kind}), not text records"
+    if encoding != "utf-8":
+        text = head[: len(head) - len(head) % 4].decode(encoding, errors="replace")
+        odd = sum(1 for ch in text if not (ch.isprintable() or ch in "\t\n\r\f\v"))
+        if odd * 10 > len(text):
+            return f"binary file (not text in {_codec_label(encoding)}), not text records"
+        return None
+    lines = [line for line in head.split(b"\n") if line.strip()]
+    if not lines:
+        return None
+    bad = sum(1 for line in lines if _binary_line(line))
+    if bad * 2 > len(lines):
+        return f"binary file ({bad} of the first {len(lines)} lines hold NUL or control bytes), not text records"
+    return None
+
+
+def _binary_line(line: bytes) -> bool:
+    if b"\x00" in line:
+        return True
+    controls = len(line) - len(line.translate(None, _CONTROL))
+    return controls * 20 > len(line)
+
+
+def decode_text(raw: bytes) -> tuple[str | None, str | None]:
+    """Whole-file text (source code) as (text, None) or (None, why not): UTF-8 (BOM or not),
+    UTF-16/32 decoded; binary content and invalid UTF-8 are reasons."""
+    encoding = sniff_encoding(raw[:HEAD_BYTES])
+    reason = binary_reason(raw[:HEAD_BYTES], encoding)
+    if reason:
+        return None, reason
+    try:
+        return raw.decode("utf-8-sig" if encoding == "utf-8" else encoding), None
+    except UnicodeDecodeError as e:
+        return None, f"not valid {_codec_label(encoding)} ({e.reason} at byte {e.start})"
+
+
+def _codec_label(encoding: str) -> str:
+    return encoding.split("-sig")[0].upper().replace("-LE", "").replace("-BE", "")
+
+
+# ---------------------------------------------------------------------------------------------
+# files
 
 
 def iter_file(path: Path) -> Iterator[RawRecord]:
     name = path.name.lower()
-    try:
-        with _open_bytes(path) as fh:
-            head = fh.read(8192)
-    except (OSError, EOFError) as e:
-        yield RawRecord(str(path), error=f"cannot read file: {e}")
-        return
-    if not head:
-        return  # an empty file holds no records
-    if _looks_binary(head) and not name.endswith(".parquet"):
-        yield RawRecord(str(path), error="binary file, not text records")
-        return
     if name.endswith(".parquet"):
         yield from _iter_parquet(path)
-    elif name.endswith((".csv", ".csv.gz")):
-        yield from _iter_csv(path)
-    elif name.endswith((".json", ".json.gz")) and head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"[", b"{") and not _is_json_lines(head):
-        yield from _iter_json_array(path)
+        return
+    try:
+        src = _Source(path)
+    except OSError as e:
+        yield RawRecord(str(path), error=f"cannot read file: {e}")
+        return
+    if not src.head:
+        if src.head_problem:  # a .gz broken before its first byte of content
+            yield RawRecord(str(path), error=src.head_problem)
+        return  # an empty file holds no records (ingest says so for a source with none at all)
+    reason = binary_reason(src.head, src.encoding)
+    if reason:
+        yield RawRecord(str(path), error=reason)
+        return
+    base = name.removesuffix(".gz")
+    if base.endswith(".csv"):
+        yield from _iter_csv(src)
+    elif base.endswith(".json") and _looks_like_document(src):
+        yield from _iter_json_document(src)
     else:  # .jsonl, .ndjson, and .json files that are really JSON lines (common on the Hub)
-        yield from _iter_jsonl(path)
+        yield from _iter_jsonl(src)
 
 
-def _is_json_lines(head: bytes) -> bool:
-    """A `.json` file whose first line is a complete object is JSON lines (common on the Hub)."""
-    first = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0].strip()
-    if not first.startswith(b"{") or b"\n" not in head:
+def _head_text(src: _Source) -> str:
+    enc = "utf-8-sig" if src.encoding == "utf-8" else src.encoding
+    return src.head.decode(enc, errors=_MARK)
+
+
+def _looks_like_document(src: _Source) -> bool:
+    """A `.json` file is one JSON document (an array, a wrapper object, pretty-printed objects)
+    unless its first line is a complete object: then it is JSON lines."""
+    text = _head_text(src).lstrip(" \t\r\n")
+    if text[:1] not in ("[", "{"):
         return False
+    first, newline, _ = text.partition("\n")
+    if text[0] == "[" or not newline:
+        return True
     try:
-        return isinstance(json.loads(first), dict)
+        return not isinstance(json.loads(first), dict)
     except (ValueError, RecursionError):
-        return False
+        return True
 
 
-def _iter_jsonl(path: Path) -> Iterator[RawRecord]:
-    with _open_bytes(path) as fh:
-        for lineno, raw in enumerate(fh, 1):
-            where = f"{path}:{lineno}"
-            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a byte-order mark from Windows tools
-                raw = raw[3:]
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                yield RawRecord(where, error=f"not valid UTF-8 ({e.reason} at byte {e.start})")
-                continue
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                yield RawRecord(where, error=f"not valid JSON: {e.msg} at column {e.colno}")
-                continue
-            except RecursionError:
-                yield RawRecord(where, error="JSON nested too deeply")
-                continue
-            if not isinstance(obj, dict):
-                yield RawRecord(where, error=f"expected a JSON object, got {type(obj).__name__}")
-                continue
-            yield RawRecord(where, data=obj)
-
-
-def _iter_json_array(path: Path) -> Iterator[RawRecord]:
-    try:
-        with _open_bytes(path) as fh:
-            items = json.loads(fh.read().decode("utf-8-sig"))
-    except RecursionError:
-        yield RawRecord(str(path), error="JSON nested too deeply (the whole file is unreadable)")
-        return
-    except UnicodeDecodeError as e:
-        yield RawRecord(str(path), error=f"not valid UTF-8 ({e.reason} at byte {e.start})")
-        return
-    except json.JSONDecodeError as e:
-        yield RawRecord(f"{path}:{e.lineno}", error=f"not valid JSON: {e.msg} (the whole file is unreadable)")
-        return
-    if isinstance(items, dict):  # {"data": [...]} style wrappers
-        lists = [v for v in items.values() if isinstance(v, list)]
-        items = lists[0] if len(lists) == 1 else [items]
-    for i, obj in enumerate(items):
-        where = f"{path}#{i}"
-        if isinstance(obj, dict):
-            yield RawRecord(where, data=obj)
+def _iter_jsonl(src: _Source) -> Iterator[RawRecord]:
+    path = src.path
+    lineno, cut = 0, None
+    with src.open() as fh:
+        if src.encoding == "utf-8":  # bytes lines, so that a bad line says at which byte
+            for lineno, raw in enumerate(fh, 1):
+                if raw[-1:] != b"\n" and src.problem(fh):
+                    cut = lineno  # the line the damage cut: reported below, once
+                    break
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    yield RawRecord(f"{path}:{lineno}", error=f"not valid UTF-8 ({e.reason} at byte {e.start})")
+                    continue
+                if line.isspace():
+                    continue
+                yield _json_record(f"{path}:{lineno}", line.removeprefix("\ufeff") if lineno == 1 else line)
         else:
-            yield RawRecord(where, error=f"expected a JSON object, got {type(obj).__name__}")
+            for lineno, line in enumerate(src.text(fh, newline="\n"), 1):
+                if line[-1:] != "\n" and src.problem(fh):
+                    cut = lineno
+                    break
+                if _MARKED.search(line):
+                    yield RawRecord(f"{path}:{lineno}", error=f"not valid {_codec_label(src.encoding)}")
+                elif not line.isspace():
+                    yield _json_record(f"{path}:{lineno}", line)
+        problem = src.problem(fh)
+    if problem:
+        at = cut or lineno + 1
+        yield RawRecord(f"{path}:{at}", error=f"{problem}; the lines before line {at} were read")
+
+
+def _json_record(where: str, line: str) -> RawRecord:
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as e:
+        if "\x00" in line:
+            return RawRecord(where, error="NUL bytes (binary data), not a JSON record")
+        return RawRecord(where, error=f"not valid JSON: {e.msg} at column {e.colno}")
+    except RecursionError:
+        return RawRecord(where, error="JSON nested too deeply")
+    if not isinstance(obj, dict):
+        return RawRecord(where, error=f"expected a JSON object, got {type(obj).__name__}")
+    return RawRecord(where, data=obj)
+
+
+_WS = re.compile(r"[ \t\r\n]*")
+_WS_COMMAS = re.compile(r"[ \t\r\n,]*")
+# where reading resumes after a broken item, in a compact (one-line) document: an object after a
+# comma or "[" (in a document with one item per line, the next object at the items' indentation)
+_RESYNC_COMPACT = re.compile(r"(?<=[,\[])[ \t\r\n]*\{")
+
+
+def _iter_json_document(src: _Source) -> Iterator[RawRecord]:
+    """A JSON array (or a `{"data": [...]}` wrapper, or objects one after another), item by item.
+    A valid file is parsed at once; a broken one is recovered item by item with raw_decode."""
+    path = src.path
+    with src.open() as fh:
+        text = src.text(fh, newline="").read()
+        problem = src.problem(fh)
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if not problem and not _MARKED.search(text):
+        try:
+            doc = json.loads(text)
+        except (json.JSONDecodeError, RecursionError):
+            pass  # recovered below, item by item
+        else:
+            if isinstance(doc, dict):  # {"data": [...]} style wrappers
+                lists = [v for v in doc.values() if isinstance(v, list)]
+                doc = lists[0] if len(lists) == 1 else [doc]
+            for i, obj in enumerate(doc):
+                yield _item(f"{path}#{i}", obj)
+            return
+    yield from _recover(path, text, _codec_label(src.encoding))
+    if problem:
+        yield RawRecord(f"{path}:{text.count(chr(10)) + 1}", error=f"{problem}; the items before it were read")
+
+
+def _item(where: str, obj) -> RawRecord:
+    if isinstance(obj, dict):
+        return RawRecord(where, data=obj)
+    return RawRecord(where, error=f"expected a JSON object, got {type(obj).__name__}")
+
+
+def _recover(path: Path, text: str, codec: str) -> Iterator[RawRecord]:
+    """Items of a broken JSON array or stream of objects: every item that parses is a record,
+    each broken stretch between them is one error record at its line. After a broken stretch,
+    reading resumes at the next object that parses and starts where items start: at the first
+    item's indentation when items begin lines (pretty-printed or one per line), else after a
+    comma."""
+    decoder = json.JSONDecoder()
+    n = len(text)
+    pos = _WS.match(text, 0).end()
+    in_array = text.startswith("[", pos)
+    if in_array:
+        pos = _WS.match(text, pos + 1).end()
+    line_start = text.rfind("\n", 0, pos) + 1
+    indent = text[line_start:pos]
+    resync = re.compile("^" + re.escape(indent) + r"\{", re.M) if not indent.strip() and text.find("\n", pos) >= 0 and (
+        line_start > 0 or not in_array) else _RESYNC_COMPACT
+    i = 0
+    to_end = False  # a broken stretch ran to the end of the file
+
+    def line_of(p: int) -> int:
+        return text.count("\n", 0, p) + 1
+
+    def where_is(p: int) -> tuple[int, int]:
+        return line_of(p), p - text.rfind("\n", 0, p)
+
+    def broken(p: int, why: str, at: int | None = None) -> tuple[RawRecord, int]:
+        """An error record for the stretch from p to the next item that parses, and where that is."""
+        nonlocal to_end
+        m = resync.search(text, p + 1)
+        while m:
+            start = m.end() - 1
+            try:
+                decoder.raw_decode(text, start)
+                break
+            except (json.JSONDecodeError, RecursionError):
+                m = resync.search(text, start + 1)
+        nxt = m.end() - 1 if m else n
+        to_end = m is None
+        (line, col), (eline, ecol) = where_is(p), where_is(p if at is None else at)
+        skipped = "the rest of the file" if to_end else f"the text up to line {line_of(nxt)}"
+        return RawRecord(f"{path}:{line}", error=f"not valid JSON: {why} at line {eline} column {ecol} "
+                                                 f"(in the item at line {line} column {col}; {skipped} skipped)"), nxt
+
+    while pos < n:
+        if in_array and text.startswith("]", pos):
+            pos = _WS.match(text, pos + 1).end()
+            if pos < n:
+                yield broken(pos, "extra data after the closing ']'")[0]
+            return
+        try:
+            obj, end = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as e:
+            record, pos = broken(pos, e.msg, e.pos)
+            i += 1
+            yield record
+            continue
+        except RecursionError:
+            record, pos = broken(pos, "nested too deeply")
+            i += 1
+            yield record
+            continue
+        if _MARKED.search(text, pos, end):
+            yield RawRecord(f"{path}:{line_of(pos)}", error=f"item {i} is not valid {codec}")
+        else:
+            yield _item(f"{path}#{i}", obj)
+        i += 1
+        if not in_array:  # objects one after another (commas between them tolerated)
+            pos = _WS_COMMAS.match(text, end).end()
+            continue
+        pos = _WS.match(text, end).end()
+        if text.startswith(",", pos):
+            comma = pos
+            pos = _WS.match(text, pos + 1).end()
+            if text.startswith("]", pos):
+                line, col = where_is(comma)
+                yield RawRecord(f"{path}:{line}", error=f"not valid JSON: trailing comma before ']' at line {line} column {col} "
+                                                      "(the items before it were read)")
+                pos = _WS.match(text, pos + 1).end()
+                if pos < n:
+                    yield broken(pos, "extra data after the closing ']'")[0]
+                return
+        elif text.startswith("{", pos):  # a missing comma: nothing is lost, but the file is not JSON
+            line, col = where_is(pos)
+            yield RawRecord(f"{path}:{line}", error=f"not valid JSON: missing ',' before the item at line {line} column {col} "
+                                                  "(the items on both sides were read)")
+        elif pos < n and not text.startswith("]", pos):
+            record, pos = broken(pos, "expected ',' or ']' after an item")
+            yield record
+    if in_array and not to_end:
+        yield RawRecord(f"{path}:{line_of(n)}", error="not valid JSON: the array is not closed (is the file cut short?)")
 
 
 def _iter_parquet(path: Path) -> Iterator[RawRecord]:
@@ -146,38 +533,83 @@ def _iter_parquet(path: Path) -> Iterator[RawRecord]:
     try:
         pf = pq.ParquetFile(path)
     except Exception as e:  # pyarrow raises several types for corrupt files
-        yield RawRecord(str(path), error=f"not a readable Parquet file: {e}")
+        yield RawRecord(str(path), error=f"not a readable Parquet file: {_first_line(e)}")
         return
     i = 0
-    for batch in pf.iter_batches(batch_size=4096):
-        for row in batch.to_pylist():
-            yield RawRecord(f"{path}#{i}", data=row)
-            i += 1
+    for group in range(pf.metadata.num_row_groups):
+        rows = pf.metadata.row_group(group).num_rows
+        try:
+            batches = [b.to_pylist() for b in pf.iter_batches(batch_size=4096, row_groups=[group])]
+        except Exception as e:  # a corrupt page: decoding errors of several types
+            yield RawRecord(f"{path}#{i}", error=f"Parquet row group {group} (rows {i} to {i + rows - 1}) is corrupt: {_first_line(e)}")
+            i += rows
+            continue
+        for batch in batches:
+            for row in batch:
+                yield RawRecord(f"{path}#{i}", data=row)
+                i += 1
 
 
-def _iter_csv(path: Path) -> Iterator[RawRecord]:
+def _first_line(e: Exception) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0][:300] if text else type(e).__name__
+
+
+class _Lines:
+    """Physical lines of a text stream, counted, so that a CSV record cites the line it starts on."""
+
+    def __init__(self, text):
+        self.text = text
+        self.count = 0
+        self.last = ""
+
+    def __iter__(self):
+        for line in self.text:
+            self.count += 1
+            self.last = line
+            yield line
+
+
+def _iter_csv(src: _Source) -> Iterator[RawRecord]:
+    path = src.path
     csv.field_size_limit(sys.maxsize)
-    with _open_bytes(path) as fh:
-        text = io.TextIOWrapper(fh, encoding="utf-8-sig", errors="surrogateescape", newline="")
-        reader = csv.DictReader(text)
-        for row in reader:
-            where = f"{path}:{reader.line_num}"
-            if None in row:
-                yield RawRecord(where, error=f"more fields than the header's {len(reader.fieldnames or [])}")
+    codec = _codec_label(src.encoding)
+    with src.open() as fh:
+        lines = _Lines(src.text(fh, newline=""))
+        reader = csv.reader(iter(lines))
+        header, cut = None, None
+        while True:
+            start = lines.count + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as e:
+                yield RawRecord(f"{path}:{start}", error=f"not valid CSV: {e}")
                 continue
-            bad = next((k for k, v in row.items() if isinstance(v, str) and _has_surrogates(v)), None)
-            if bad is not None:
-                yield RawRecord(where, error=f"field '{bad}' is not valid UTF-8")
+            where = f"{path}:{start}"
+            if not lines.last.endswith(("\n", "\r")) and src.problem(fh):
+                cut = start  # the row the damage cut: reported below
+                break
+            if not row:
                 continue
-            yield RawRecord(where, data=row)
-
-
-def _has_surrogates(s: str) -> bool:
-    try:
-        s.encode("utf-8")
-        return False
-    except UnicodeEncodeError:
-        return True
+            if header is None:
+                header = row
+                continue
+            joined = "".join(row)
+            if "\x00" in joined:
+                yield RawRecord(where, error="NUL bytes (binary data), not a CSV record")
+            elif len(row) > len(header):
+                yield RawRecord(where, error=f"{len(row)} fields, more than the header's {len(header)}")
+            elif _MARKED.search(joined):
+                bad = next(h for h, v in zip(header, row) if _MARKED.search(v))
+                yield RawRecord(where, error=f"field '{bad}' is not valid {codec}")
+            else:
+                yield RawRecord(where, data=dict(zip(header, row + [None] * (len(header) - len(row)))))
+        problem = src.problem(fh)
+        if problem:
+            line = cut or lines.count + 1
+            yield RawRecord(f"{path}:{line}", error=f"{problem}; the records before line {line} were read")
 
 
 def iter_hub(dataset_id: str, config: str | None, split: str, revision: str | None) -> Iterator[RawRecord]:

@@ -55,3 +55,33 @@ def test_eval_model_on_the_hf_backend_in_completion_mode(tmp_path):
     lines = [json.loads(x) for x in (tmp_path / "o" / "generations.jsonl").read_text().splitlines()]
     assert [x["task_id"] for x in lines] == ["HumanEval/0", "HumanEval/1"] and all("completion" in x for x in lines)
     assert json.loads((tmp_path / "o" / "results.json").read_text())["samples"] == 2
+
+
+def test_evaluate_generates_through_the_client_and_its_cache(tmp_path):
+    """evaluate() with an OpenAI-compatible endpoint: the same path the CLI and the eval stage take."""
+    from alchemist.evaluate.run import evaluate
+    from alchemist.llm import LLMClient
+    from alchemist.llm.openai_backend import OpenAIBackend, OpenAIConfig
+    from alchemist.testsets import BENCHMARKS
+
+    server = FakeServer().start()
+    try:
+        bench = BENCHMARKS["humaneval"]
+        problems = bench.eval_problems()[:3]
+
+        def run(out):
+            client = LLMClient(OpenAIBackend(OpenAIConfig(model="fake-model", base_url=server.url, api_key_env=None)),
+                               tmp_path / "cache.sqlite")
+            try:
+                return evaluate(bench, problems, out, client=client, excluded={"HumanEval/3"})
+            finally:
+                client.close()
+
+        results = run(tmp_path / "o")
+        assert results["model"] == "fake-model" and results["tasks_scored"] == 3 and results["tasks_in_benchmark"] == 4
+        assert results["generation"]["llm"] == "openai:fake-model" and results["pass_at_k"]["pass@1"] == 0.0
+        assert len((tmp_path / "o" / "generations.jsonl").read_text().splitlines()) == 3
+        sent = sum(server.requests.values())
+        assert run(tmp_path / "again")["pass_at_k"] == results["pass_at_k"] and sum(server.requests.values()) == sent
+    finally:
+        server.stop()

@@ -63,6 +63,15 @@ def test_mbpp_format_fixture(tmp_path):
     assert tasks["mbpp/11"]["status"] == "passed" and tasks["mbpp/12"]["status"] == "failed"
 
 
+def test_training_data_as_benchmark_data_is_refused(tmp_path):
+    alpaca = write_jsonl(tmp_path / "alpaca.jsonl", [{"instruction": "Write a function that adds two numbers.",
+                                                      "output": "def add(a, b):\n    return a + b"}])
+    samples = write_jsonl(tmp_path / "s.jsonl", [{"task_id": "mbpp/0", "solution": "def add(a, b):\n    return a + b"}])
+    r = run_cli("eval", "--benchmark", "mbpp", "--data", alpaca, "--samples", samples, "-o", tmp_path / "o")
+    assert r.returncode == 2 and f"{alpaca}: problem 1 (mbpp/0) has no tests" in r.stderr and "training data" in r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "o").exists()
+
+
 def test_pass_at_k_closed_form():
     assert pass_at_k(10, 0, 1) == 0.0 and pass_at_k(10, 10, 5) == 1.0
     assert pass_at_k(10, 3, 1) == pytest.approx(0.3)

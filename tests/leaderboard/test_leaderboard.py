@@ -62,3 +62,62 @@ def test_page_renders_table_and_chart_in_chromium(board, tmp_path):
     shot = artifacts / "leaderboard.png"
     subprocess.run([*flags, f"--screenshot={shot}", "--window-size=1200,1400", url], capture_output=True, timeout=120)
     assert shot.is_file() and shot.stat().st_size > 10_000
+
+
+def _results(path, model, score, benchmark="humaneval", **extra):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"model": model, "benchmark": benchmark, "pass_at_k": {"pass@1": score},
+                                "tasks_scored": 164, "tasks_in_benchmark": 164, **extra}))
+    return path
+
+
+def test_runs_sharing_a_model_name_are_all_kept(tmp_path):
+    """Two runs of one name on one benchmark: both rows, told apart by their run folders, and said."""
+    problems = load_benchmark("humaneval")[:4]
+    good = write_jsonl(tmp_path / "a" / "model.jsonl", [{"task_id": p.task_id, "completion": p.solution} for p in problems])
+    bad = write_jsonl(tmp_path / "b" / "model.jsonl", [{"task_id": p.task_id, "completion": "    return None\n"} for p in problems])
+    for run, samples in (("first", bad), ("second", good)):
+        r = run_cli("eval", "--benchmark", "humaneval", "--samples", samples, "--name", "same",
+                    "-o", tmp_path / "runs" / run / "eval" / "humaneval")
+        assert r.returncode == 0, r.stderr
+    _results(tmp_path / "runs" / "second" / "eval" / "mbpp" / "results.json", "same", 0.5, "mbpp")
+    r = run_cli("leaderboard", tmp_path / "runs", "-o", tmp_path / "board", "--no-reference")
+    assert r.returncode == 0, r.stderr
+    data = json.loads((tmp_path / "board" / "leaderboard.json").read_text())
+    rows = {r["model"]: r for r in data["rows"]}
+    assert set(rows) == {"same (first)", "same (second)"}
+    assert rows["same (second)"]["scores"] == {"humaneval": 100.0, "mbpp": 50.0}  # one run's benchmarks stay one row
+    assert rows["same (first)"]["scores"] == {"humaneval": 0.0} and rows["same (first)"]["name"] == "same"
+    assert "2 runs are named 'same'" in data["notes"][0]
+    assert "2 runs are named 'same'" in (tmp_path / "board" / "leaderboard.md").read_text()
+    assert "2 runs are named" in (tmp_path / "board" / "index.html").read_text()
+
+
+def test_one_model_over_several_benchmarks_is_one_row(tmp_path):
+    _results(tmp_path / "run" / "eval" / "humaneval" / "results.json", "m", 0.5)
+    _results(tmp_path / "run" / "eval" / "mbpp" / "results.json", "m", 0.25, "mbpp")
+    r = run_cli("leaderboard", tmp_path / "run", tmp_path / "run" / "eval" / "mbpp" / "results.json", "-o", tmp_path / "board")
+    assert r.returncode == 0, r.stderr
+    data = json.loads((tmp_path / "board" / "leaderboard.json").read_text())
+    ours = [r for r in data["rows"] if not r["reference"]]
+    assert [(r["model"], r["scores"]) for r in ours] == [("m", {"humaneval": 50.0, "mbpp": 25.0})] and data["notes"] == []
+    assert data["titles"]["humaneval"] == "HumanEval"
+
+
+@pytest.mark.parametrize("key, value", [("pass@1", "0.5"), ("pass@1", None), ("pass@10", [0.5]), ("pass@1", float("nan")),
+                                        ("pass@1", 7), ("pass@10", True)])
+def test_non_numeric_pass_at_k_names_the_file(tmp_path, key, value):
+    path = _results(tmp_path / "r" / "results.json", "m", 0.5)
+    record = json.loads(path.read_text())
+    record["pass_at_k"][key] = value
+    path.write_text(json.dumps(record))
+    r = run_cli("leaderboard", path, "-o", tmp_path / "board")
+    assert r.returncode == 2 and f"{path}: pass_at_k.{key} is" in r.stderr and "not a number from 0 to 1" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_output_that_is_a_file_is_one_error(tmp_path):
+    path = _results(tmp_path / "r" / "results.json", "m", 0.5)
+    (tmp_path / "board").write_text("")
+    r = run_cli("leaderboard", path, "-o", tmp_path / "board")
+    assert r.returncode == 2 and "board: exists and is a file; -o needs a folder" in r.stderr and "Traceback" not in r.stderr

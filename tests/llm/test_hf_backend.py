@@ -32,8 +32,8 @@ def test_generate_batches_in_order_and_is_deterministic(tiny_model, tmp_path):
 
 def test_relabel_stage_runs_on_the_hf_backend(tiny_model, tmp_path):
     r = run_cli("data", "recipes/tiny.yaml", "--set", f"output_dir={tmp_path}",
-                "--set", "relabel={llm: {backend: hf, model: '%s', max_tokens: 24, batch_size: 8}, "
-                         "alchemist_prompts: {fraction: 0.05}, comprehension: {code_review: 3, data_filtering: 4}}" % tiny_model)
+                "--set", f"relabel={{llm: {{backend: hf, model: '{tiny_model}', max_tokens: 24, batch_size: 8}}, "
+                         "alchemist_prompts: {fraction: 0.05}, comprehension: {code_review: 3, data_filtering: 4}}")
     assert r.returncode == 0, r.stderr
     manifest = json.loads((tmp_path / "data" / "manifest.json").read_text())
     rel = manifest["relabel"]
@@ -57,3 +57,35 @@ def test_vllm_backend_without_vllm_says_how_to_install():
         pytest.skip("vLLM is installed here; the GPU path is exercised where a GPU is")
     with pytest.raises(UserError, match=r"pip install 'alchemist\[gpu\]'"):
         VLLMBackend(VLLMConfig(model="any")).preflight()
+
+
+def test_finish_reason_says_when_max_new_tokens_cut_the_answer(tiny_model):
+    backend = HFBackend(HFConfig(model=str(tiny_model), batch_size=4))
+    prompts = [[{"role": "user", "content": f"Write code number {i}"}] for i in range(3)]
+    cut = backend.generate([ChatRequest(m, Sampling(max_tokens=6)) for m in prompts])
+    assert all(r.finish_reasons == ["length"] and r.truncated for r in cut)  # a random model never says EOS
+    stopped = backend.generate([ChatRequest(m, Sampling(max_tokens=6, stop=("\n",))) for m in prompts])
+    assert all(r.finish_reasons == ["stop"] and not r.truncated for r in stopped)
+
+
+def test_new_weights_at_the_same_path_are_not_answered_from_the_cache(tiny_model, tmp_path):
+    import os
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model)
+    request = ChatRequest([{"role": "user", "content": "Write code"}], Sampling(max_tokens=4))
+
+    def requests_sent() -> int:
+        client = LLMClient(HFBackend(HFConfig(model=str(model))), tmp_path / "c.sqlite")
+        client.generate([request])
+        client.close()
+        return client.usage.requests
+
+    assert requests_sent() == 1
+    assert requests_sent() == 0
+    weights = next(model.glob("*.safetensors"))
+    st = weights.stat()
+    os.utime(weights, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # retrained in place: same name, new file
+    assert requests_sent() == 1
+    assert requests_sent() == 0

@@ -42,6 +42,61 @@ def test_alchemist_prompt_validation(answer, expected):
         assert relabeled.task == "alchemist_prompt" and relabeled.meta["origin"] == SAMPLE.id
 
 
+GOOD = "Please write Python code for the following task using the Bellman-Ford algorithm and a distance dictionary."
+
+
+@pytest.mark.parametrize("answer", [
+    "I'm sorry, but I can't help with that request.",
+    "I\u2019m sorry, but I can\u2019t assist with writing a prompt for this code.",
+    "<prompt>I cannot provide a prompt for this request.</prompt>",
+    "As an AI language model, I cannot write prompts that describe code.",
+    "I apologize, but I am unable to complete this task.",
+    "Unfortunately, I am not able to generate that prompt for you.",
+    "Sorry, but I won't write that.\n\nIf you have another request, I'm happy to help.",
+    "<prompt>Please write Python code for this task. As an AI, I must note I cannot run it.</prompt>",
+])
+def test_alchemist_prompt_refusals_are_rejected(answer):
+    assert tasks.parse_alchemist_prompt(answer, SAMPLE, 4, 80) == (None, "refusal")
+
+
+@pytest.mark.parametrize("answer", [
+    f"Sure! Here is the prompt: {GOOD}",
+    f"Sure! Here is the prompt:\n\n{GOOD}",
+    f"Certainly! Here's an AlchemistPrompt for this answer:\n<prompt>{GOOD}</prompt>",
+    f"<prompt>Sure, here is the prompt: {GOOD}</prompt>",
+    f"Of course! {GOOD}",
+    f"Prompt: {GOOD}",
+    f"**Prompt:** {GOOD}",
+    f"Okay, here is a rewritten version of the prompt:\n<prompt>\"{GOOD}\"</prompt>",
+])
+def test_alchemist_prompt_preambles_are_cut_off(answer):
+    assert tasks.parse_alchemist_prompt(answer, SAMPLE, 4, 80) == (GOOD, None)
+
+
+@pytest.mark.parametrize("answer", [
+    "<prompt>Here is a prompt that asks the model to write Python code using the Bellman-Ford algorithm.</prompt>",
+    "Sure thing, I have written a prompt that describes the Bellman-Ford code in Python.",
+    f"{GOOD} I hope this helps!",
+    f"<prompt>{GOOD} Let me know if you would like any changes.</prompt>",
+    "Here's a prompt for the answer, which uses recursion and memoization in Python.",
+])
+def test_alchemist_prompt_chatter_that_cannot_be_cut_is_rejected(answer):
+    assert tasks.parse_alchemist_prompt(answer, SAMPLE, 4, 80) == (None, "preamble")
+
+
+@pytest.mark.parametrize("answer", [
+    "Please generate Python code for the following task and attempt to use the concept of Dynamic Programming.",
+    "Please provide a Python code example for the following task including the expected output after the code execution.",
+    "Please write Python code that reads input and prints an error if the value can't be parsed.",
+    "Here is a graph as an adjacency list; write Python code that relaxes every edge with Bellman-Ford.",
+    "Great care is needed: write Python code, with comments, that uses the Bellman-Ford algorithm.",
+    "Write Python code that handles the case where the source is sorry-looking data, using a dictionary.",
+])
+def test_alchemist_prompt_good_prompts_stay_accepted(answer):
+    for wrapped in (answer, f"<prompt>{answer}</prompt>"):
+        assert tasks.parse_alchemist_prompt(wrapped, SAMPLE, 4, 80) == (answer, None)
+
+
 def test_evolution_parse():
     ok, why = tasks.parse_evolution("<evolved>\nHarder task.\n</evolved>\n<explanation>More constraints.</explanation>", "Task.")
     assert why is None and ok == ("Harder task.", "More constraints.")

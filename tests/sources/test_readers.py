@@ -38,11 +38,11 @@ def test_json_array_json_lines_in_dot_json_and_gzip(tmp_path):
     assert out[0].data == {"x": 1} and out[1].error and out[1].where == f"{gz}:2"
 
 
-def test_truncated_json_array_is_one_error(tmp_path):
+def test_truncated_json_array_keeps_what_precedes_the_cut(tmp_path):
     p = tmp_path / "t.json"
     p.write_text('[{"x": 1}, {"x": ')
     out = records(p)
-    assert len(out) == 1 and "whole file is unreadable" in out[0].error
+    assert out[0].data == {"x": 1} and len(out) == 2 and out[1].where == f"{p}:1" and "rest of the file" in out[1].error
 
 
 def test_empty_and_binary_files(tmp_path):
@@ -52,7 +52,7 @@ def test_empty_and_binary_files(tmp_path):
     binary = tmp_path / "b.jsonl"
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00")
     out = records(binary)
-    assert len(out) == 1 and out[0].error == "binary file, not text records"
+    assert len(out) == 1 and out[0].error == "binary file (a PNG image), not text records"
 
 
 def test_csv_and_parquet(tmp_path):

@@ -1,0 +1,81 @@
+"""The DeepSpeed config a recipe's `train.deepspeed` stands for, checked before any compute.
+
+Batch sizes, clipping and precision are "auto": the HF integration fills them from the training
+arguments, so the recipe states each of them once.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+
+from alchemist.errors import UserError
+
+# Top-level sections DeepSpeed reads besides the scalar keys in deepspeed.runtime.constants.
+SECTIONS = {
+    "zero_optimization", "activation_checkpointing", "flops_profiler", "comms_logger", "tensorboard", "wandb",
+    "csv_monitor", "aio", "compile", "amp", "data_efficiency", "curriculum_learning", "elasticity", "autotuning",
+    "compression_training", "nebula", "pipeline", "hybrid_engine", "sequence_parallel_size", "weight_quantization",
+    "checkpoint", "optimizer", "scheduler", "fp16", "bf16", "zero_allow_untested_optimizer", "steps_per_print",
+    "wall_clock_breakdown", "gradient_clipping", "train_batch_size", "train_micro_batch_size_per_gpu",
+    "gradient_accumulation_steps", "prescale_gradients", "gradient_predivide_factor", "communication_data_type",
+    "memory_breakdown", "dump_state", "zero_force_ds_cpu_optimizer", "data_types", "torch_autocast",
+    "use_data_before_expert_parallelism", "disable_allgather", "seq_parallel_communication_data_type",
+    "dataloader_drop_last", "graph_harvesting", "timers", "eigenvalue", "quantize_training", "progressive_layer_drop",
+}
+
+
+def config(stage: int, offload: str, extra: dict | None) -> dict | None:
+    """The config dict for `SFTConfig(deepspeed=...)`, or None for stage 0 (plain DDP)."""
+    if stage == 0 and not extra:
+        return None
+    zero: dict = {"stage": stage, "overlap_comm": True, "contiguous_gradients": True,
+                  "reduce_bucket_size": "auto"}
+    if stage == 3:
+        zero.update({"stage3_prefetch_bucket_size": "auto", "stage3_param_persistence_threshold": "auto",
+                     # the saved model is one full checkpoint, not shards only DeepSpeed can read
+                     "stage3_gather_16bit_weights_on_model_save": True})
+    if offload in ("optimizer", "all"):
+        zero["offload_optimizer"] = {"device": "cpu", "pin_memory": True}
+    if offload == "all":
+        zero["offload_param"] = {"device": "cpu", "pin_memory": True}
+    cfg = {
+        "train_micro_batch_size_per_gpu": "auto",
+        "gradient_accumulation_steps": "auto",
+        "train_batch_size": "auto",
+        "gradient_clipping": "auto",
+        "bf16": {"enabled": "auto"},
+        "zero_optimization": zero,
+        "steps_per_print": 1_000_000_000,  # the trainer logs; DeepSpeed's own prints would duplicate it
+    }
+    merged = _merge(cfg, extra or {})
+    check(merged)
+    return merged
+
+
+def check(cfg: dict) -> None:
+    """Unknown keys are an error naming the key (DeepSpeed itself ignores most of them)."""
+    for key in cfg:
+        if key not in SECTIONS:
+            near = difflib.get_close_matches(key, sorted(SECTIONS), n=1)
+            hint = f"; did you mean '{near[0]}'?" if near else ""
+            raise UserError(f"train.deepspeed.config.{key}: not a DeepSpeed config key{hint}")
+    zero = cfg.get("zero_optimization")
+    if zero is None:
+        return
+    from deepspeed.runtime.zero.config import DeepSpeedZeroConfig
+    from pydantic import ValidationError
+
+    try:
+        DeepSpeedZeroConfig(**{k: v for k, v in zero.items() if v != "auto"})
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise UserError(f"train.deepspeed.config.zero_optimization.{where}: {err['msg']}") from None
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
