@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=   # e.g. --index-url URL of a CPU wheel index on machines without a local wheel
 BIN := $(VENV)/bin
 
-.PHONY: run test install clean
+.PHONY: run test test-fast lint install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest -q tests
+
+test-fast: install   # quick iteration: skips the tests marked slow (full pipeline runs, multi-rank training)
+	$(BIN)/python -m pytest -q -m "not slow" tests
+
+lint: install
+	$(BIN)/ruff check .
 
 clean:
 	rm -rf $(VENV) runs

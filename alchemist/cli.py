@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     ev.add_argument("--force", action="append", default=[], type=_stage_list, metavar="STAGE", help=argparse.SUPPRESS)
     ev.add_argument("--dry-run", action="store_true", help="with a recipe: print the plan, write nothing")
-    ev.add_argument("--benchmark", help="humaneval, humaneval_plus, mbpp, mbpp_sanitized, mbpp_plus, or any name with --data")
+    ev.add_argument("--benchmark", help="a built-in benchmark (see `alchemist sources`), or any name with --data")
     source = ev.add_mutually_exclusive_group()
     source.add_argument("--samples", help="JSON lines: task_id + solution (a program) or completion")
     source.add_argument("--model", dest="model_path", help="generate first: a model path / hub id (hf, vllm) or served name (openai)")
@@ -118,15 +118,16 @@ def cmd_eval(args) -> None:
     if not args.benchmark or not (args.samples or args.model_path):
         raise UserError("alchemist eval: give a recipe, or --benchmark NAME with --samples FILE or --model PATH")
 
+    from alchemist.evaluate.run import evaluate, limit_problems
     from alchemist.evaluate.sandbox import Limits
-    from alchemist.evaluate.score import score
-    from alchemist.testsets import eval_problems
+    from alchemist.testsets import get_benchmark
 
-    problems = eval_problems(args.benchmark, args.data)
-    if args.limit:
-        problems = problems[: args.limit]
+    bench = get_benchmark(args.benchmark, args.data)
+    problems, excluded = limit_problems(bench.eval_problems(args.data), args.limit)
+    common = {"style": args.style, "n": args.num_samples, "temperature": args.temperature, "max_tokens": args.max_tokens,
+              "sanitize": not args.no_sanitize, "limits": Limits(timeout=args.timeout), "workers": args.workers,
+              "excluded": excluded, "say": lambda m: print(m, file=sys.stderr)}
     if args.model_path:
-        from alchemist.evaluate.generate import generate_samples
         from alchemist.llm.factory import build_client
         from alchemist.llm.spec import HFLLM, VLLMLLM, OpenAILLM
 
@@ -135,24 +136,17 @@ def cmd_eval(args) -> None:
         spec = (OpenAILLM(base_url=args.base_url, api_key_env=args.api_key_env, **sampling) if args.backend == "openai"
                 else VLLMLLM(**sampling) if args.backend == "vllm" else HFLLM(**sampling))
         client = build_client(spec, out.parent / "llm_cache.sqlite")
-        client.preflight()
-        shots = None
-        if args.style == "mbpp-3shot":
-            from alchemist.testsets import load_benchmark
-
-            shots = [p for p in load_benchmark("mbpp", args.data) if p.task_id in ("mbpp/2", "mbpp/3", "mbpp/4")]
-        samples = generate_samples(client, problems, args.style, out / "generations.jsonl", n=args.num_samples,
-                                   temperature=args.temperature, max_tokens=args.max_tokens, shots=shots)
-        generation = {"llm": client.model_id, "prompt_style": args.style, "n": args.num_samples,
-                      "temperature": args.temperature, "max_tokens": args.max_tokens}
-        client.close()
-        model = args.model or Path(args.model_path).name
+        try:
+            client.preflight()
+            shots = bench.examples(args.data) if args.style == "mbpp-3shot" else None
+            results = evaluate(bench, problems, out, client=client, shots=shots,
+                               model_name=args.model or Path(args.model_path).name, **common)
+        finally:
+            client.close()
     else:
         samples = Path(args.samples)
         out = Path(args.output) if args.output else samples.parent / "eval" / args.benchmark
-        model, generation = args.model, None
-    results = score(args.benchmark, problems, samples, out, do_sanitize=not args.no_sanitize,
-                    limits=Limits(timeout=args.timeout), workers=args.workers, model=model, generation=generation)
+        results = evaluate(bench, problems, out, samples=samples, model_name=args.model, **common)
     scores = ", ".join(f"{k} {v:.1%}" for k, v in results["pass_at_k"].items())
     print(f"{args.benchmark}: {scores} on {results['tasks_scored']} of {results['tasks_in_benchmark']} tasks "
           f"({results['samples']} samples, {results['programs_per_s']} programs/s) -> {out / 'results.json'}")

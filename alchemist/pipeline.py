@@ -30,6 +30,7 @@ from alchemist.rundir import DigestCache, RunLock, RunRecord, atomic_dir, copy_a
 from alchemist.specs import stable_dump
 from alchemist.stage import OUTPUTS, RunContext, Stage, StageSkipped
 
+
 # The order of the house: data flows one way through these.
 def _train() -> Stage:
     try:

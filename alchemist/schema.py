@@ -74,7 +74,7 @@ class Sample:
         }
 
     @classmethod
-    def from_row(cls, row: dict) -> "Sample":
+    def from_row(cls, row: dict) -> Sample:
         return cls(
             source=row["source"],
             messages=[{"role": m["role"], "content": m["content"]} for m in row["messages"]],

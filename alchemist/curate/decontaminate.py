@@ -1,5 +1,9 @@
 """Benchmark decontamination by word n-gram overlap.
 
+`contamination(sample, index)` is the one check every stage applies to a sample (curate to every
+ingested sample, relabel to what the LLM produced): every turn, system and user and assistant,
+is matched, and a contaminated sample is dropped whatever else is wrong with it.
+
 Peers mostly test exact substrings, which misses a renamed function or a reworded docstring.
 Here every benchmark problem is split into fields (prompt, reference solution, tests, and its
 code without docstrings) and each field into word n-grams; a sample is contaminated by a problem
@@ -20,6 +24,7 @@ import numpy as np
 
 from alchemist.testsets import Problem
 
+MAX_MATCHES = 5  # matches kept in a verdict's detail (and listed in report.md)
 MIN_SHORT_FIELD = 8
 FIELDS = ("prompt", "solution", "tests", "code")
 # Docstrings are prose that a paraphrase rewrites entirely; the code around them survives. The
@@ -176,3 +181,21 @@ class NgramIndex:
             if c / total >= (1.0 if fid in self.full_cover else self.min_overlap):
                 out.append(Hit(task_id, field, round(c / total, 3)))
         return sorted(out, key=lambda h: -h.overlap)
+
+
+def sample_text(messages: list[dict]) -> str:
+    """Every turn of a conversation, in order: what decontamination matches."""
+    return "\n".join(m["content"] for m in messages)
+
+
+def contamination(sample, index: NgramIndex | None) -> dict | None:
+    """The benchmark problems a sample (anything with `.messages`) overlaps, as a verdict detail
+    `{"matches": [{"task_id", "field", "overlap"}, ...]}` (best first, at most MAX_MATCHES), or
+    None when it is clean or there is no index. All turns are matched as one text (system, every
+    user and every assistant turn), so a leak in an earlier answer is caught too."""
+    if index is None:
+        return None
+    hits = index.hits(sample_text(sample.messages))
+    if not hits:
+        return None
+    return {"matches": [{"task_id": h.task_id, "field": h.field, "overlap": h.overlap} for h in hits[:MAX_MATCHES]]}

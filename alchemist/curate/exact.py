@@ -7,7 +7,6 @@ import re
 
 from alchemist.schema import Sample
 
-
 _TRAILING_SPACE = re.compile(r"[ \t]+(?=\n)")
 
 

@@ -1,11 +1,16 @@
-"""Quality filters. Each returns a drop reason or None; the reason becomes a manifest counter."""
+"""Quality filters. Each returns a drop reason or None; the reason becomes a manifest counter.
+
+`screen` is the whole per-sample verdict, in order of precedence: contamination first (checked for
+every sample, so a contaminated sample is never dropped under a quality reason, which would let it
+become a data-filtering question and reach training data), then the quality reasons."""
 
 from __future__ import annotations
 
 import re
 
 from alchemist.code import extract_code_blocks, python_parses
-from alchemist.recipe import FilterSpec
+from alchemist.curate.decontaminate import NgramIndex, contamination
+from alchemist.curate.spec import FilterSpec
 from alchemist.schema import Sample
 
 # Characters that mean the text was decoded wrongly or is binary: U+FFFD and C0 controls
@@ -19,6 +24,15 @@ def garbled_ratio(text: str) -> float:
     if not text or not _GARBLED.search(text):
         return 0.0
     return len(_GARBLED.findall(text)) / len(text)
+
+
+def screen(sample: Sample, spec: FilterSpec | None, index: NgramIndex | None) -> tuple[str | None, dict | None]:
+    """(reason, detail) for one sample: ("contaminated", {"matches": [...]}) when it overlaps a
+    benchmark, else (a quality reason, None), else (None, None)."""
+    detail = contamination(sample, index)
+    if detail is not None:
+        return "contaminated", detail
+    return (quality_reason(sample, spec) if spec is not None else None), None
 
 
 def quality_reason(sample: Sample, spec: FilterSpec) -> str | None:

@@ -16,7 +16,6 @@ from datatrove.utils.text import simplify_text
 from datatrove.utils.word_tokenizers import WordTokenizer
 
 from alchemist.curate.decontaminate import _prefix, _span_hashes, window_hashes
-
 from alchemist.recipe import NearDedupSpec
 
 _WORD = re.compile(r"\w+|[^\w\s]")

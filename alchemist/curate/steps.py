@@ -17,8 +17,8 @@ from datatrove.pipeline.base import PipelineStep
 
 from alchemist.curate.decontaminate import NgramIndex
 from alchemist.curate.exact import content_key
-from alchemist.curate.filters import quality_reason
-from alchemist.recipe import FilterSpec
+from alchemist.curate.filters import screen
+from alchemist.curate.spec import FilterSpec
 from alchemist.schema import Sample
 
 
@@ -65,9 +65,11 @@ class SampleReader(PipelineStep):
 
 
 class Screen(PipelineStep):
-    """Quality filters and decontamination in one pass, plus the exact-dedup content key. Writes
+    """Decontamination and quality filters in one pass, plus the exact-dedup content key. Writes
     one verdict line per document to `verdicts/NNNNN.jsonl` and passes clean documents on (to the
-    MinHash signature step). Exact copies share their verdict: they have the same content."""
+    MinHash signature step). Every document is checked for contamination, over all its turns, and
+    that reason wins over any quality reason (`filters.screen`). Exact copies share their verdict:
+    they have the same content."""
 
     name = "alchemist quality + decontamination"
     type = "🔻 - FILTER"
@@ -79,15 +81,7 @@ class Screen(PipelineStep):
         self.index = index
 
     def verdict(self, sample: Sample) -> tuple[str | None, dict | None]:
-        if self.filters is not None:
-            reason = quality_reason(sample, self.filters)
-            if reason:
-                return reason, None
-        if self.index is not None:
-            hits = self.index.hits(f"{sample.instruction}\n{sample.response}")
-            if hits:
-                return "contaminated", {"matches": [{"task_id": h.task_id, "field": h.field, "overlap": h.overlap} for h in hits[:5]]}
-        return None, None
+        return screen(sample, self.filters, self.index)
 
     def run(self, data, rank: int = 0, world_size: int = 1):
         lines = []

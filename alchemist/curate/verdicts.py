@@ -20,9 +20,9 @@ import pyarrow.parquet as pq
 
 from alchemist.curate.decontaminate import NgramIndex
 from alchemist.curate.near import CodeWordTokenizer, minhash_config
+from alchemist.curate.spec import CurateSpec
 from alchemist.curate.steps import KeptIds, PassedReader, SampleReader, Screen
 from alchemist.errors import UserError
-from alchemist.curate.spec import CurateSpec
 from alchemist.testsets import Problem
 
 

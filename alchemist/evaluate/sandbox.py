@@ -14,12 +14,12 @@ import os
 import resource
 import secrets
 import select
-import threading
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from functools import lru_cache

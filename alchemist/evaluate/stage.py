@@ -29,29 +29,24 @@ def model_files(model: str) -> list[Path]:
     return sorted(f for pattern in MODEL_FILES for f in p.glob(pattern) if f.is_file())
 
 
-def eval_problems_of(ctx) -> dict[str, list]:
-    """Every benchmark's problems, loaded once per run (the fingerprint and the run both use them)."""
-    from alchemist.testsets import eval_problems
+def eval_problems_of(ctx) -> dict[str, tuple]:
+    """Every benchmark with its problems and the task ids --limit leaves out, loaded once per run
+    (the fingerprint and the run both use them)."""
+    from alchemist.evaluate.run import limit_problems
+    from alchemist.testsets import get_benchmark
 
     spec = ctx.recipe.eval
 
     def load():
         out = {}
-        for bench in spec.benchmarks:
-            data = Path(spec.data[bench]) if bench in spec.data else None
-            problems = eval_problems(bench, data)
-            out[bench] = problems[: spec.limit] if spec.limit else problems
+        for name in spec.benchmarks:
+            data = Path(spec.data[name]) if name in spec.data else None
+            bench = get_benchmark(name, data)
+            problems, excluded = limit_problems(bench.eval_problems(data), spec.limit)
+            out[name] = (bench, data, problems, excluded)
         return out
 
     return ctx.once("eval_problems", load)
-
-
-def shots_for(style: str, data: Path | None) -> list | None:
-    if style != "mbpp-3shot":
-        return None
-    from alchemist.testsets import load_benchmark
-
-    return [p for p in load_benchmark("mbpp", data) if p.task_id in ("mbpp/2", "mbpp/3", "mbpp/4")]
 
 
 class Eval:
@@ -67,14 +62,14 @@ class Eval:
         from alchemist.testsets import fingerprint
 
         spec = ctx.recipe.eval
-        parts: list = [f"{bench}:{fingerprint(problems)}" for bench, problems in eval_problems_of(ctx).items()]
+        parts: list = [f"{name}:{fingerprint(problems)}" for name, (_, _, problems, _) in eval_problems_of(ctx).items()]
         if spec.llm.backend != "openai" and spec.llm.model not in (TRAINED, TINY_RANDOM):
             parts += model_files(spec.llm.model)
         return parts
 
     def plan(self, ctx) -> str:
         spec = ctx.recipe.eval
-        n = sum(len(p) for p in eval_problems_of(ctx).values())
+        n = sum(len(problems) for _, _, problems, _ in eval_problems_of(ctx).values())
         return f"{n * spec.n} answers to generate ({spec.llm.backend}: {spec.llm.model})"
 
     def preflight(self, ctx) -> None:
@@ -89,9 +84,8 @@ class Eval:
                 client.close()
 
     def run(self, ctx, out: Path, work: Path) -> dict:
-        from alchemist.evaluate.generate import generate_samples
+        from alchemist.evaluate.run import evaluate
         from alchemist.evaluate.sandbox import Limits
-        from alchemist.evaluate.score import score
         from alchemist.llm.factory import build_client
 
         recipe, spec = ctx.recipe, ctx.recipe.eval
@@ -102,20 +96,15 @@ class Eval:
         client.preflight()
         counts = {}
         try:
-            for bench, problems in eval_problems_of(ctx).items():
-                data = Path(spec.data[bench]) if bench in spec.data else None
-                bench_out = out / bench
-                ctx.say(f"eval: {bench}: generating {len(problems) * spec.n} answers with {client.model_id}")
-                samples = generate_samples(client, problems, spec.style, bench_out / "generations.jsonl", n=spec.n,
-                                           temperature=llm.temperature, max_tokens=llm.max_tokens,
-                                           shots=shots_for(spec.style, data))
-                generation = {"llm": client.model_id, "prompt_style": spec.style, "n": spec.n,
-                              "temperature": llm.temperature, "max_tokens": llm.max_tokens}
-                results = score(bench, problems, samples, bench_out, limits=Limits(timeout=spec.timeout),
-                                workers=spec.workers, model=model_name(recipe), generation=generation)
+            for name, (bench, data, problems, excluded) in eval_problems_of(ctx).items():
+                results = evaluate(bench, problems, out / name, client=client, style=spec.style, n=spec.n,
+                                   temperature=llm.temperature, max_tokens=llm.max_tokens,
+                                   shots=bench.examples(data) if spec.style == "mbpp-3shot" else None,
+                                   limits=Limits(timeout=spec.timeout), workers=spec.workers,
+                                   model_name=model_name(recipe), excluded=excluded, say=lambda m: ctx.say(f"eval: {m}"))
                 scores = ", ".join(f"{k} {v:.1%}" for k, v in results["pass_at_k"].items())
-                ctx.say(f"eval: {bench}: {scores} ({results['programs_per_s']} programs/s)")
-                counts[bench] = round(results["pass_at_k"].get("pass@1", 0.0), 4)
+                ctx.say(f"eval: {name}: {scores} ({results['programs_per_s']} programs/s)")
+                counts[name] = round(results["pass_at_k"].get("pass@1", 0.0), 4)
         finally:
             client.close()
         return counts

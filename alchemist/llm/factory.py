@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from alchemist.llm.client import LLMClient
-from alchemist.llm.spec import HFLLM, LLMSpec, OpenAILLM, VLLMLLM
+from alchemist.llm.spec import HFLLM, VLLMLLM, LLMSpec, OpenAILLM
 
 TINY_RANDOM = "builtin:tiny-random"
 

@@ -5,7 +5,7 @@ from alchemist.curate.spec import BenchmarkRef, CurateSpec, DecontaminateSpec, D
 from alchemist.evaluate.spec import EvalSpec
 from alchemist.ingest.spec import SourceSpec
 from alchemist.leaderboard.spec import LeaderboardSpec
-from alchemist.llm.spec import HFLLM, LLMSpec, OpenAILLM, VLLMLLM
+from alchemist.llm.spec import HFLLM, VLLMLLM, LLMSpec, OpenAILLM
 from alchemist.mix.spec import MixSpec
 from alchemist.recipe.load import apply_overrides, dump_resolved, load_catalog_entry, load_recipe
 from alchemist.recipe.locate import catalog_dirs, resolve_path

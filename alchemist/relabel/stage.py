@@ -17,13 +17,12 @@ import pyarrow.parquet as pq
 from alchemist.errors import UserError
 from alchemist.llm import ChatRequest, LLMClient, Sampling
 from alchemist.relabel import tasks
+from alchemist.relabel.registry import TASKS, templates
 from alchemist.relabel.select import stratified
 from alchemist.relabel.templates import load
 from alchemist.rundir import write_json_atomic
 from alchemist.schema import Sample, rows_to_table
 
-TEMPLATES = ("alchemist_prompt", "instruction_evolution", "evol_answer", "code_review", "data_filtering",
-             "code_review_task", "instruction_compare_task")
 MAX_EXAMPLES = 3
 
 
@@ -79,7 +78,7 @@ class Relabel:
                 "decontaminate": recipe.curate.decontaminate}
 
     def inputs(self, ctx) -> list:
-        return [f"template:{load(t).id}" for t in TEMPLATES]
+        return [f"template:{load(t).id}" for t in templates()]
 
     def plan(self, ctx) -> str:
         spec, curated = ctx.recipe.relabel, ctx.output("curate") / "samples.parquet"
@@ -139,9 +138,9 @@ def _contamination(sample: Sample, index) -> bool:
 
 def _relabel(ctx, curated: Path, client: LLMClient) -> tuple[list[Sample], Tally]:
     from alchemist.curate.decontaminate import NgramIndex
-    from alchemist.curate.stage import run_problems
     from alchemist.curate.exact import content_key
     from alchemist.curate.filters import quality_reason
+    from alchemist.curate.stage import run_problems
 
     recipe, say, console = ctx.recipe, ctx.say, ctx.console
     spec = recipe.relabel
@@ -149,55 +148,35 @@ def _relabel(ctx, curated: Path, client: LLMClient) -> tuple[list[Sample], Tally
     sampling = Sampling(max_tokens=spec.llm.max_tokens, temperature=spec.llm.temperature, seed=seed)
     samples = [Sample.from_row(r) for r in pq.read_table(curated / "samples.parquet").to_pylist()]
     sources = [s.source for s in samples]
-    code = [i for i, s in enumerate(samples) if s.task == "codegen"]
     tally, produced = Tally(), []
     meta = {"llm": client.model_id}
 
-    ap = stratified(sources, code, round(spec.alchemist_prompts.fraction * len(code)), seed, "alchemist_prompt")
-    ev = stratified(sources, code, spec.comprehension.instruction_evolution, seed, "instruction_evolution")
-    rv = stratified(sources, code, spec.comprehension.code_review, seed, "code_review")
-    ops = {i: tasks.pick_operation(samples[i].id, seed) for i in ev}
-    jobs = ([("alchemist_prompt", i, tasks.alchemist_prompt_request(samples[i])) for i in ap]
-            + [("instruction_evolution", i, tasks.evolution_request(samples[i], ops[i])) for i in ev]
-            + [("code_review", i, tasks.review_request(samples[i])) for i in rv])
-    say(f"relabel: {len(ap)} AlchemistPrompts, {len(ev)} instruction evolutions, {len(rv)} code reviews")
-    results = generate(client, [ChatRequest(m, sampling) for _, _, m in jobs], "prompts, evolutions, reviews",
+    jobs = []
+    for task in TASKS.values():
+        eligible = [i for i, s in enumerate(samples) if task.eligible(s)]
+        picks = stratified(sources, eligible, task.count(spec, len(eligible)), seed, task.name)
+        jobs += [(task, i, task.request(samples[i], seed)) for i in picks]
+    counts = Counter(task.name for task, _, _ in jobs)
+    say("relabel: " + ", ".join(f"{counts.get(name, 0)} {name}" for name in TASKS))
+    results = generate(client, [ChatRequest(m, sampling) for _, _, m in jobs], ", ".join(TASKS),
                        spec.max_failure_rate, console)
 
     evolved: list[tuple[int, str]] = []
-    ap_spec = spec.alchemist_prompts
     for (task, i, _), result in zip(jobs, results):
         s = samples[i]
         if not result.ok:
-            tally.reject(task, "llm_failed", s.id, result.error or "")
+            tally.reject(task.name, "llm_failed", s.id, result.error or "")
             continue
         if _truncated(result):  # an answer cut at max_tokens is never a whole prompt, review or evolution
-            tally.reject(task, "truncated", s.id, result.text)
+            tally.reject(task.name, "truncated", s.id, result.text)
             continue
-        answer = result.text
-        if task == "alchemist_prompt":
-            prompt, why = tasks.parse_alchemist_prompt(answer, s, ap_spec.min_words, ap_spec.max_words)
-            if why:
-                tally.reject(task, why, s.id, answer)
-                continue
-            produced.append(tasks.with_alchemist_prompt(s, prompt, {**meta, "template": load("alchemist_prompt").id}))
-        elif task == "instruction_evolution":
-            found, why = tasks.parse_evolution(answer, s.instruction)
-            if why:
-                tally.reject(task, why, s.id, answer)
-                continue
-            evolved_text, explanation = found
-            produced.append(tasks.compare_task(s, evolved_text, explanation, {
-                **meta, "operation": ops[i], "template": load("instruction_evolution").id,
-                "task_template": load("instruction_compare_task").id}))
-            evolved.append((i, evolved_text))
-        else:
-            review, why = tasks.parse_review(answer, s.language)
-            if why:
-                tally.reject(task, why, s.id, answer)
-                continue
-            produced.append(tasks.review_task(s, review, {**meta, "template": load("code_review").id,
-                                                          "task_template": load("code_review_task").id}))
+        new, why = task.accept(result.text, s, spec, seed, meta)
+        if why:
+            tally.reject(task.name, why, s.id, result.text)
+            continue
+        produced.append(new)
+        if "evolved" in new.meta:
+            evolved.append((i, new.meta["evolved"]))
 
     # EvolCode: evolved instructions answered, then held to the same curation rules as any sample
     n_answers = len(evolved) if spec.comprehension.evol_codegen is None else min(spec.comprehension.evol_codegen, len(evolved))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 PROMPTS = Path(__file__).parent / "prompts"
@@ -36,7 +36,7 @@ class Template:
         return [{"role": role, "content": fill(text)} for role, text in self.sections]
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(name: str) -> Template:
     versions = sorted((int(p.name.rsplit(".v", 1)[1].split(".")[0]), p) for p in PROMPTS.glob(f"{name}.v*.txt"))
     if not versions:

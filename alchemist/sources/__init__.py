@@ -6,7 +6,8 @@ from pathlib import Path
 
 from alchemist.sources import alpaca, chat, code_files, commit, evol, mapped
 from alchemist.sources.base import Adapter, AdapterError, Converted
-from alchemist.sources.readers import RawRecord, expand_paths as _expand, iter_file, iter_hub
+from alchemist.sources.readers import RawRecord, iter_file, iter_hub
+from alchemist.sources.readers import expand_paths as _expand
 
 ADAPTERS: dict[str, Adapter] = {
     a.name: a

@@ -3,8 +3,8 @@ generation and comprehension tasks. Snippets end at blank lines so functions sta
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from alchemist.code import LANGUAGE_ALIASES, NOT_CODE
 from alchemist.sources.base import Adapter, AdapterError, Converted

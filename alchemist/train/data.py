@@ -43,8 +43,8 @@ class TokenStats:
 
 @dataclass
 class Tokenized:
-    train: "object"  # datasets.Dataset: input_ids, labels, task
-    eval: dict[str, "object"]  # task -> datasets.Dataset
+    train: object  # datasets.Dataset: input_ids, labels, task
+    eval: dict[str, object]  # task -> datasets.Dataset
     stats: TokenStats
     cache_hit: bool
     seconds: float

@@ -7,7 +7,7 @@ import re
 import pyarrow.parquet as pq
 import pytest
 
-from alchemist.curate.stage import curate
+from alchemist.curate.verdicts import curate
 from alchemist.recipe import CurateSpec
 from alchemist.schema import Sample, rows_to_table
 from alchemist.testsets import load_benchmark

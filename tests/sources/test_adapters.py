@@ -1,7 +1,8 @@
 import pytest
 
 from alchemist.sources import ADAPTERS, AdapterError
-from alchemist.sources.code_files import read as read_code, split_snippets
+from alchemist.sources.code_files import read as read_code
+from alchemist.sources.code_files import split_snippets
 
 
 def conv(adapter, record, options=None):

@@ -1,0 +1,401 @@
+"""Fine-tune a causal LM on train.parquet: the whole train stage as one function.
+
+    train(spec, data_path, out, work, seed, say) -> stats
+
+Reads top to bottom: check everything a user can get wrong (before any compute) -> tokenize
+(cached) -> load the model -> TRL's SFTTrainer (BFD padding-free packing, labels we built,
+accumulation-normalized loss, DeepSpeed) -> resume from the last complete checkpoint in `work`
+-> write a Hugging Face model dir to `out` that loads as it is, with its chat template and a
+generation config that stops on the end-of-turn token.
+
+Under a launcher (torchrun, deepspeed) every rank calls this; rank 0 tokenizes and writes `out`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from alchemist.errors import UserError
+from alchemist.train import data as tokdata
+from alchemist.train import deepspeed as ds
+from alchemist.train import metrics
+from alchemist.train.spec import TrainSpec
+from alchemist.train.templates import apply_format
+
+BUILTIN_TINY = "builtin:tiny"
+CHECKPOINTS = "checkpoints"
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
+
+
+@dataclass(frozen=True)
+class Device:
+    kind: str  # "cuda" or "cpu"
+    bf16: bool
+    attn: str
+    name: str
+
+
+def rank() -> int:
+    return int(os.environ.get("RANK", "0"))
+
+
+def world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def model_source(spec: TrainSpec, work: Path) -> str:
+    """A local directory or hub id for `spec.model`; `builtin:tiny` is built into `work` once."""
+    if spec.model == BUILTIN_TINY:
+        from alchemist.tiny_model import build_tiny_model
+
+        where = work / "builtin-tiny"
+        if rank() == 0:
+            build_tiny_model(where)
+        else:
+            _wait_for(where / "tokenizer.json", "the built-in tiny model")
+        return str(where)
+    path = Path(spec.model).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise UserError(f"train.model: {path} has no config.json; point it at a Hugging Face model directory")
+        return str(path)
+    if path.exists() or not _HUB_ID.match(spec.model):
+        raise UserError(f"train.model: {spec.model} is not a model directory or a hub id (org/name); "
+                        "give a local Hugging Face model directory, a hub id, or builtin:tiny")
+    return spec.model
+
+
+def local_model_files(spec: TrainSpec) -> list[Path]:
+    """The files of a local base model that decide the result (for the stage fingerprint)."""
+    path = Path(spec.model).expanduser()
+    if spec.model == BUILTIN_TINY or not path.is_dir():
+        return []
+    keep = (".json", ".safetensors", ".bin", ".model", ".txt", ".jinja", ".tiktoken")
+    return sorted(p for p in path.iterdir() if p.is_file() and p.suffix in keep)
+
+
+def preflight(spec: TrainSpec) -> None:
+    """The checks that need no model download and no data: run before any stage computes."""
+    pick_device(spec)
+    if spec.model != BUILTIN_TINY:
+        path = Path(spec.model).expanduser()
+        if not path.is_dir() and (path.exists() or not _HUB_ID.match(spec.model)):
+            model_source(spec, Path("."))  # raises the one-line error
+    ds.config(spec.deepspeed.stage, spec.deepspeed.offload, spec.deepspeed.config)
+
+
+def pick_device(spec: TrainSpec) -> Device:
+    """GPU or CPU, bf16 or not, which attention kernel; a demand the machine cannot meet is an error."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    name = torch.cuda.get_device_name(0) if cuda else "cpu"
+    bf16_ok = cuda and torch.cuda.is_bf16_supported()
+    if spec.bf16 is True and not bf16_ok:
+        raise UserError(f"train.bf16: true needs a GPU with bfloat16 support, and this machine has {name}; "
+                        "set train.bf16 to auto or false")
+    bf16 = bf16_ok if spec.bf16 == "auto" else bool(spec.bf16)
+    has_flash = _installed("flash_attn")
+    attn = spec.attn_implementation
+    if attn == "flash_attention_2":
+        if not cuda:
+            raise UserError("train.attn_implementation: flash_attention_2 needs a CUDA GPU; "
+                            "set it to auto (sdpa here) or sdpa")
+        if not has_flash:
+            raise UserError("train.attn_implementation: flash_attention_2 needs flash-attn "
+                            "(pip install flash-attn --no-build-isolation); or set it to auto or sdpa")
+    elif attn == "auto":
+        attn = "flash_attention_2" if cuda and has_flash else "sdpa"
+    if spec.liger and not (cuda and _installed("liger_kernel")):
+        raise UserError("train.liger: Liger kernels need a CUDA GPU and liger-kernel (pip install liger-kernel); "
+                        "or set train.liger: false")
+    if "wandb" in spec.report_to and not _installed("wandb"):
+        raise UserError("train.report_to: wandb is not installed (pip install wandb); or remove it from train.report_to")
+    return Device("cuda" if cuda else "cpu", bf16, attn, name)
+
+
+def _installed(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def _wait_for(path: Path, what: str, timeout: float = 6 * 3600) -> None:
+    # ranks other than 0 wait on a file rank 0 writes atomically: no process group is needed yet
+    # (ZeRO-3 wants the model loaded before the trainer sets one up)
+    start = time.monotonic()
+    while not path.exists():
+        if time.monotonic() - start > timeout:
+            raise RuntimeError(f"rank {rank()}: gave up waiting for {what} ({path})")
+        time.sleep(0.5)
+
+
+def last_checkpoint(folder: Path) -> Path | None:
+    """The newest checkpoint whose trainer_state.json (written last) is whole; a later one cut by a
+    kill is removed so the trainer's rotation never counts it."""
+    if not folder.is_dir():
+        return None
+    found = sorted((p for p in folder.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
+                   key=lambda p: int(p.name.split("-")[-1]), reverse=True)
+    for ckpt in found:
+        try:
+            json.loads((ckpt / "trainer_state.json").read_text())
+            return ckpt
+        except (OSError, ValueError):
+            if rank() == 0:
+                shutil.rmtree(ckpt, ignore_errors=True)
+    return None
+
+
+def _load_model(source: str, spec: TrainSpec, device: Device, say: Callable[[str], None]):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    # With DeepSpeed the engine keeps fp32 master weights, so bf16 weights are enough; without
+    # it, fp32 weights under bf16 autocast keep the optimizer exact.
+    dtype = torch.bfloat16 if device.bf16 and (spec.deepspeed.stage > 0 or spec.method == "lora") else torch.float32
+    attn = device.attn
+    try:
+        model = AutoModelForCausalLM.from_pretrained(source, revision=spec.revision, dtype=dtype,
+                                                     attn_implementation=attn)
+    except (ValueError, ImportError) as e:
+        if attn != "sdpa":
+            raise
+        say(f"attention: sdpa is not supported by this model ({str(e).splitlines()[0][:80]}); using eager")
+        attn = "eager"
+        model = AutoModelForCausalLM.from_pretrained(source, revision=spec.revision, dtype=dtype,
+                                                     attn_implementation=attn)
+    # a cache makes packed samples attend to each other (ENVIRONMENT.md); training never needs it
+    model.config.use_cache = False
+    return model, attn
+
+
+def _apply_lora(model, spec: TrainSpec, new_token_ids: list[int]):
+    from peft import LoraConfig, get_peft_model
+
+    cfg = LoraConfig(r=spec.lora.r, lora_alpha=spec.lora.alpha, lora_dropout=spec.lora.dropout,
+                     target_modules=spec.lora.target_modules, task_type="CAUSAL_LM",
+                     # the rows of tokens the template added (e.g. <|EOT|> on a base model) start
+                     # untrained: train those rows, not the whole embedding
+                     trainable_token_indices=new_token_ids or None)
+    return get_peft_model(model, cfg)
+
+
+def train(spec: TrainSpec, data_path: Path, out: Path, work: Path, seed: int = 0,
+          say: Callable[[str], None] = print) -> dict:
+    import torch
+    from transformers import AutoConfig, AutoTokenizer, set_seed
+
+    data_path, out, work = Path(data_path), Path(out), Path(work)
+    work.mkdir(parents=True, exist_ok=True)
+    main = rank() == 0
+
+    # 1. Everything a user can get wrong, before any compute.
+    if not data_path.is_file():
+        raise UserError(f"train: no training data at {data_path}; run `alchemist data RECIPE` first")
+    device = pick_device(spec)
+    source = model_source(spec, work)
+    try:
+        config = AutoConfig.from_pretrained(source, revision=spec.revision)
+        tokenizer = AutoTokenizer.from_pretrained(source, revision=spec.revision)
+    except OSError as e:
+        raise UserError(f"train.model: cannot load {spec.model} ({str(e).splitlines()[0][:160]}); "
+                        "check the path or hub id, and network access for a hub id") from None
+    longest = getattr(config, "max_position_embeddings", None)
+    if longest and spec.max_seq_len > longest:
+        raise UserError(f"train.max_seq_len: {spec.max_seq_len} is above the model's {longest} positions; "
+                        f"set train.max_seq_len to {longest} or less")
+    chosen = apply_format(tokenizer, spec.chat_template)
+    ds_config = ds.config(spec.deepspeed.stage, spec.deepspeed.offload, spec.deepspeed.config)
+    if ds_config is not None and not _installed("deepspeed"):
+        raise UserError("train.deepspeed: needs deepspeed (pip install deepspeed); or set train.deepspeed.stage: 0")
+    eot_id = tokenizer.convert_tokens_to_ids(chosen.end_of_turn)
+    say(f"chat template: {chosen.source}; a turn ends with {chosen.end_of_turn!r} (id {eot_id})"
+        + (f"; added tokens {list(chosen.added_tokens)}" if chosen.added_tokens else ""))
+
+    # 2. Tokens and labels, once (rank 0 writes the cache, the others read it).
+    cache = work / "tokenized"
+    settings = dict(max_seq_len=spec.max_seq_len, overlong=spec.overlong, train_on_prompt=spec.train_on_prompt,
+                    eval_fraction=spec.eval_fraction, eval_max_samples=spec.eval_max_samples, seed=seed,
+                    cache_dir=cache, workers=spec.tokenize_workers)
+    if not main:
+        key = tokdata.cache_key(tokdata.file_digest(data_path), tokdata.tokenizer_digest(tokenizer),
+                                {k: v for k, v in settings.items() if k not in ("cache_dir", "workers")})
+        _wait_for(cache / key / "stats.json", "the tokenization cache")
+    tok = tokdata.tokenize(data_path, tokenizer, **settings)
+    st = tok.stats
+    say(f"tokenized {st.samples} samples in {tok.seconds:.1f}s{' (cache hit)' if tok.cache_hit else ''}: "
+        f"{st.kept - st.held_out} train, {st.held_out} held out, {st.truncated} truncated, dropped {st.dropped or 0}; "
+        f"{st.tokens:,} tokens, {st.trainable_tokens:,} trained")
+
+    # 3. The model, loaded before the trainer config (ZeRO-3 under torchrun needs that order).
+    set_seed(seed)
+    model, attn = _load_model(source, spec, device, say)
+    if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
+        model.resize_token_embeddings(len(tokenizer), mean_resizing=True)
+    model.config.eos_token_id = eot_id
+    model.generation_config.eos_token_id = eot_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    n_params = sum(p.numel() for p in model.parameters())
+    if spec.method == "lora":
+        model = _apply_lora(model, spec, tokenizer.convert_tokens_to_ids(list(chosen.added_tokens)))
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    say(f"model: {spec.model} ({n_params / 1e6:,.1f}M parameters, {trainable / 1e6:,.2f}M trained, {spec.method}); "
+        f"attention {attn}; {device.name}; bf16 {'on' if device.bf16 else 'off'}"
+        + (f"; DeepSpeed ZeRO-{spec.deepspeed.stage}" if ds_config else ""))
+
+    # 4. The trainer.
+    from transformers.integrations import TensorBoardCallback
+    from trl import SFTConfig, SFTTrainer
+
+    ckpt_dir = work / CHECKPOINTS
+    evals = tok.eval if spec.eval_fraction > 0 else {}
+    cfg = SFTConfig(
+        output_dir=str(ckpt_dir),
+        seed=seed,
+        data_seed=seed,
+        num_train_epochs=spec.epochs,
+        max_steps=spec.max_steps,
+        learning_rate=spec.lr,
+        lr_scheduler_type=spec.scheduler,
+        warmup_steps=spec.warmup_ratio,  # a float below 1 is a share of the steps
+        per_device_train_batch_size=spec.micro_batch_size,
+        per_device_eval_batch_size=spec.micro_batch_size,
+        gradient_accumulation_steps=spec.grad_accum,
+        weight_decay=spec.weight_decay,
+        max_grad_norm=spec.max_grad_norm,
+        bf16=device.bf16,
+        fp16=False,
+        gradient_checkpointing=spec.gradient_checkpointing,
+        gradient_checkpointing_kwargs={"use_reentrant": False} if spec.gradient_checkpointing else None,
+        neftune_noise_alpha=spec.neftune_noise_alpha,
+        use_liger_kernel=spec.liger,
+        deepspeed=ds_config,
+        use_cpu=device.kind == "cpu" and ds_config is None,
+        max_length=spec.max_seq_len,
+        packing=spec.packing,
+        packing_strategy="bfd",
+        padding_free=spec.packing,
+        eval_packing=spec.packing,
+        # labels come from our own tokenization; TRL only packs and collates
+        assistant_only_loss=False,
+        completion_only_loss=False,
+        save_strategy="steps",
+        save_steps=spec.save_steps,
+        save_total_limit=spec.save_total_limit,
+        eval_strategy="steps" if evals else "no",
+        eval_steps=spec.eval_steps,
+        logging_steps=spec.logging_steps,
+        logging_first_step=True,
+        report_to=[r for r in spec.report_to if r != "tensorboard"] or "none",
+        dataloader_num_workers=spec.dataloader_workers,
+        include_num_input_tokens_seen="non_padding",
+        disable_tqdm=not main,
+        save_only_model=False,
+    )
+    n_layers = getattr(config, "num_hidden_layers", 0) or 0
+    hidden = getattr(config, "hidden_size", 0) or 0
+    peak, peak_name = metrics.device_peak_tflops(spec.peak_tflops)
+    flops_tok = metrics.flops_per_token(n_params, n_layers, hidden, st.attention_length)
+    meter = metrics.MetricsCallback(flops_tok, peak, world_size())
+    trainer = SFTTrainer(model=model, args=cfg, train_dataset=tok.train.remove_columns("task"),
+                         eval_dataset=evals or None, processing_class=tokenizer)
+    # first, so the progress bar and tensorboard see the tokens/s and MFU it adds to each log
+    trainer.callback_handler.callbacks.insert(0, meter)
+    if "tensorboard" in spec.report_to and main:
+        from torch.utils.tensorboard import SummaryWriter
+
+        trainer.add_callback(TensorBoardCallback(tb_writer=SummaryWriter(log_dir=str(work / "tensorboard"))))
+        say(f"tensorboard: tensorboard --logdir {work / 'tensorboard'}")
+
+    # 5. Train, resuming where a killed attempt left off.
+    resume = last_checkpoint(ckpt_dir)
+    if resume is not None:
+        step = json.loads((resume / "trainer_state.json").read_text()).get("global_step")
+        say(f"resuming from {resume.name} (step {step}): optimizer, scheduler, RNG and data position restored")
+    started = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    seconds = time.perf_counter() - started
+
+    # 6. The model directory, written by rank 0.
+    state = trainer.state
+    history = meter.history
+    last = next((h for h in reversed(history) if "loss" in h), {})
+    eval_loss = {}
+    for h in history:
+        for k, v in h.items():
+            if k.startswith("eval_") and k.endswith("_loss"):
+                eval_loss[k[5:-5]] = v
+    tokens = int(state.num_input_tokens_seen)
+    rates = [h["tokens_per_s"] for h in history if "tokens_per_s" in h]
+    mfus = [h["mfu"] for h in history if "mfu" in h]
+    summary = {
+        "steps": state.global_step,
+        "epochs": round(state.epoch or 0.0, 3),
+        "tokens": tokens,
+        "loss": last.get("loss"),
+        "train_loss_mean": round(result.training_loss, 5),
+        "eval_loss": eval_loss,
+        "seconds": round(seconds, 1),
+        "tokens_per_s": round(sum(rates) / len(rates), 1) if rates else None,
+        "mfu": round(sum(mfus) / len(mfus), 4) if mfus else None,
+        "peak_tflops": peak,
+        "device": peak_name if device.kind == "cpu" else device.name,
+        "attention": attn,
+        "method": spec.method,
+        "resumed_from": resume.name if resume else None,
+        "samples": st.samples,
+        "trained_samples": st.kept - st.held_out,
+        "held_out": st.held_out,
+        "truncated": st.truncated,
+        "dropped": st.dropped,
+        "trainable_tokens_per_epoch": st.trainable_tokens,
+        "tokenize_seconds": round(tok.seconds, 2),
+        "tokenize_cache_hit": tok.cache_hit,
+        "chat_template": chosen.source,
+        "end_of_turn": chosen.end_of_turn,
+    }
+    _save(trainer, tokenizer, spec, device, out, main, ds_config is not None)
+    if main:
+        metrics.write_report(out, history, {"title": f"{spec.model} ({spec.method})", **summary})
+        if (work / "tensorboard").is_dir():
+            shutil.copytree(work / "tensorboard", out / "logs", dirs_exist_ok=True)
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+    return summary
+
+
+def _save(trainer, tokenizer, spec: TrainSpec, device: Device, out: Path, main: bool, deepspeed: bool) -> None:
+    import torch
+
+    out.mkdir(parents=True, exist_ok=True)
+    # training runs without a KV cache (packing needs that); generation wants it back
+    trainer.accelerator.unwrap_model(trainer.model).config.use_cache = True
+    if spec.method == "lora":
+        # the adapter (small, for stacking or sharing) beside the merged model (what eval and vLLM load)
+        model = trainer.accelerator.unwrap_model(trainer.model)
+        if main:
+            model.save_pretrained(out / "adapter")
+            tokenizer.save_pretrained(out / "adapter")
+            merged = model.merge_and_unload()
+            if device.bf16:
+                merged = merged.to(torch.bfloat16)
+            merged.save_pretrained(out)
+    elif deepspeed:
+        trainer.save_model(str(out))  # gathers ZeRO-3 shards into one checkpoint; every rank must call it
+    elif main:
+        model = trainer.accelerator.unwrap_model(trainer.model)
+        if device.bf16:
+            model = model.to(torch.bfloat16)
+        model.save_pretrained(out)
+    if main:
+        tokenizer.save_pretrained(out)
+        for leftover in ("training_args.bin", "README.md"):
+            (out / leftover).unlink(missing_ok=True)
