@@ -18,7 +18,7 @@ class _Sampling(Strict):
 
 
 class OpenAILLM(_Sampling):
-    backend: Literal["openai"] = "openai"
+    backend: Literal["openai"] = Field("openai", description="Which backend serves the model: openai (any OpenAI-compatible server), vllm (offline engine, GPU), hf (transformers).")
     base_url: str | list[str] = volatile("http://127.0.0.1:8000/v1", description="One endpoint or several (the load is spread, dead ones ejected).")
     api_key_env: str | None = volatile("OPENAI_API_KEY", description="Environment variable holding the key; null for servers without keys.")
     concurrency: int = volatile(32, ge=1, le=4096, description="Requests in flight at once.")
@@ -28,13 +28,13 @@ class OpenAILLM(_Sampling):
 
 
 class VLLMLLM(_Sampling):
-    backend: Literal["vllm"] = "vllm"
+    backend: Literal["vllm"] = Field("vllm", description="Which backend serves the model: openai (any OpenAI-compatible server), vllm (offline engine, GPU), hf (transformers).")
     tensor_parallel_size: int = volatile(1, ge=1, description="GPUs one model is split over.")
     gpu_memory_utilization: float = volatile(0.9, gt=0, le=1, description="Share of GPU memory vLLM may take.")
 
 
 class HFLLM(_Sampling):
-    backend: Literal["hf"] = "hf"
+    backend: Literal["hf"] = Field("hf", description="Which backend serves the model: openai (any OpenAI-compatible server), vllm (offline engine, GPU), hf (transformers).")
     batch_size: int = volatile(8, ge=1, description="Prompts per generate call.")
 
 
