@@ -29,23 +29,10 @@ from alchemist.relabel.stage import Relabel
 from alchemist.rundir import DigestCache, RunLock, RunRecord, atomic_dir, copy_atomic, fingerprint, marker, now, write_text_atomic
 from alchemist.specs import stable_dump
 from alchemist.stage import OUTPUTS, RunContext, Stage, StageSkipped
-
+from alchemist.train.stage import Train
 
 # The order of the house: data flows one way through these.
-def _train() -> Stage:
-    try:
-        from alchemist.train.stage import Train
-    except ImportError:  # TEMPORARY until the train stage lands
-        class Train:
-            name, version, reads = "train", 0, ("mix",)
-            def enabled(self, recipe): return False
-            def config(self, recipe): return None
-            def inputs(self, ctx): return []
-            def run(self, ctx, out, work): return {}
-    return Train()
-
-
-STAGES: tuple[Stage, ...] = (Ingest(), Curate(), Relabel(), Mix(), _train(), Eval(), Leaderboard())
+STAGES: tuple[Stage, ...] = (Ingest(), Curate(), Relabel(), Mix(), Train(), Eval(), Leaderboard())
 STAGE_NAMES = tuple(s.name for s in STAGES)
 DATA_STAGES = ("ingest", "curate", "relabel", "mix")
 
@@ -285,8 +272,14 @@ class Pipeline:
         self.console.print(f"{mark} [bold]{name:<11}[/] {verb} in {seconds:.1f}s" + (f": {what}" if what else ""))
 
 
-def _headline(counts: dict) -> str:
-    return ", ".join(f"{k} {v}" for k, v in counts.items() if isinstance(v, (int, float, str)))[:200]
+def _headline(counts: dict, most: int = 6) -> str:
+    """The first few counts, floats to 4 significant digits: one line, not a dump."""
+    parts = []
+    for k, v in counts.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            continue
+        parts.append(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}")
+    return ", ".join(parts[:most])
 
 
 def print_plan(plans: list[Plan], console: Console) -> None:

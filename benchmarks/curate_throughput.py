@@ -25,9 +25,9 @@ import pyarrow.parquet as pq
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import make_records  # noqa: E402
 
-from alchemist.curate import run_curate  # noqa: E402
 from alchemist.curate.near import CodeWordTokenizer, minhash_config  # noqa: E402
-from alchemist.curate.stage import stderr_to  # noqa: E402
+from alchemist.curate.stage import curate_shards, load_problems  # noqa: E402
+from alchemist.curate.verdicts import stderr_to  # noqa: E402
 from alchemist.recipe import Recipe, apply_overrides  # noqa: E402
 from alchemist.schema import Sample, rows_to_table  # noqa: E402
 from alchemist.sources import ADAPTERS  # noqa: E402
@@ -118,7 +118,10 @@ def main() -> None:
         print(f"datatrove MinHash alone: {baseline:.1f}s ({len(rows) / baseline:.0f} samples/s)", flush=True)
         start = time.perf_counter()
         cpu0 = cpu_seconds()
-        out = run_curate(recipe, data_dir, [shard], say=lambda m: None)
+        out = data_dir / "curated"
+        out.mkdir()
+        problems, skipped = load_problems(recipe.curate.decontaminate)
+        curate_shards(recipe.curate, [shard], problems, skipped, out, data_dir / "work", recipe.seed)
         ours = time.perf_counter() - start
         ours_cpu = cpu_seconds() - cpu0
         stats = json.loads((out / "stats.json").read_text())
