@@ -9,6 +9,7 @@ that replaces the old one only when the stage returns. Stages never check marker
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import shutil
 import signal
@@ -89,6 +90,7 @@ def _is_rank_zero() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
+@functools.cache  # a fork hook is process-wide: register it once
 def _die_with_parent() -> None:
     """Every process forked from here (datatrove workers, sandbox zygotes, their children) gets
     SIGKILL when its parent dies, so a kill -9 of alchemist leaves no worker behind."""
@@ -98,9 +100,6 @@ def _die_with_parent() -> None:
         os.register_at_fork(after_in_child=lambda: libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0))
     except (OSError, AttributeError):  # not Linux: nothing to register
         pass
-
-
-_REGISTERED = []
 
 
 class Pipeline:
@@ -170,9 +169,7 @@ class Pipeline:
     # -- running ---------------------------------------------------------------------------------
 
     def run(self, selection: Selection = Selection()) -> Outcome:
-        if not _REGISTERED:
-            _die_with_parent()
-            _REGISTERED.append(True)
+        _die_with_parent()
         distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
         rank0 = _is_rank_zero()
         self.run_dir.mkdir(parents=True, exist_ok=True)

@@ -22,6 +22,7 @@ def tiny_run(tmp_path_factory):
     return out, r
 
 
+@pytest.mark.slow
 def test_tiny_accounts_for_every_record(tiny_run):
     out, _ = tiny_run
     manifest = json.loads((out / "data" / "manifest.json").read_text())
@@ -47,6 +48,7 @@ def test_tiny_accounts_for_every_record(tiny_run):
     assert any(not r["reference"] for r in board["rows"]) and (out / "leaderboard" / "index.html").is_file()
 
 
+@pytest.mark.slow
 def test_tiny_report_lists_contamination_with_task_ids(tiny_run):
     out, _ = tiny_run
     report = (out / "data" / "report.md").read_text()
@@ -57,6 +59,7 @@ def test_tiny_report_lists_contamination_with_task_ids(tiny_run):
     assert contaminated and all(json.loads(r["detail"])["matches"] for r in contaminated)
 
 
+@pytest.mark.slow
 def test_rerun_skips_unchanged_stages_and_redoes_changed_ones(tiny_run):
     out, _ = tiny_run
     r = run_cli("run", "recipes/tiny.yaml", "--set", f"output_dir={out}")
@@ -86,6 +89,7 @@ def test_rerun_skips_unchanged_stages_and_redoes_changed_ones(tiny_run):
     assert run_cli("data", "recipes/tiny.yaml", "--set", f"output_dir={out}").returncode == 0  # back to the recipe
 
 
+@pytest.mark.slow
 def test_resolved_recipe_runs_from_another_directory(tiny_run, tmp_path):
     out, _ = tiny_run
     r = run_cli("run", out / "recipe.resolved.yaml", cwd=tmp_path)
@@ -93,6 +97,7 @@ def test_resolved_recipe_runs_from_another_directory(tiny_run, tmp_path):
     assert "ingest      skipped" in r.stderr and "eval        skipped" in r.stderr
 
 
+@pytest.mark.slow
 def test_dry_run_writes_nothing_and_says_why(tiny_run, tmp_path):
     out, _ = tiny_run
     fresh = tmp_path / "fresh"
@@ -106,6 +111,7 @@ def test_dry_run_writes_nothing_and_says_why(tiny_run, tmp_path):
     assert (out / "run.json").read_text() == before
 
 
+@pytest.mark.slow
 def test_force_reruns_a_stage_and_what_reads_it(tiny_run):
     out, _ = tiny_run
     r = run_cli("run", "recipes/tiny.yaml", "--set", f"output_dir={out}", "--force", "mix")
@@ -136,6 +142,7 @@ def test_a_second_run_on_the_same_directory_is_refused(tmp_path):
     assert r.returncode == 0, r.stderr
 
 
+@pytest.mark.slow
 def test_killed_run_never_looks_complete_and_resumes_to_the_same_result(tmp_path):
     records = []
     for i in range(4):  # ~1,700 distinct samples: long enough to be killed during curation
@@ -201,6 +208,7 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+@pytest.mark.slow
 def test_kill_9_leaves_no_worker_behind(tmp_path):
     records = []
     for i in range(3):

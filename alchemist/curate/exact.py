@@ -1,4 +1,9 @@
-"""Exact deduplication on normalized content: the first occurrence wins."""
+"""The exact-dedup key: samples with the same normalized content are copies of each other.
+
+Which copy is kept is decided in `verdicts.py` among the copies that passed the screen (copies
+share their screen verdict): the first in recipe order, unless near dedup is on and MinHash kept
+another copy of the group for its cluster; when MinHash kept none of them (it kept a near
+duplicate outside the group), the first becomes `near_duplicate` and the others `exact_duplicate`."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ One parallel pass (datatrove's executor) screens each sample (quality filters, d
 and computes its exact-dedup key and MinHash signature; datatrove's bucket, cluster and filter
 steps follow. Exact dedup is then resolved per group of identical samples: one copy is kept, the
 first in recipe order unless MinHash kept another copy of the group.
-Reasons, in order of precedence: quality reasons, contaminated, exact_duplicate, near_duplicate."""
+Reasons, in order of precedence: contaminated, quality reasons, exact_duplicate, near_duplicate."""
 
 from __future__ import annotations
 

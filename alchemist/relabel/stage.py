@@ -131,9 +131,11 @@ def _truncated(result) -> bool:
 
 
 def _contamination(sample: Sample, index) -> bool:
-    """Every turn is checked (system, user, assistant): a produced sample that quotes a benchmark
-    anywhere is as contaminated as an ingested one."""
-    return index is not None and bool(index.hits("\n".join(m["content"] for m in sample.messages)))
+    """Every turn is checked (system, user, assistant), as curation does: a produced sample that
+    quotes a benchmark anywhere is as contaminated as an ingested one."""
+    from alchemist.curate.decontaminate import contamination
+
+    return contamination(sample, index) is not None
 
 
 def _relabel(ctx, curated: Path, client: LLMClient) -> tuple[list[Sample], Tally]:

@@ -337,17 +337,23 @@ def _head_text(src: _Source) -> str:
 
 def _looks_like_document(src: _Source) -> bool:
     """A `.json` file is one JSON document (an array, a wrapper object, pretty-printed objects)
-    unless its first line is a complete object: then it is JSON lines."""
+    unless one of its first two lines is a complete object: then it is JSON lines (the first
+    line may be the broken one)."""
     text = _head_text(src).lstrip(" \t\r\n")
     if text[:1] not in ("[", "{"):
         return False
-    first, newline, _ = text.partition("\n")
-    if text[0] == "[" or not newline:
+    if text[0] == "[":
         return True
-    try:
-        return not isinstance(json.loads(first), dict)
-    except (ValueError, RecursionError):
+    lines = [line for line in text.split("\n", 3)[:3] if line.strip()][:2]
+    if len(lines) < 2:
         return True
+    for line in lines:
+        try:
+            if isinstance(json.loads(line), dict):
+                return False
+        except (ValueError, RecursionError):
+            pass
+    return True
 
 
 def _iter_jsonl(src: _Source) -> Iterator[RawRecord]:
@@ -424,9 +430,18 @@ def _iter_json_document(src: _Source) -> Iterator[RawRecord]:
             for i, obj in enumerate(doc):
                 yield _item(f"{path}#{i}", obj)
             return
-    yield from _recover(path, text, _codec_label(src.encoding))
-    if problem:
-        yield RawRecord(f"{path}:{text.count(chr(10)) + 1}", error=f"{problem}; the items before it were read")
+    if not problem:
+        yield from _recover(path, text, _codec_label(src.encoding))
+        return
+    last = None  # a truncated .json.gz: the cut item and the truncation are one record
+    for record in _recover(path, text, _codec_label(src.encoding)):
+        if last is not None:
+            yield last
+        last = record
+    if last is not None and last.error is None:
+        yield last
+    where = last.where if last is not None and last.error else f"{path}:{text.count(chr(10)) + 1}"
+    yield RawRecord(where, error=f"{problem}; the items before it were read")
 
 
 def _item(where: str, obj) -> RawRecord:

@@ -120,6 +120,7 @@ def test_failure_limit_stops_and_keeps_what_was_answered(tmp_path):
         flaky.stop()
 
 
+@pytest.mark.slow
 def test_killed_relabel_resends_nothing_answered(tmp_path):
     slow = FakeServer(latency=0.15).start()
     try:

@@ -4,6 +4,7 @@ part is one malformed record with file:line, and `read == good + malformed` alwa
 import gzip
 import json
 import random
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -217,7 +218,7 @@ def test_empty_path_expands_to_nothing(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("marker", ["run.json", "recipe.resolved.yaml"])
-def test_directory_search_skips_run_directories(tmp_path, marker):
+def test_directory_search_skips_run_directories(tmp_path, marker, monkeypatch):
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "a.jsonl").write_text(jsonl(LINES))
     run = tmp_path / "runs" / "tiny"
@@ -229,6 +230,8 @@ def test_directory_search_skips_run_directories(tmp_path, marker):
     (tmp_path / ".venv" / "lib" / "meta.json").write_text("{}")
     assert expand_paths(str(tmp_path), None) == [tmp_path / "data" / "a.jsonl"]
     assert expand_paths(str(tmp_path / "**" / "*.jsonl"), None) == [tmp_path / "data" / "a.jsonl"]
+    monkeypatch.chdir(tmp_path)  # `path: .` and `path: "**/*.jsonl"` from the project folder
+    assert expand_paths(".", None) == [Path("data/a.jsonl")] and expand_paths("**/*.jsonl", None) == [Path("data/a.jsonl")]
     # named explicitly, a run's own files are a fine source
     assert expand_paths(str(run / "data" / "final.jsonl"), None) == [run / "data" / "final.jsonl"]
     assert expand_paths(str(run / "data" / "*.jsonl"), None) == [run / "data" / "final.jsonl"]
@@ -246,3 +249,19 @@ def test_code_files_decode_utf16_and_refuse_binary(tmp_path):
     png.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
     out = list(read_code(png, {}))
     assert len(out) == 1 and out[0].error == "binary file (a PNG image), not source code"
+
+
+def test_json_lines_named_json_with_a_broken_first_line_keep_line_numbers(tmp_path):
+    p = tmp_path / "lines.json"
+    p.write_text('{"x": \n' + jsonl(LINES))
+    out, good, bad = read(p)
+    assert [r.where for r in out] == [f"{p}:{i}" for i in range(1, 5)] and len(bad) == 1
+    assert [r.data for r in good] == LINES
+
+
+def test_truncated_json_array_gz_is_one_malformed_record(tmp_path):
+    rows = [{"instruction": f"Task {i}: " + "word " * (i % 50), "output": f"x = {random.Random(i).random()}"} for i in range(3000)]
+    p = _gzip_cut(tmp_path, "cut.json.gz", json.dumps(rows, indent=1), keep=0.5)
+    out, good, bad = read(p)
+    assert len(bad) == 1 and bad[0].error.startswith("file is truncated") and len(out) == len(good) + 1
+    assert [r.data for r in good] == rows[: len(good)] and len(good) > 500

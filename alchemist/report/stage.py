@@ -1,0 +1,32 @@
+"""The report stage, last of all: runs/NAME/report/report.html, published as runs/NAME/report.html.
+
+It reads only the run directory's finished files (every section optional), so it has no recipe
+slice of its own and no external inputs: it reruns when any stage it reads changed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class Report:
+    name, version, reads = "report", 1, ("mix", "train", "eval", "leaderboard")
+    publishes = {"report.html": "report.html"}
+
+    def enabled(self, recipe) -> bool:
+        return True
+
+    def config(self, recipe):
+        return {}
+
+    def inputs(self, ctx) -> list:
+        return []
+
+    def run(self, ctx, out: Path, work: Path) -> dict:
+        from alchemist.report import build_report
+
+        enabled = dict(ctx.enabled) if ctx.enabled else None
+        summary = build_report(ctx.run_dir, out / "report.html", enabled=enabled)
+        ctx.say(f"report: {len(summary['drawn'])} sections drawn -> {ctx.run_dir / 'report.html'}"
+                + (f" (not run: {', '.join(summary['not_run'])})" if summary["not_run"] else ""))
+        return {"sections": len(summary["drawn"]), "not_run": len(summary["not_run"]), "figures": summary["figures"]}
