@@ -27,13 +27,14 @@ from alchemist.leaderboard.stage import Leaderboard
 from alchemist.mix.stage import Mix
 from alchemist.recipe import Recipe, dump_resolved
 from alchemist.relabel.stage import Relabel
+from alchemist.report.stage import Report
 from alchemist.rundir import DigestCache, RunLock, RunRecord, atomic_dir, copy_atomic, fingerprint, marker, now, write_text_atomic
 from alchemist.specs import stable_dump
 from alchemist.stage import OUTPUTS, RunContext, Stage, StageSkipped
 from alchemist.train.stage import Train
 
 # The order of the house: data flows one way through these.
-STAGES: tuple[Stage, ...] = (Ingest(), Curate(), Relabel(), Mix(), Train(), Eval(), Leaderboard())
+STAGES: tuple[Stage, ...] = (Ingest(), Curate(), Relabel(), Mix(), Train(), Eval(), Leaderboard(), Report())
 STAGE_NAMES = tuple(s.name for s in STAGES)
 DATA_STAGES = ("ingest", "curate", "relabel", "mix")
 

@@ -36,6 +36,7 @@ OUTPUTS = {
     "train": "model",
     "eval": "eval",
     "leaderboard": "leaderboard",
+    "report": "report",
 }
 
 
