@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -231,3 +232,56 @@ def test_kill_9_leaves_no_worker_behind(tmp_path):
     while time.time() < deadline and any(_alive(w) for w in workers):
         time.sleep(0.1)
     assert not [w for w in workers if _alive(w)]
+
+
+def _wait_for_running(run_json: Path, stage: str, proc, timeout: float = 300) -> bool:
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            if json.loads(run_json.read_text())["stages"].get(stage, {}).get("status") == "running":
+                return True
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.slow
+def test_killed_in_every_stage_resumes_to_the_uninterrupted_result(tiny_run, tmp_path):
+    """One run killed (SIGKILL, whole process group) during curate, relabel, train and eval in
+    turn, each time rerun: it finishes with the uninterrupted run's data, model and scores."""
+    import random
+
+    from safetensors.numpy import load_file
+
+    ref, _ = tiny_run
+    out = tmp_path / "killed"
+    rng = random.Random(7)
+    for stage in ("curate", "relabel", "train", "eval"):
+        proc = subprocess.Popen([sys.executable, "-m", "alchemist.cli", "run", "recipes/tiny.yaml", "--set", f"output_dir={out}"],
+                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        if _wait_for_running(out / "run.json", stage, proc):
+            time.sleep(rng.uniform(0.0, 1.5))
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    r = run_cli("run", "recipes/tiny.yaml", "--set", f"output_dir={out}")
+    assert r.returncode == 0, r.stderr
+    statuses = {k: v["status"] for k, v in json.loads((out / "run.json").read_text())["stages"].items()}
+    assert set(statuses.values()) <= {"done", "skipped"}, statuses
+    a, b = (json.loads((d / "data" / "manifest.json").read_text()) for d in (out, ref))
+    assert a["sources"] == b["sources"] and a["final"] == b["final"]
+    ids = pq.read_table(out / "data" / "final" / "train.parquet").column("id").to_pylist()
+    assert ids == pq.read_table(ref / "data" / "final" / "train.parquet").column("id").to_pylist()
+    relabeled = pq.read_table(out / "data" / "relabeled" / "samples.parquet").column("id").to_pylist()
+    assert len(relabeled) == len(set(relabeled))  # no duplicate rows
+    if (ref / "model").is_dir():
+        wa, wb = load_file(str(out / "model" / "model.safetensors")), load_file(str(ref / "model" / "model.safetensors"))
+        assert wa.keys() == wb.keys()
+        for k in wa:
+            assert abs(wa[k].astype("float64") - wb[k].astype("float64")).max() < 1e-5, k
+    for bench in os.listdir(ref / "eval"):
+        if (ref / "eval" / bench / "results.json").is_file():
+            ra, rb = (json.loads((d / "eval" / bench / "results.json").read_text()) for d in (out, ref))
+            assert ra["pass_at_k"] == rb["pass_at_k"]
+            assert {t: v["status"] for t, v in ra["tasks"].items()} == {t: v["status"] for t, v in rb["tasks"].items()}
