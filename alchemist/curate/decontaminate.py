@@ -188,14 +188,167 @@ def sample_text(messages: list[dict]) -> str:
     return "\n".join(m["content"] for m in messages)
 
 
-def contamination(sample, index: NgramIndex | None) -> dict | None:
+def contamination(sample, index) -> dict | None:
     """The benchmark problems a sample (anything with `.messages`) overlaps, as a verdict detail
     `{"matches": [{"task_id", "field", "overlap"}, ...]}` (best first, at most MAX_MATCHES), or
     None when it is clean or there is no index. All turns are matched as one text (system, every
     user and every assistant turn), so a leak in an earlier answer is caught too."""
     if index is None:
         return None
+    if not isinstance(index, NgramIndex):  # every signal (build_index)
+        return index.check([sample])[0][0]
     hits = index.hits(sample_text(sample.messages))
     if not hits:
         return None
     return {"matches": [{"task_id": h.task_id, "field": h.field, "overlap": h.overlap} for h in hits[:MAX_MATCHES]]}
+
+
+# --------------------------------------------------------------------------- all signals
+# The paper decontaminates with three signals: n-gram similarity (above), syntax/structure
+# similarity (curate/structure.py) and code-embedding similarity (curate/embed.py). A sample is
+# contaminated when any signal reaches its threshold; every signal's best score is recorded in the
+# verdict, and a candidate within `judge.margin` under a threshold is doubtful: an LLM judge, when
+# the recipe names one, decides it (curate/judge.py), else it is kept and reported as a near miss.
+
+_PROSE_DOCSTRING = re.compile(r'("""|\'\'\')([\s\S]*?)\1')
+_FENCED = re.compile(r"^[ \t]*(```+|~~~+)[^\n]*\n.*?^[ \t]*\1[ \t]*$", re.M | re.S)
+
+
+def problem_statement(problem: Problem) -> str:
+    """The prose of a benchmark problem: HumanEval's docstring up to its examples, MBPP's sentence."""
+    m = _PROSE_DOCSTRING.search(problem.prompt)
+    if not m:
+        return problem.prompt.strip()
+    lines = []
+    for line in m.group(2).splitlines():
+        s = line.strip()
+        if s.startswith(">>>") or re.match(r"^(For example|Example|Examples|for example)\b", s):
+            break
+        lines.append(s)
+    return " ".join(x for x in lines if x) or problem.prompt.strip()
+
+
+def sample_statement(messages: list[dict]) -> str:
+    """What a sample asks, for the embedding signal: its system and user turns without fenced code."""
+    return "\n".join(_FENCED.sub(" ", m["content"]) for m in messages if m["role"] != "assistant").strip()
+
+
+def sample_code(messages: list[dict]) -> str:
+    """Every piece of code in a sample's turns (fenced blocks, or bare code), for the structure signal."""
+    from alchemist.code import extract_code_blocks
+
+    return "\n".join(code for m in messages for _, code in extract_code_blocks(m["content"]))
+
+
+class Decontaminator:
+    """Every enabled signal over one set of benchmark problems. `check` gives each sample's verdict
+    detail (or None) and its near misses; samples are checked in batches so that the full
+    embedding model sees only the shortlist, in batches."""
+
+    def __init__(self, problems: list[Problem], spec, judge=None):
+        self.spec = spec
+        self.ngram = NgramIndex(problems, spec.ngram, spec.min_overlap)
+        self.by_id = {p.task_id: p for p in problems}
+        self.structure = None
+        self.embedder = None
+        self.judge = judge
+        margin = spec.judge.margin
+        if spec.structure.enabled:
+            from alchemist.curate.structure import StructureIndex
+
+            st = spec.structure
+            self.structure = StructureIndex(problems, min_shared=st.min_shared, min_tokens=st.min_tokens)
+            self.structure_floor = max(0.0, st.threshold - margin)
+        if spec.embedding.enabled:
+            from alchemist.curate.embed import Embedder
+
+            em = spec.embedding
+            self.task_ids = [p.task_id for p in problems]
+            self.embedder = Embedder([problem_statement(p) for p in problems], em.model, em.batch_size)
+            self.embedding_floor = max(0.0, em.threshold - margin)
+
+    def check(self, samples: list) -> list[tuple[dict | None, list[dict]]]:
+        """(detail, near_misses) per sample: detail is {"matches": [...], "scores": {...}} when
+        contaminated, else None; near misses are the candidates within the margin under a threshold."""
+        spec = self.spec
+        found: list[list[dict]] = []
+        scores: list[dict] = []
+        doubtful: list[list[dict]] = []
+        for s in samples:
+            hits = self.ngram.hits(sample_text(s.messages))
+            found.append([{"task_id": h.task_id, "field": h.field, "overlap": h.overlap, "signal": "ngram"} for h in hits])
+            scores.append({"ngram": hits[0].overlap if hits else 0.0})
+            doubtful.append([])
+        if self.structure is not None:
+            t = spec.structure.threshold
+            for i, s in enumerate(samples):
+                code = sample_code(s.messages)
+                hits = self.structure.hits(code, self.structure_floor) if code else []
+                scores[i]["structure"] = hits[0].score if hits else 0.0
+                for h in hits:
+                    m = {"task_id": h.task_id, "field": "structure", "overlap": h.score, "signal": "structure"}
+                    (found[i] if h.score >= t else doubtful[i]).append(m)
+        if self.embedder is not None:
+            self._embedding(samples, found, scores, doubtful)
+        if self.judge is not None:
+            self.judge.decide(samples, found, doubtful, self.by_id)
+        out = []
+        for f, sc, d in zip(found, scores, doubtful):
+            if f:
+                best = {}
+                for m in sorted(f, key=lambda m: -m["overlap"]):
+                    best.setdefault((m["task_id"], m["signal"]), m)
+                matches = sorted(best.values(), key=lambda m: -m["overlap"])[:MAX_MATCHES]
+                out.append(({"matches": matches, "scores": sc}, []))
+            else:
+                out.append((None, sorted(d, key=lambda m: -m["overlap"])[:MAX_MATCHES]))
+        return out
+
+    def _embedding(self, samples, found, scores, doubtful) -> None:
+        em = self.spec.embedding
+        texts = [sample_statement(s.messages) for s in samples]
+        todo = [i for i, t in enumerate(texts) if t]
+        if not todo:
+            return
+        static = self.embedder.static([texts[i] for i in todo]) @ self.embedder.problems_static.T
+        best_static = static.max(axis=1)
+        for i, b in zip(todo, best_static):
+            scores[i]["embedding_static"] = round(float(b), 3)
+        picked = [(i, row) for i, row, b in zip(todo, static, best_static) if b >= em.shortlist]
+        if not picked:
+            return
+        full = self.embedder.full([texts[i] for i, _ in picked]) @ self.embedder.problems_full.T
+        for (i, _), row in zip(picked, full):
+            top = np.argsort(-row)[:3]
+            scores[i]["embedding"] = round(float(row[top[0]]), 3)
+            for j in top:
+                c = float(row[j])
+                if c < self.embedding_floor:
+                    break
+                m = {"task_id": self.task_ids[j], "field": "embedding", "overlap": round(c, 3), "signal": "embedding"}
+                (found[i] if c >= em.threshold else doubtful[i]).append(m)
+
+
+def build_index(problems: list[Problem], spec, client=None) -> NgramIndex | Decontaminator | None:
+    """The decontamination index a recipe's `curate.decontaminate` asks for: None without problems,
+    the n-gram index alone when the other signals are off (the fast path of old), else every
+    signal. `client`: an LLMClient for the judge (when `judge.llm` is set)."""
+    if not spec.enabled or not problems:
+        return None
+    if not spec.structure.enabled and not spec.embedding.enabled:
+        return NgramIndex(problems, spec.ngram, spec.min_overlap)
+    judge = None
+    if client is not None:
+        from alchemist.curate.judge import Judge
+
+        judge = Judge(client, spec.judge)
+    return Decontaminator(problems, spec, judge)
+
+
+def contamination_batch(samples: list, index) -> list[tuple[dict | None, list[dict]]]:
+    """(detail, near misses) for each sample, with any index `build_index` returns."""
+    if index is None:
+        return [(None, [])] * len(samples)
+    if isinstance(index, NgramIndex):
+        return [(contamination(s, index), []) for s in samples]
+    return index.check(samples)

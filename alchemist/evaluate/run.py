@@ -9,8 +9,16 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 
 from alchemist.errors import UserError
-from alchemist.evaluate.sandbox import Limits
 from alchemist.testsets import Benchmark, Problem
+
+try:  # the sandbox's new home (alchemist/execution); its old one until it moves
+    from alchemist.execution import Limits
+except ImportError:
+    from alchemist.evaluate.sandbox import Limits
+
+# More generation failures than this share of the answers (requests failed after retries, fewer
+# choices than n) is an error, not a score: `eval.max_failure_rate`.
+MAX_FAILURE_RATE = 0.05
 
 
 def limit_problems(problems: list[Problem], limit: int) -> tuple[list[Problem], set[str]]:
@@ -22,8 +30,20 @@ def limit_problems(problems: list[Problem], limit: int) -> tuple[list[Problem], 
     return problems[:limit], {p.task_id for p in problems[limit:]}
 
 
-def _check_settings(n: int, temperature: float, max_tokens: int, limits: Limits, workers: int) -> None:
+def without_shots(problems: list[Problem], shots: list[Problem] | None) -> tuple[list[Problem], list[str]]:
+    """The problems that are not also few-shot examples (MBPP+ holds MBPP's shots 2-4; a shot's
+    answer is in the prompt), and the task ids left out for that."""
+    if not shots:
+        return problems, []
+    numbers = {s.task_id.rsplit("/", 1)[-1] for s in shots}
+    kept = [p for p in problems if p.task_id.rsplit("/", 1)[-1] not in numbers]
+    return kept, [p.task_id for p in problems if p not in kept]
+
+
+def _check_settings(n: int, temperature: float, max_tokens: int, limits: Limits, workers: int,
+                    max_failure_rate: float = 0.0) -> None:
     problems = [msg for bad, msg in (
+        (not 0 <= max_failure_rate <= 1, f"max_failure_rate must be between 0 and 1, got {max_failure_rate}"),
         (n < 1, f"samples per task must be 1 or more, got {n}"),
         (temperature < 0, f"temperature must be 0 or more, got {temperature}"),
         (max_tokens < 1, f"max tokens must be 1 or more, got {max_tokens}"),
@@ -38,30 +58,38 @@ def evaluate(benchmark: Benchmark, problems: list[Problem], out_dir: Path, *, cl
              style: str | None = None, n: int = 1, temperature: float = 0.0, max_tokens: int = 512,
              shots: list[Problem] | None = None, sanitize: bool = True, limits: Limits = Limits(), workers: int = 0,
              model_name: str | None = None, excluded: Collection[str] = (),
-             say: Callable[[str], None] | None = None) -> dict:
+             say: Callable[[str], None] | None = None, max_failure_rate: float = MAX_FAILURE_RATE) -> dict:
     """Score `problems` of `benchmark` and return the results dict (what results.json holds).
 
     Exactly one of `client` (an LLMClient: generate `n` answers per problem in `style`, default
     the benchmark's; the caller owns and closes it) or `samples` (a JSONL file, `.gz` or not, of
     task_id + solution/completion made elsewhere). `shots`: few-shot examples for mbpp-3shot
     (default: `benchmark.examples()` from the built-in data). `excluded`: the benchmark's task ids
-    the caller left out (--limit); samples of those are counted in the results, not scored."""
+    the caller left out (--limit); samples of those are counted in the results, not scored.
+    `max_failure_rate`: the share of answers whose generation may fail (a failed request, fewer
+    choices than n) before this is an error; such answers are counted, never scored as wrong.
+    With mbpp-3shot, tasks that are also few-shot examples are not scored (results.json lists them)."""
     from alchemist.evaluate.generate import generate_samples
     from alchemist.evaluate.score import check_out_dir, score
 
     if (client is None) == (samples is None):
         raise UserError("evaluate: give exactly one of an LLM client (to generate with) or a samples file (to score)")
-    _check_settings(n, temperature, max_tokens, limits, workers)
+    _check_settings(n, temperature, max_tokens, limits, workers, max_failure_rate)
     out_dir = Path(out_dir)
     check_out_dir(out_dir)
     if not problems:
         raise UserError(f"{benchmark.name}: no problems to evaluate")
     say = say or (lambda _msg: None)
     generation = None
+    shot_ids: list[str] = []
     if client is not None:
         style = style or benchmark.style
         if style == "mbpp-3shot" and shots is None:
             shots = benchmark.examples()
+        if style == "mbpp-3shot":
+            problems, shot_ids = without_shots(problems, shots)
+            if shot_ids:
+                say(f"{benchmark.name}: {', '.join(shot_ids)} are the prompt's few-shot examples: not scored")
         say(f"{benchmark.name}: generating {len(problems) * n} answers with {client.model_id}")
         samples = generate_samples(client, problems, style, out_dir / "generations.jsonl", n=n, temperature=temperature,
                                    max_tokens=max_tokens, shots=shots)
@@ -69,7 +97,8 @@ def evaluate(benchmark: Benchmark, problems: list[Problem], out_dir: Path, *, cl
                       "max_tokens": max_tokens}
         model_name = model_name or Path(client.model_id.split(":", 1)[-1]).name
     results = score(benchmark, problems, Path(samples), out_dir, do_sanitize=sanitize, limits=limits, workers=workers,
-                    model=model_name, generation=generation, excluded=excluded)
+                    model=model_name, generation=generation, excluded=excluded,
+                    max_failure_rate=max_failure_rate, few_shot_excluded=shot_ids)
     for note in results["notes"]:
         say(f"{benchmark.name}: {note}")
     return results

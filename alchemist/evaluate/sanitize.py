@@ -1,49 +1,148 @@
-"""Code out of a raw model answer: the fenced block (or bare text) that defines the entry point,
-reduced to imports, definitions and top-level assignments. Example calls, prints, asserts and
-`if __name__ == "__main__":` blocks are dropped: they would run, or fail, before the tests."""
+"""Code out of a raw model answer, keeping everything the code needs and nothing that would run
+before the tests.
+
+Which code: the Python fenced blocks (else an unclosed fence, else the text from its first line
+of code); the block that defines the entry point (by its exact name; the last one if several do)
+is the program; definitions and imports from the other blocks that it uses (directly or through
+each other) are kept too, as helpers are often shown in a fence of their own.
+
+What of it: imports; functions and classes with their decorators; assignments (plain, annotated,
+augmented); and top-level loops, `if`s, `try`s and calls that build what the code needs
+(`sys.setrecursionlimit(...)`, `try: import ...`, a table filled by a loop). Dropped: example
+usage, i.e. any statement that calls print/input, the entry point or another function the
+answer defines by name (`main()`, `solve()`); asserts; `if __name__ == "__main__":` blocks;
+docstring-like bare strings; doctest/unittest runners.
+"""
 
 from __future__ import annotations
 
 import ast
+import re
 
-from alchemist.code import FENCE_RE, UNCLOSED_FENCE_RE
+from alchemist.code import FENCE_RE, LANGUAGE_ALIASES, UNCLOSED_FENCE_RE
+
+_USAGE_CALLS = {"print", "input", "exit", "quit", "breakpoint", "help"}
+_RUNNERS = re.compile(r"^(doctest|unittest|pytest)\b")
+_CODE_START = re.compile(r"^(from\s+\w[\w.]*\s+import\b|import\s+\w|def\s+\w|async\s+def\s+\w|class\s+\w|@\w|\w+\s*(:[^=]+)?=[^=])")
 
 
-def _candidates(text: str) -> list[str]:
-    blocks = [m.group(3) for m in FENCE_RE.finditer(text)]
-    if not blocks:
+def _blocks(text: str) -> list[str]:
+    fenced = [(m.group(2).lower(), m.group(3)) for m in FENCE_RE.finditer(text)]
+    if not fenced:
         unclosed = UNCLOSED_FENCE_RE.search(text)
-        blocks = [unclosed.group(3)] if unclosed else []
-    return blocks or [text]
+        fenced = [(unclosed.group(2).lower(), unclosed.group(3))] if unclosed else []
+    python = [body for tag, body in fenced if LANGUAGE_ALIASES.get(tag, "python" if not tag else tag) == "python"]
+    if python:
+        return python
+    if fenced:
+        return [body for _, body in fenced]
+    lines = text.splitlines()  # bare code, maybe after a sentence of prose: start at its first code line
+    start = next((i for i, line in enumerate(lines) if _CODE_START.match(line)), 0)
+    return ["\n".join(lines[start:])]
 
 
-def _parse_prefix(code: str) -> ast.Module | None:
-    """The longest prefix of whole lines that parses (answers are often cut off mid-line)."""
+def _parse_prefix(code: str) -> tuple[ast.Module, list[str]] | None:
+    """The longest prefix of whole lines that parses (answers are often cut off mid-line, or
+    followed by prose), and its lines."""
     lines = code.splitlines()
     for end in range(len(lines), 0, -1):
         try:
-            return ast.parse("\n".join(lines[:end]))
+            return ast.parse("\n".join(lines[:end])), lines[:end]
         except (SyntaxError, ValueError):
             continue
     return None
 
 
+def _defined(node: ast.stmt) -> set[str]:
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {node.name}
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return {(a.asname or a.name).split(".")[0] for a in node.names}
+    targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+    return {n.id for t in targets if t is not None for n in ast.walk(t) if isinstance(n, ast.Name)}
+
+
+def _names(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def _called_names(node: ast.AST) -> set[str]:
+    return {n.func.id for n in ast.walk(node) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+
+
+def _is_main_guard(node: ast.stmt) -> bool:
+    return isinstance(node, ast.If) and "__name__" in {n.id for n in ast.walk(node.test) if isinstance(n, ast.Name)}
+
+
+def _keep(node: ast.stmt, usage: set[str]) -> bool:
+    """Whether a top-level statement belongs to the code (not to an example of using it)."""
+    if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return True
+    if isinstance(node, (ast.Assert, ast.Pass, ast.Delete, ast.With, ast.AsyncWith)) or _is_main_guard(node):
+        return False
+    if _called_names(node) & usage:
+        return False
+    if isinstance(node, ast.Expr):
+        value = node.value
+        if not isinstance(value, ast.Call):
+            return False  # bare strings (docstrings, notes), names, arithmetic: nothing the code needs
+        func = ast.unparse(value.func)
+        return isinstance(value.func, ast.Attribute) and not _RUNNERS.match(func)
+    return isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.For, ast.While, ast.If, ast.Try))
+
+
+def _segment(lines: list[str], node: ast.stmt) -> str:
+    start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+    return "\n".join(lines[start - 1:node.end_lineno])
+
+
+def _kept(block: str, usage: set[str]) -> list[tuple[ast.stmt, str]]:
+    parsed = _parse_prefix(block)
+    if parsed is None:
+        return []
+    tree, lines = parsed
+    return [(node, _segment(lines, node)) for node in tree.body if _keep(node, usage)]
+
+
+def _defines(block: str, name: str) -> bool:
+    parsed = _parse_prefix(block)
+    return parsed is not None and any(name in _defined(n) for n in parsed[0].body
+                                      if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign)))
+
+
 def sanitize(text: str, entry_point: str | None = None) -> str:
-    blocks = _candidates(text)
-    if entry_point:
-        defining = [b for b in blocks if f"def {entry_point}" in b]
-        blocks = defining or blocks
-    kept_blocks = []
+    blocks = _blocks(text)
+    defined_functions = set()
     for block in blocks:
-        tree = _parse_prefix(block)
-        if tree is None:
-            continue
-        body = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef,
-                                                                 ast.AsyncFunctionDef, ast.ClassDef, ast.Assign,
-                                                                 ast.AnnAssign))]
-        if body:
-            kept_blocks.append("\n\n".join(ast.get_source_segment("\n".join(block.splitlines()), node) or ast.unparse(node)
-                                           for node in body))
-    if not kept_blocks:
+        parsed = _parse_prefix(block)
+        if parsed:
+            defined_functions |= {n.name for n in parsed[0].body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    # calling one of the answer's own functions at top level is example usage (or a test run)
+    usage = _USAGE_CALLS | defined_functions
+    main_index = None
+    if entry_point:
+        defining = [i for i, b in enumerate(blocks) if _defines(b, entry_point)]
+        main_index = defining[-1] if defining else None
+    if main_index is None:
+        parts = [seg for b in blocks for _, seg in _kept(b, usage)]
+    else:
+        main = _kept(blocks[main_index], usage)
+        own = set().union(*(_defined(n) for n, _ in main)) if main else set()
+        others = [(node, seg) for i, b in enumerate(blocks) if i != main_index for node, seg in _kept(b, usage)
+                  if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
+                                       ast.Assign, ast.AnnAssign)) and not (_defined(node) & own)]
+        needed = set().union(*(_names(n) for n, _ in main)) if main else set()
+        chosen: set[int] = set()
+        grew = True
+        while grew:  # helpers the program uses, and what they use in turn
+            grew = False
+            for i, (node, _) in enumerate(others):
+                if i not in chosen and _defined(node) & needed:
+                    chosen.add(i)
+                    needed |= _names(node)
+                    grew = True
+        helpers = [seg for i, (_, seg) in enumerate(others) if i in chosen]
+        parts = helpers + [seg for _, seg in main]
+    if not parts:
         return text.strip()
-    return "\n\n".join(kept_blocks) + "\n"
+    return "\n\n".join(parts) + "\n"

@@ -12,57 +12,33 @@ import time
 import zlib
 from collections import defaultdict
 from collections.abc import Collection, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from alchemist import __version__
 from alchemist.errors import UserError
-from alchemist.evaluate.metrics import mean_pass_at_k
-from alchemist.evaluate.sandbox import Limits, SandboxPool, isolation
+from alchemist.evaluate.harness import score_all
+from alchemist.evaluate.metrics import mean_pass_at_k, pass_at_k_coverage
 from alchemist.evaluate.sanitize import sanitize
 from alchemist.testsets import BENCHMARKS, Benchmark, Problem, fingerprint
 from alchemist.testsets.user import infer_checks
 
-BASE_OK = "alchemist-base-inputs-ok"
-GZIP_MAGIC = b"\x1f\x8b"
+try:  # the sandbox's new home (alchemist/execution); its old one until it moves
+    from alchemist.execution import Limits, SandboxPool, isolation
+except ImportError:
+    from alchemist.evaluate.sandbox import Limits, SandboxPool, isolation
 
-# evalplus-style differential testing: the candidate must match the reference on every input.
-_PLUS_CHECK = """
-import copy as _copy, json as _json, math as _math
-def _close(a, b, atol):
-    if isinstance(a, float) or isinstance(b, float):
-        try:
-            return (_math.isnan(a) and _math.isnan(b)) or _math.isclose(a, b, rel_tol=1e-6, abs_tol=max(atol, 1e-6))
-        except TypeError:
-            return False
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(_close(x, y, atol) for x, y in zip(a, b))
-    return a == b
-_candidate = {entry}
-_reference_ns = {{}}
-exec({reference!r}, _reference_ns)
-_reference = _reference_ns[{entry!r}]
-for _inputs, _marker in ((_json.loads({base!r}), {base_ok!r}), (_json.loads({plus!r}), None)):
-    for _args in _inputs:
-        _expected = _reference(*_copy.deepcopy(_args))
-        _got = _candidate(*_copy.deepcopy(_args))
-        assert _close(_got, _expected, {atol!r}), f"input {{_args!r}}: expected {{_expected!r}}, got {{_got!r}}"
-    if _marker:
-        print(_marker)
-"""
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 def program(checks: str, problem: Problem, code: str) -> str:
-    """The code under test followed by the benchmark's checks (`checks`: its Benchmark's kind)."""
-    if checks == "differential":
-        return code + "\n" + _PLUS_CHECK.format(entry=problem.entry_point, reference=problem.solution,
-                                               base=json.dumps(problem.base_inputs), plus=json.dumps(problem.plus_inputs or []),
-                                               base_ok=BASE_OK, atol=problem.atol)
+    """The code under test followed by the benchmark's checks, for a test that runs in the
+    candidate's own process (`harness` replays every test it can outside it)."""
+    setup = f"\n\n{problem.setup}" if problem.setup else ""
     if checks == "check_function":  # HumanEval: check(candidate)
-        return f"{code}\n\n{problem.tests}\n\ncheck({problem.entry_point})\n"
+        return f"{code}{setup}\n\n{problem.tests}\n\ncheck({problem.entry_point})\n"
     if checks == "asserts":  # MBPP: plain asserts
-        return f"{code}\n\n{problem.tests}\n"
-    raise ValueError(f"unknown kind of checks {checks!r}")
+        return f"{code}{setup}\n\n{problem.tests}\n"
+    raise ValueError(f"checks {checks!r} are decided outside the program (evaluate/harness.py), never inside it")
 
 
 def as_benchmark(benchmark: Benchmark | str, problems: list[Problem]) -> Benchmark:
@@ -107,15 +83,40 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
         raise UserError(f"{path}: cannot read the samples file ({e.strerror or e})") from None
 
 
+def task_aliases(problems: dict[str, Problem]) -> dict[str, str]:
+    """Other harnesses' spellings of our task ids, lower-cased: `Mbpp/11` (evalplus) and `mbpp/11`,
+    `11` and 11 (original MBPP), `HumanEval/0` and 0. A bare number counts only where it names
+    one task."""
+    aliases: dict[str, str] = {}
+    numbers: dict[str, list[str]] = defaultdict(list)
+    for task_id in problems:
+        aliases[task_id.lower()] = task_id
+        numbers[task_id.rsplit("/", 1)[-1].lower()].append(task_id)
+    for number, ids in numbers.items():
+        if len(ids) == 1:
+            aliases.setdefault(number, ids[0])
+    return aliases
+
+
+def resolve_task_id(raw, problems: dict[str, Problem], aliases: dict[str, str]) -> str | None:
+    if isinstance(raw, bool) or not isinstance(raw, (str, int)):
+        return None
+    text = str(raw).strip()
+    return text if text in problems else aliases.get(text.lower())
+
+
 def read_samples(path: Path, problems: dict[str, Problem], excluded: Collection[str] = ()) -> tuple[list[dict], dict]:
     """Samples with their line numbers, and what was skipped: samples of tasks left out by --limit
-    (`excluded`) are counted, not scored. A bad line is an error naming it."""
+    (`excluded`) are counted, not scored. A bad line is an error naming it. Task ids may be spelled
+    as other harnesses do (`task_aliases`); `generation_failed`/`truncated` flags are kept."""
     if path.is_dir():
         raise UserError(f"{path}: is a folder; give the samples file (JSON lines: task_id + solution or completion)")
     if not path.is_file():
         raise UserError(f"{path}: samples file not found")
     out: list[dict] = []
     skipped = {"samples": 0, "tasks": set(), "first": None}
+    aliases = task_aliases(problems)
+    excluded_aliases = task_aliases(dict.fromkeys(excluded)) if excluded else {}
     for lineno, line in _lines(path):
         if not line.strip():
             continue
@@ -123,16 +124,20 @@ def read_samples(path: Path, problems: dict[str, Problem], excluded: Collection[
             record = json.loads(line)
         except (json.JSONDecodeError, RecursionError) as e:
             raise UserError(f"{path}:{lineno}: not valid JSON ({getattr(e, 'msg', e)})") from None
-        if not isinstance(record, dict) or not isinstance(record.get("task_id"), str):
-            raise UserError(f"{path}:{lineno}: each line needs a string task_id and a solution or completion")
-        task_id = record["task_id"]
-        if task_id in excluded:
-            skipped["samples"] += 1
-            skipped["tasks"].add(task_id)
-            skipped["first"] = skipped["first"] or (lineno, task_id)
-            continue
-        if task_id not in problems:
-            raise UserError(f"{path}:{lineno}: task_id {task_id!r} is not in this benchmark")
+        if not isinstance(record, dict) or not isinstance(record.get("task_id"), (str, int)) \
+                or isinstance(record.get("task_id"), bool):
+            raise UserError(f"{path}:{lineno}: each line needs a task_id and a solution or completion")
+        raw_id = record["task_id"]
+        task_id = resolve_task_id(raw_id, problems, aliases)
+        if task_id is None and excluded:
+            gone = resolve_task_id(raw_id, dict.fromkeys(excluded), excluded_aliases)
+            if gone is not None:
+                skipped["samples"] += 1
+                skipped["tasks"].add(gone)
+                skipped["first"] = skipped["first"] or (lineno, gone)
+                continue
+        if task_id is None:
+            raise UserError(f"{path}:{lineno}: task_id {raw_id!r} is not in this benchmark")
         solution, completion = record.get("solution"), record.get("completion")
         if solution is not None and completion is not None:
             raise UserError(f"{path}:{lineno}: both `solution` and `completion` given; keep one (solution: a whole "
@@ -141,7 +146,8 @@ def read_samples(path: Path, problems: dict[str, Problem], excluded: Collection[
         if not isinstance(code, str):
             raise UserError(f"{path}:{lineno}: give the code as `solution` (a program) or `completion` (after the prompt)")
         out.append({"task_id": task_id, "kind": "solution" if solution is not None else "completion", "text": code,
-                    "line": lineno})
+                    "line": lineno, "generation_failed": bool(record.get("generation_failed")),
+                    "truncated": bool(record.get("truncated")), "generation_error": record.get("error")})
     if not out:
         if skipped["samples"]:
             lineno, task_id = skipped["first"]
@@ -167,17 +173,43 @@ def write_atomic(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
+def _in_process(sandbox, checks: str, limits: Limits):
+    """Score one sample with the checks in its own process (tests that cannot be replayed)."""
+    def run(problem: Problem, code: str) -> dict:
+        o = sandbox.run(program(checks, problem, code), limits)
+        error = (o.stderr.strip().splitlines() or [""])[-1][:500] if o.status != "passed" else ""
+        return {"status": o.status, "checked": "in_process", "seconds": o.seconds, "error": error, "failure": None}
+    return run
+
+
+def check_failure_rate(samples: list[dict], max_failure_rate: float | None, where: str) -> dict:
+    """Generation failures counted; more than `max_failure_rate` of them is one error."""
+    failed = [s for s in samples if s["generation_failed"]]
+    counts = {"samples": len(samples), "generation_failed": len(failed),
+              "truncated": sum(s["truncated"] for s in samples),
+              "failure_rate": round(len(failed) / len(samples), 4) if samples else 0.0}
+    if max_failure_rate is not None and samples and len(failed) / len(samples) > max_failure_rate:
+        first = failed[0]
+        raise UserError(f"{where}: {len(failed)} of {len(samples)} answers failed to generate "
+                        f"({len(failed) / len(samples):.1%}, more than eval.max_failure_rate {max_failure_rate:.1%}); "
+                        f"first: {first['task_id']} ({first.get('generation_error') or 'no answer'})")
+    return counts
+
+
 def score(benchmark: Benchmark | str, problems: list[Problem], samples_path: Path, out_dir: Path, *, do_sanitize: bool = True,
           limits: Limits = Limits(), workers: int = 0, model: str | None = None, generation: dict | None = None,
-          excluded: Collection[str] = ()) -> dict:
+          excluded: Collection[str] = (), max_failure_rate: float | None = None, notes: list[str] | None = None,
+          few_shot_excluded: Collection[str] = ()) -> dict:
     """Run every sample against its problem's checks; write results.json and samples.jsonl.
     `generation` (prompt style, sampling parameters, backend) is recorded when we generated;
-    `excluded` are the benchmark's tasks left out of `problems` by --limit."""
+    `excluded` are the benchmark's tasks left out of `problems` by --limit. Samples whose
+    generation failed are counted, not scored (`max_failure_rate`: the share that is an error)."""
     bench = as_benchmark(benchmark, problems)
     check_out_dir(out_dir)
     by_id = {p.task_id: p for p in problems}
     excluded = set(excluded)
     samples, skipped = read_samples(samples_path, by_id, excluded)
+    failures = check_failure_rate(samples, max_failure_rate, f"{bench.name}")
     for s in samples:
         p = by_id[s["task_id"]]
         s["raw"] = s["text"]
@@ -185,50 +217,86 @@ def score(benchmark: Benchmark | str, problems: list[Problem], samples_path: Pat
             s["code"] = sanitize(s["text"], p.entry_point) if do_sanitize else s["text"]
         else:
             s["code"] = p.prompt + s["text"]
+    scored = [s for s in samples if not s["generation_failed"]]
     workers = workers or os.cpu_count() or 1
     start = time.perf_counter()
-    with SandboxPool() as sandbox, ThreadPoolExecutor(workers) as pool:  # each program is its own process
-        outcomes = list(pool.map(lambda s: sandbox.run(program(bench.checks, by_id[s["task_id"]], s["code"]), limits), samples))
+    with SandboxPool() as sandbox:  # each program is its own process
+        verdicts, how = score_all(bench.checks, by_id, [(s["task_id"], s["code"]) for s in scored], sandbox, limits,
+                                  workers, _in_process(sandbox, bench.checks, limits))
     seconds = time.perf_counter() - start
+    for s, v in zip(scored, verdicts):
+        s["verdict"] = v
+    for s in samples:
+        if s["generation_failed"]:
+            s["verdict"] = {"status": "generation_failed", "error": s.get("generation_error") or "no answer",
+                            "failure": None, "seconds": 0.0}
 
     plus = bench.checks == "differential"
-    tasks: dict[str, dict] = defaultdict(lambda: {"n": 0, "passed": 0, "base_passed": 0, "samples": []})
-    for s, o in zip(samples, outcomes):
-        t = tasks[s["task_id"]]
-        t["n"] += 1
-        t["passed"] += o.status == "passed"
-        t["base_passed"] += o.status == "passed" or (plus and BASE_OK in o.stdout)
-        t["samples"].append({"line": s["line"], "status": o.status, "seconds": o.seconds,
-                             "error": (o.stderr.strip().splitlines() or [""])[-1][:500] if o.status != "passed" else ""})
-    for t in tasks.values():
-        t["status"] = "passed" if t["passed"] == t["n"] else ("failed" if t["passed"] == 0 else "partial")
-    counts = [(t["n"], t["passed"]) for t in tasks.values()]
-    notes = []
+    tasks: dict[str, dict] = defaultdict(lambda: {"n": 0, "passed": 0, "base_passed": 0, "generation_failed": 0,
+                                                  "truncated": 0, "samples": []})
+    for s in samples:
+        t, v = tasks[s["task_id"]], s["verdict"]
+        t["generation_failed"] += s["generation_failed"]
+        t["truncated"] += s["truncated"]
+        if not s["generation_failed"]:
+            t["n"] += 1
+            t["passed"] += v["status"] == "passed"
+            t["base_passed"] += (v.get("base_status") or v["status"]) == "passed"
+        t["samples"].append({"line": s["line"], "status": v["status"], "seconds": v.get("seconds", 0.0),
+                             **({"base_status": v["base_status"]} if plus and "base_status" in v else {}),
+                             "error": v.get("error", "") if v["status"] != "passed" else "",
+                             **({"failure": v["failure"]} if v.get("failure") else {}),
+                             **({"truncated": True} if s["truncated"] else {})})
+    for task_id, t in tasks.items():
+        t["status"] = ("generation_failed" if t["n"] == 0 else "passed" if t["passed"] == t["n"]
+                       else "failed" if t["passed"] == 0 else "partial")
+        t["checks"] = how.get(task_id, {}).get("checks", "outside")
+        if how.get(task_id, {}).get("reason"):
+            t["checks_reason"] = how[task_id]["reason"]
+    counted = {k: t for k, t in tasks.items() if t["n"]}
+    counts = [(t["n"], t["passed"]) for t in counted.values()]
+    notes = list(notes or [])
     if skipped["samples"]:
         lineno, task_id = skipped["first"]
         notes.append(f"{skipped['samples']} samples of {len(skipped['tasks'])} tasks not scored: task {task_id} "
                      f"({samples_path}:{lineno}) and the others are beyond --limit {len(problems)}")
+    if failures["generation_failed"]:
+        notes.append(f"{failures['generation_failed']} answers failed to generate and are not scored"
+                     + (f"; {len(tasks) - len(counted)} tasks have no answer at all" if len(counted) < len(tasks) else ""))
+    k_info = pass_at_k_coverage(counted)
+    if k_info["tasks_with_fewer_samples"]:
+        notes.append(f"pass@k up to k={k_info['max_k']}: {len(k_info['tasks_with_fewer_samples'])} tasks have fewer "
+                     f"samples than the most ({k_info['most_samples']})")
+    in_process = sorted(k for k, t in tasks.items() if t["checks"] == "in_process")
     results = {
         "benchmark": bench.name,
         "model": model or samples_path.name.removesuffix(".gz").removesuffix(".jsonl").removesuffix(".json"),
         "pass_at_k": mean_pass_at_k(counts),
         # plus benchmarks: the base score counts the original tests only, pass_at_k base + plus
-        "base_pass_at_k": mean_pass_at_k([(t["n"], t["base_passed"]) for t in tasks.values()]) if plus else None,
+        "base_pass_at_k": mean_pass_at_k([(t["n"], t["base_passed"]) for t in counted.values()]) if plus else None,
+        "pass_at_k_samples": k_info,
         # tasks_in_benchmark counts the tasks --limit left out too, so a limited run reads as partial
-        "tasks_scored": len(tasks), "tasks_in_benchmark": len(problems) + len(excluded - set(by_id)),
+        "tasks_scored": len(counted), "tasks_in_benchmark": len(problems) + len(excluded - set(by_id)),
         "limit": len(problems) if excluded else None, "samples": len(samples),
-        "samples_beyond_limit": skipped["samples"], "notes": notes,
-        "checks": bench.checks, "sanitized": do_sanitize, "data_hash": fingerprint(problems),
+        "samples_beyond_limit": skipped["samples"], "generation_failures": failures, "notes": notes,
+        # tasks that are the prompt's few-shot examples (mbpp-3shot on MBPP+) are not scored
+        "few_shot_excluded": sorted(few_shot_excluded),
+        "checks": bench.checks, "verdicts": {"outside_the_program": len(tasks) - len(in_process),
+                                             "in_process": len(in_process), "in_process_tasks": in_process},
+        "sanitized": do_sanitize, "data_hash": fingerprint(problems),
         "generation": generation or {"source": str(samples_path)},
         "sandbox": {**isolation(), "timeout_s": limits.timeout, "memory_mb": limits.memory_mb},
-        "seconds": round(seconds, 2), "programs_per_s": round(len(samples) / seconds, 1) if seconds else 0.0,
+        "seconds": round(seconds, 2), "programs_per_s": round(len(scored) / seconds, 1) if seconds else 0.0,
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "versions": {"alchemist": __version__, "python": platform.python_version()},
         "tasks": dict(tasks),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     write_atomic(out_dir / "samples.jsonl", "".join(
-        json.dumps({"task_id": s["task_id"], "raw": s["raw"], "sanitized": s["code"], "status": o.status}) + "\n"
-        for s, o in zip(samples, outcomes)))
+        json.dumps({"task_id": s["task_id"], "raw": s["raw"], "sanitized": s["code"], "status": s["verdict"]["status"],
+                    **({"failure": s["verdict"]["failure"]} if s["verdict"].get("failure") else {}),
+                    **({"error": s["verdict"]["error"]} if s["verdict"].get("error") else {}),
+                    **({"truncated": True} if s["truncated"] else {})}) + "\n"
+        for s in samples))
     write_atomic(out_dir / "results.json", json.dumps(results, indent=2) + "\n")  # last: its presence means complete
     return results

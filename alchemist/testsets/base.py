@@ -35,6 +35,8 @@ class Problem:
     base_inputs: list | None = None
     plus_inputs: list | None = None
     atol: float = 0.0
+    # code the tests need before them: MBPP's test_setup_code, sanitized MBPP's test_imports
+    setup: str = ""
 
 
 def take_all(problems: list[Problem]) -> list[Problem]:
@@ -175,10 +177,24 @@ def problem_from_record(benchmark: str, record: dict, index: int) -> Problem:
     if plus and record.get("canonical_solution") and record.get("entry_point") \
             and f"def {record['entry_point']}" not in record["canonical_solution"]:
         solution = (record.get("prompt") or "") + record["canonical_solution"]  # HumanEval+: a body after the prompt
-    return Problem(benchmark, task_id, prompt or "", solution or "", tests, record.get("entry_point"),
+    setup = "\n".join(part for part in (_first(record, "test_imports"), _first(record, "test_setup_code")) if part)
+    entry_point = record.get("entry_point") or called_function(solution or "", tests)
+    return Problem(benchmark, task_id, prompt or "", solution or "", tests, entry_point,
                    base_inputs=record.get("base_input") if plus else None,
                    plus_inputs=record.get("plus_input") if plus else None,
-                   atol=float(record.get("atol") or 0.0))
+                   atol=float(record.get("atol") or 0.0), setup=setup)
+
+
+def called_function(solution: str, tests: str) -> str | None:
+    """MBPP names no entry point: the first function the tests call that the solution defines."""
+    import ast
+
+    try:
+        defined = {n.name for n in ast.parse(solution).body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        calls = [n.func.id for n in ast.walk(ast.parse(tests)) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
+    except (SyntaxError, ValueError):
+        return None
+    return next((name for name in calls if name in defined), None)
 
 
 def read_problems(name: str, path: Path) -> list[Problem]:
@@ -221,5 +237,5 @@ def download(url: str, filename: str, title: str, name: str) -> Path:
 def fingerprint(problems: list[Problem]) -> str:
     h = hashlib.blake2b(digest_size=12)
     for p in problems:
-        h.update(json.dumps([p.task_id, p.prompt, p.solution, p.tests]).encode())
+        h.update(json.dumps([p.task_id, p.prompt, p.solution, p.tests] + ([p.setup] if p.setup else [])).encode())
     return h.hexdigest()

@@ -145,8 +145,15 @@ def tokenize(data_path: Path, tokenizer, *, max_seq_len: int, overlong: str, tra
         done = done.add_column("eval", [sid in held for sid in done["id"]])
         tmp = where.with_name(where.name + ".partial")
         shutil.rmtree(tmp, ignore_errors=True)
-        done.save_to_disk(str(tmp / "all"))
         stats = _count(done)
+        # saved already split, so a cache hit is only a memory map of what training reads
+        kept = done.filter(lambda d: d == "", input_columns="drop")
+        kept.filter(lambda e: not e, input_columns="eval").select_columns(["input_ids", "labels", "task"]) \
+            .save_to_disk(str(tmp / "train"))
+        held_rows = kept.filter(lambda e: e, input_columns="eval")
+        for task in sorted(set(held_rows["task"])):
+            held_rows.filter(lambda x, t=task: x == t, input_columns="task").select_columns(["input_ids", "labels"]) \
+                .save_to_disk(str(tmp / "eval" / task))
         (tmp / "stats.json").write_text(json.dumps(asdict(stats), indent=1))
         shutil.rmtree(where, ignore_errors=True)
         tmp.rename(where)
@@ -155,12 +162,8 @@ def tokenize(data_path: Path, tokenizer, *, max_seq_len: int, overlong: str, tra
         raise UserError(f"train: {data_path} has no trainable tokens after tokenization "
                         f"(dropped: {stats.dropped}); check the data's assistant turns, train.max_seq_len "
                         "and train.overlong")
-    done = load_from_disk(str(where / "all"))
-    kept = done.filter(lambda d: d == "", input_columns="drop")
-    train = kept.filter(lambda e: not e, input_columns="eval").select_columns(["input_ids", "labels", "task"])
-    held = kept.filter(lambda e: e, input_columns="eval")
-    evals = {t: held.filter(lambda x, t=t: x == t, input_columns="task").select_columns(["input_ids", "labels"])
-             for t in sorted(set(held["task"]))}
+    train = load_from_disk(str(where / "train"))
+    evals = {p.name: load_from_disk(str(p)) for p in sorted((where / "eval").glob("*"))} if (where / "eval").is_dir() else {}
     return Tokenized(train, evals, stats, hit, time.perf_counter() - start)
 
 

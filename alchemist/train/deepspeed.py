@@ -26,7 +26,10 @@ SECTIONS = {
 
 
 def config(stage: int, offload: str, extra: dict | None) -> dict | None:
-    """The config dict for `SFTConfig(deepspeed=...)`, or None for stage 0 (plain DDP)."""
+    """The config dict for `SFTConfig(deepspeed=...)`, or None for stage 0 (plain DDP).
+
+    No train_batch_size: DeepSpeed derives it as micro x accum x world size, which the HF
+    integration can get wrong before the process group exists (on CPU it fills world size 1)."""
     if stage == 0 and not extra:
         return None
     zero: dict = {"stage": stage, "overlap_comm": True, "contiguous_gradients": True,
@@ -42,7 +45,6 @@ def config(stage: int, offload: str, extra: dict | None) -> dict | None:
     cfg = {
         "train_micro_batch_size_per_gpu": "auto",
         "gradient_accumulation_steps": "auto",
-        "train_batch_size": "auto",
         "gradient_clipping": "auto",
         "bf16": {"enabled": "auto"},
         "zero_optimization": zero,

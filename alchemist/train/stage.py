@@ -37,10 +37,38 @@ class Train:
 
     def run(self, ctx, out: Path, work: Path) -> dict:
         from alchemist.errors import UserError
+        from alchemist.train.launch import command
         from alchemist.train.trainer import train
 
         mix = ctx.output("mix")
         if mix is None:
             raise UserError("train: the mix stage is disabled, so there is no data/final/train.parquet to train on")
         data = mix / "train.parquet"
-        return train(ctx.recipe.train, data, out, work, seed=ctx.recipe.seed, say=ctx.say)
+        spec = ctx.recipe.train
+        spec_file = work / "spec.json"
+        work.mkdir(parents=True, exist_ok=True)
+        spec_file.write_text(spec.model_dump_json(indent=1))
+        cmd = command(spec, [str(spec_file), str(data), str(out), str(work), str(ctx.recipe.seed)])
+        if cmd is None:
+            return train(spec, data, out, work, seed=ctx.recipe.seed, say=ctx.say)
+        return launched(cmd, out, ctx.say)
+
+
+def launched(cmd: list[str], out: Path, say) -> dict:
+    """Run the training processes through their launcher; rank 0's report is the stage's stats."""
+    import json
+    import shlex
+    import subprocess
+
+    from alchemist.errors import UserError
+
+    say(f"launching: {shlex.join(cmd)}")
+    code = subprocess.run(cmd).returncode
+    if code == 2:
+        raise UserError("train: a training process stopped on a recipe problem (its message is above)")
+    if code != 0:
+        raise RuntimeError(f"the training launcher exited with status {code}")
+    report = json.loads((out / "training_report.json").read_text())
+    report.pop("history", None)
+    report.pop("title", None)
+    return report

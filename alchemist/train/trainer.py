@@ -112,7 +112,9 @@ def pick_device(spec: TrainSpec) -> Device:
             raise UserError("train.attn_implementation: flash_attention_2 needs flash-attn "
                             "(pip install flash-attn --no-build-isolation); or set it to auto or sdpa")
     elif attn == "auto":
-        attn = "flash_attention_2" if cuda and has_flash else "sdpa"
+        # without flash-attention, packed rows go through per-sample SDPA (alchemist.train.varlen):
+        # same result as sdpa, without its row x row mask
+        attn = "flash_attention_2" if cuda and has_flash else "sdpa_varlen" if spec.packing else "sdpa"
     if spec.liger and not (cuda and _installed("liger_kernel")):
         raise UserError("train.liger: Liger kernels need a CUDA GPU and liger-kernel (pip install liger-kernel); "
                         "or set train.liger: false")
@@ -162,13 +164,17 @@ def _load_model(source: str, spec: TrainSpec, device: Device, say: Callable[[str
     # it, fp32 weights under bf16 autocast keep the optimizer exact.
     dtype = torch.bfloat16 if device.bf16 and (spec.deepspeed.stage > 0 or spec.method == "lora") else torch.float32
     attn = device.attn
+    if attn == "sdpa_varlen":
+        from alchemist.train.varlen import register
+
+        register()
     try:
         model = AutoModelForCausalLM.from_pretrained(source, revision=spec.revision, dtype=dtype,
                                                      attn_implementation=attn)
     except (ValueError, ImportError) as e:
-        if attn != "sdpa":
+        if attn not in ("sdpa", "sdpa_varlen"):
             raise
-        say(f"attention: sdpa is not supported by this model ({str(e).splitlines()[0][:80]}); using eager")
+        say(f"attention: {attn} is not supported by this model ({str(e).splitlines()[0][:80]}); using eager")
         attn = "eager"
         model = AutoModelForCausalLM.from_pretrained(source, revision=spec.revision, dtype=dtype,
                                                      attn_implementation=attn)
@@ -216,6 +222,9 @@ def train(spec: TrainSpec, data_path: Path, out: Path, work: Path, seed: int = 0
     ds_config = ds.config(spec.deepspeed.stage, spec.deepspeed.offload, spec.deepspeed.config)
     if ds_config is not None and not _installed("deepspeed"):
         raise UserError("train.deepspeed: needs deepspeed (pip install deepspeed); or set train.deepspeed.stage: 0")
+    cpu_ranks = ds_config is not None and device.kind == "cpu" and world_size() > 1
+    if cpu_ranks:
+        _cpu_deepspeed_state()
     eot_id = tokenizer.convert_tokens_to_ids(chosen.end_of_turn)
     say(f"chat template: {chosen.source}; a turn ends with {chosen.end_of_turn!r} (id {eot_id})"
         + (f"; added tokens {list(chosen.added_tokens)}" if chosen.added_tokens else ""))
@@ -299,6 +308,7 @@ def train(spec: TrainSpec, data_path: Path, out: Path, work: Path, seed: int = 0
         include_num_input_tokens_seen="non_padding",
         disable_tqdm=not main,
         save_only_model=False,
+        accelerator_config={"use_configured_state": True} if cpu_ranks else None,
     )
     n_layers = getattr(config, "num_hidden_layers", 0) or 0
     hidden = getattr(config, "hidden_size", 0) or 0
@@ -317,8 +327,10 @@ def train(spec: TrainSpec, data_path: Path, out: Path, work: Path, seed: int = 0
 
     # 5. Train, resuming where a killed attempt left off.
     resume = last_checkpoint(ckpt_dir)
+    tokens_before = 0
     if resume is not None:
-        step = json.loads((resume / "trainer_state.json").read_text()).get("global_step")
+        saved = json.loads((resume / "trainer_state.json").read_text())
+        step, tokens_before = saved.get("global_step"), int(saved.get("num_input_tokens_seen") or 0)
         say(f"resuming from {resume.name} (step {step}): optimizer, scheduler, RNG and data position restored")
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
@@ -334,8 +346,9 @@ def train(spec: TrainSpec, data_path: Path, out: Path, work: Path, seed: int = 0
             if k.startswith("eval_") and k.endswith("_loss"):
                 eval_loss[k[5:-5]] = v
     tokens = int(state.num_input_tokens_seen)
-    rates = [h["tokens_per_s"] for h in history if "tokens_per_s" in h]
-    mfus = [h["mfu"] for h in history if "mfu" in h]
+    # this attempt's tokens over its wall time, evaluation and checkpoints included
+    rate = (tokens - tokens_before) / seconds if seconds > 0 else None
+    mfu = rate * flops_tok / (peak * 1e12 * world_size()) if rate and peak else None
     summary = {
         "steps": state.global_step,
         "epochs": round(state.epoch or 0.0, 3),
@@ -344,8 +357,8 @@ def train(spec: TrainSpec, data_path: Path, out: Path, work: Path, seed: int = 0
         "train_loss_mean": round(result.training_loss, 5),
         "eval_loss": eval_loss,
         "seconds": round(seconds, 1),
-        "tokens_per_s": round(sum(rates) / len(rates), 1) if rates else None,
-        "mfu": round(sum(mfus) / len(mfus), 4) if mfus else None,
+        "tokens_per_s": round(rate, 1) if rate else None,
+        "mfu": round(mfu, 4) if mfu else None,
         "peak_tflops": peak,
         "device": peak_name if device.kind == "cpu" else device.name,
         "attention": attn,
@@ -370,6 +383,22 @@ def train(spec: TrainSpec, data_path: Path, out: Path, work: Path, seed: int = 0
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.barrier()
     return summary
+
+
+def _cpu_deepspeed_state() -> None:
+    """The distributed state for DeepSpeed on CPU ranks, set before the trainer's arguments.
+
+    For DeepSpeed the HF arguments ask accelerate for no backend, and without a GPU accelerate
+    then counts one process: every gather across ranks fails. Set up first, with gloo, the
+    state is one the arguments reuse (`use_configured_state`).
+    """
+    from accelerate.state import PartialState
+
+    os.environ["ACCELERATE_USE_DEEPSPEED"] = "true"
+    try:
+        PartialState(backend="gloo")
+    finally:
+        del os.environ["ACCELERATE_USE_DEEPSPEED"]
 
 
 def _save(trainer, tokenizer, spec: TrainSpec, device: Device, out: Path, main: bool, deepspeed: bool) -> None:

@@ -76,7 +76,8 @@ def test_pass_at_k_closed_form():
     assert pass_at_k(10, 0, 1) == 0.0 and pass_at_k(10, 10, 5) == 1.0
     assert pass_at_k(10, 3, 1) == pytest.approx(0.3)
     assert pass_at_k(5, 2, 2) == pytest.approx(1 - (3 * 2) / (5 * 4))  # 1 - C(3,2)/C(5,2)
-    assert mean_pass_at_k([(10, 3), (10, 0)]) == {"pass@1": pytest.approx(0.15), "pass@10": pytest.approx(0.5)}
+    assert mean_pass_at_k([(10, 3), (10, 0)], ks=(1, 10)) == {"pass@1": pytest.approx(0.15), "pass@10": pytest.approx(0.5)}
+    assert list(mean_pass_at_k([(12, 3), (10, 0)])) == [f"pass@{k}" for k in range(1, 11)]  # every k all tasks support
     with pytest.raises(ValueError):
         pass_at_k(3, 1, 5)
 

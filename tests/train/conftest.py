@@ -66,10 +66,10 @@ def data_path(tmp_path_factory, rows) -> Path:
     return write_parquet(tmp_path_factory.mktemp("data") / "train.parquet", rows)
 
 
-def tiny_spec(model: Path, **over):
+def tiny_spec(model_path: Path, /, **over):
     from alchemist.train.spec import TrainSpec
 
-    base = dict(model=str(model), max_seq_len=256, epochs=1, max_steps=4, lr=1e-3, warmup_ratio=0.0,
+    base = dict(model=str(model_path), max_seq_len=256, epochs=1, max_steps=4, lr=1e-3, warmup_ratio=0.0,
                 logging_steps=1, save_steps=1000, eval_fraction=0.0, report_to=[], scheduler="linear")
     base.update(over)
     return TrainSpec(**base)

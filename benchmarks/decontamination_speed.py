@@ -1,0 +1,96 @@
+"""Decontamination speed: the whole curate stage (benchmarks/curate_throughput.py's corpus and
+timing) with the n-gram signal only, as before, against the same stage with every signal
+(n-gram + structure + embedding with its static shortlist), in the same run, same workers.
+
+    python benchmarks/decontamination_speed.py --n 100000 --workers 2
+
+Goal: all signals <= 3x the n-gram-only stage. Until the stage builds its index with
+`decontaminate.build_index` (curate/verdicts.py), this script routes the stage's `NgramIndex(...)`
+call through it. Results go to benchmarks/results/decontamination_speed.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from corpus import make_records  # noqa: E402
+from curate_throughput import cpu_seconds, ingest_rows  # noqa: E402
+
+import alchemist.curate.verdicts as verdicts  # noqa: E402
+from alchemist.curate.decontaminate import NgramIndex, build_index  # noqa: E402
+from alchemist.curate.stage import curate_shards, load_problems  # noqa: E402
+from alchemist.recipe import Recipe, apply_overrides  # noqa: E402
+from alchemist.schema import rows_to_table  # noqa: E402
+
+
+def run_stage(recipe, shard: Path, d: Path) -> tuple[float, float, dict, float]:
+    spec = recipe.curate.decontaminate
+    built = {}
+
+    def index(problems, n, min_overlap):
+        t = time.perf_counter()
+        idx = build_index(problems, spec)
+        built["seconds"] = time.perf_counter() - t
+        return idx
+
+    verdicts.NgramIndex = index
+    try:
+        start, cpu0 = time.perf_counter(), cpu_seconds()
+        out = d / "curated"
+        out.mkdir(parents=True)
+        problems, skipped = load_problems(spec)
+        curate_shards(recipe.curate, [shard], problems, skipped, out, d / "work", recipe.seed)
+        wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu0
+    finally:
+        verdicts.NgramIndex = NgramIndex
+    stats = json.loads((out / "stats.json").read_text())
+    return wall, cpu, stats["sources"]["bench"], built.get("seconds", 0.0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "decontamination_speed.json"))
+    args = ap.parse_args()
+    records = make_records(args.n)
+    rows = ingest_rows(records)
+    configs = {"ngram only": ["decontaminate.structure.enabled=false", "decontaminate.embedding.enabled=false"],
+               "ngram + structure": ["decontaminate.embedding.enabled=false"],
+               "all signals": []}
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        shard = tmp / "bench.parquet"
+        pq.write_table(rows_to_table(rows), shard)
+        for name, sets in configs.items():
+            raw = {"name": "bench", "sources": [{"name": "bench", "adapter": "alpaca", "path": "unused"}],
+                   "curate": apply_overrides({"decontaminate": {"benchmarks": ["humaneval"]}, "executor": {"workers": args.workers}}, sets)}
+            recipe = Recipe.model_validate(raw)
+            wall, cpu, counts, build = run_stage(recipe, shard, tmp / name.replace(" ", "_").replace("+", ""))
+            results[name] = {"seconds": round(wall, 2), "cpu_seconds": round(cpu, 2), "index_seconds": round(build, 2),
+                             "samples_per_s": round(len(rows) / wall), "kept": counts["kept"],
+                             "contaminated": counts["dropped"].get("contaminated", 0)}
+            print(name, results[name], flush=True)
+    base = results["ngram only"]["seconds"]
+    for r in results.values():
+        r["ratio_to_ngram_only"] = round(r["seconds"] / base, 3)
+    out = {"benchmark": "decontamination_speed", "samples": len(rows), "workers": args.workers,
+           "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
+           "goal": "all signals <= 3x ngram only", "results": results}
+    print(json.dumps(out, indent=2))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

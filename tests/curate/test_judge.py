@@ -1,0 +1,63 @@
+"""The LLM judge decides doubtful candidates; its verdict and reason are recorded."""
+
+from alchemist.curate.judge import Judge, parse
+from alchemist.curate.spec import DecontaminateSpec, JudgeSpec
+from alchemist.llm.types import ChatResult
+from alchemist.schema import Sample
+from alchemist.testsets import load_benchmark
+
+
+class FakeClient:
+    def __init__(self, answer):
+        self.answer = answer
+        self.requests = []
+
+    def generate(self, requests, progress=None):
+        self.requests += requests
+        return [ChatResult(texts=[self.answer], finish_reasons=["stop"]) for _ in requests]
+
+
+def test_parse_reads_verdict_and_reason():
+    assert parse("VERDICT: yes\nREASON: same task, renamed") == (True, "same task, renamed")
+    assert parse("verdict: No\nreason: different output") == (False, "different output")
+    assert parse("I am not sure")[0] is None
+
+
+def doubtful_case():
+    p = load_benchmark("humaneval")[0]
+    sample = Sample(source="t", messages=[{"role": "user", "content": "Check whether two numbers in a list are close."},
+                                          {"role": "assistant", "content": "```python\nprint(1)\n```"}])
+    return p, sample, [[]], [[{"task_id": p.task_id, "field": "embedding", "overlap": 0.7, "signal": "embedding"}]]
+
+
+def test_a_yes_makes_the_sample_contaminated_with_the_reason():
+    p, sample, found, doubtful = doubtful_case()
+    client = FakeClient("VERDICT: yes\nREASON: the same problem, reworded")
+    Judge(client, JudgeSpec()).decide([sample], found, doubtful, {p.task_id: p})
+    assert len(client.requests) == 1 and p.prompt[:40] in client.requests[0].messages[0]["content"]
+    assert found[0][0]["signal"] == "judge" and found[0][0]["judge"] == {"verdict": "same", "reason": "the same problem, reworded"}
+
+
+def test_a_no_leaves_it_clean_and_annotates_the_near_miss():
+    p, sample, found, doubtful = doubtful_case()
+    Judge(FakeClient("VERDICT: no\nREASON: other task"), JudgeSpec()).decide([sample], found, doubtful, {p.task_id: p})
+    assert found == [[]] and doubtful[0][0]["judge"]["verdict"] == "different"
+
+
+def test_the_decontaminator_asks_the_judge_only_for_doubtful_samples():
+    from alchemist.curate.decontaminate import build_index, contamination_batch
+
+    problems = load_benchmark("humaneval")[:20]
+    spec = DecontaminateSpec.model_validate({"embedding": False, "structure": {"threshold": 1.0}, "judge": {"margin": 0.5}})
+    client = FakeClient("VERDICT: yes\nREASON: same")
+    index = build_index(problems, spec, client=client)
+    p = problems[0]
+    code = p.solution.replace("return False", "")
+    for old, new in (("elem", "e"), ("idx", "i"), ("distance", "d"), ("numbers", "ns"), ("threshold", "t")):
+        code = code.replace(old, new)  # renamed: no 13-gram left, the structure alone is doubtful
+    near = Sample(source="t", messages=[{"role": "user", "content": "Solve it."},
+                                        {"role": "assistant", "content": f"```python\n{code}\n```"}])
+    clean = Sample(source="t", messages=[{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello there."}])
+    (d_near, _), (d_clean, _) = contamination_batch([near, clean], index)
+    assert d_near["matches"][0]["signal"] == "judge" and d_clean is None
+    assert len(client.requests) == 1

@@ -1,0 +1,28 @@
+import json
+import shutil
+from types import SimpleNamespace
+
+from alchemist.stage import RunContext
+from alchemist.train.stage import Train
+from tests.train.conftest import tiny_spec
+
+
+def test_stage_trains_from_the_mix_output_and_resumes(base_model, data_path, tmp_path):
+    spec = tiny_spec(base_model, chat_template="chatml", max_steps=2, save_steps=1, launch={"nproc_per_node": 1})
+    recipe = SimpleNamespace(train=spec, seed=0, run_dir=tmp_path / "run")
+    (recipe.run_dir / "data" / "final").mkdir(parents=True)
+    shutil.copy(data_path, recipe.run_dir / "data" / "final" / "train.parquet")
+    said = []
+    ctx = RunContext(recipe=recipe)
+    ctx.say = said.append
+    stage = Train()
+    assert stage.enabled(recipe) and stage.config(recipe) == {"train": spec, "seed": 0}
+    assert [p.name for p in stage.inputs(ctx)] and all(p.parent == base_model for p in stage.inputs(ctx))
+    assert "full fine-tune" in stage.plan(ctx)
+    stats = stage.run(ctx, tmp_path / "out", tmp_path / "work")
+    assert stats["steps"] == 2 and stats["resumed_from"] is None
+    json.dumps(stats)  # goes into run.json
+    # a second attempt with the same work directory picks up the last checkpoint
+    stats = stage.run(ctx, tmp_path / "out2", tmp_path / "work")
+    assert stats["resumed_from"] == "checkpoint-2" and stats["tokenize_cache_hit"]
+    assert any("resuming from checkpoint-2" in s for s in said)
