@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from rich.console import Console
 
@@ -75,6 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--no-sanitize", action="store_true", help="run solutions as they are")
     ev.add_argument("--timeout", type=positive_float, default=10.0, help="seconds per program (default 10)")
     ev.add_argument("--workers", type=count, default=0, help="programs at once (default 0: one per core)")
+    sl = sub.add_parser("slurm", help="sbatch scripts for the stages a recipe runs (data, train, eval) and a submit.sh")
+    sl.add_argument("recipe", help="recipe YAML")
+    sl.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    sl.add_argument("--nodes", type=positive_int, help="nodes for the train job (default train.launch.nnodes)")
+    sl.add_argument("-o", "--output", help="folder for the scripts (default runs/NAME/slurm)")
     lb = sub.add_parser("leaderboard", help="tables, page and plot from eval results: RESULTS... -o DIR")
     lb.add_argument("results", nargs="+", help="results.json files or folders holding them (e.g. runs/)")
     lb.add_argument("-o", "--output", required=True, help="output folder")
@@ -200,7 +206,12 @@ def main(argv: list[str] | None = None) -> int:
         from alchemist.recipe import load_recipe
 
         recipe = load_recipe(args.recipe, args.overrides)
-        if args.command == "data":
+        if args.command == "slurm":
+            from alchemist.slurm import write_slurm_scripts
+
+            for p in write_slurm_scripts(recipe, Path(args.output) if args.output else recipe.run_dir / "slurm", args.nodes):
+                print(p)
+        elif args.command == "data":
             _run_stages(recipe, list(DATA_STAGES), args, console)
         elif args.command == "train":
             if not recipe.trains:

@@ -30,6 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 NAMES = ["data", "items", "value", "result", "acc", "current", "tmp", "left", "right", "total", "idx", "pos",
          "elem", "seq", "buf", "out", "cnt", "val", "key", "node", "piece", "word", "entry", "first", "second"]
@@ -533,6 +534,8 @@ def build_cases(seed: int = 0) -> list[dict]:
 
 
 def evaluate(cases, index, signals=None) -> dict:
+    from corpus import make_records
+
     from alchemist.curate.decontaminate import contamination_batch
     from alchemist.schema import Sample
 
@@ -541,9 +544,20 @@ def evaluate(cases, index, signals=None) -> dict:
     start = time.perf_counter()
     samples = [Sample(source="eval", messages=[{"role": "user", "content": c["instruction"]},
                                                 {"role": "assistant", "content": c["response"]}]) for c in cases]
-    details = []
-    for lo in range(0, len(samples), 512):
-        details += [d for d, _ in contamination_batch(samples[lo : lo + 512], index)]
+    # the cases are screened inside an ordinary corpus stream (benchmarks/corpus.py, 5,000
+    # samples, in batches of 512 as the Screen step does): the embedding shortlist centers on the
+    # running mean of what it screens, which a set of mostly contaminated cases would distort
+    background = [Sample(source="bg", messages=[{"role": "user", "content": r["instruction"]},
+                                                 {"role": "assistant", "content": r["output"]}]) for r in make_records(5000, seed=1)]
+    rng = random.Random(0)
+    stream = [(None, b) for b in background] + [(i, s) for i, s in enumerate(samples)]
+    rng.shuffle(stream)
+    details = [None] * len(samples)
+    for lo in range(0, len(stream), 512):
+        chunk = stream[lo : lo + 512]
+        for (i, _), (d, _) in zip(chunk, contamination_batch([s for _, s in chunk], index)):
+            if i is not None:
+                details[i] = d
     seconds = time.perf_counter() - start
     for c, d in zip(cases, details):
         k = per_kind.setdefault(c["kind"], {"n": 0, "flagged": 0, "right_task": 0, "by_signal": {}, "flagged_examples": []})

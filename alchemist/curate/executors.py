@@ -79,16 +79,34 @@ def _ray(pipeline, tasks, workers, logging_dir, ex: ExecutorSpec, name) -> None:
                                    **ex.options)
     joined = not ray.is_initialized()
     if joined:
+        no_cluster = (f"curate.executor.address {ex.address}: no Ray cluster there; start one with `ray start --head`, "
+                      "or give address: local for one in this process")
+        if not _reachable(ex.address):  # else ray.init retries for minutes
+            raise UserError(no_cluster)
         try:
             ray.init(address=ex.address, include_dashboard=False, logging_level="warning")
         except ConnectionError as e:
-            raise UserError(f"curate.executor.address {ex.address}: no Ray cluster there ({e}); start one with "
-                            "`ray start --head`, or give address: local for one in this process") from None
+            raise UserError(f"{no_cluster} ({e})") from None
     try:
         executor.run()  # a failed task is only logged: `execute` finds it by its missing completion marker
     finally:
         if joined:
             ray.shutdown()
+
+
+def _reachable(address: str) -> bool:
+    """False only for a HOST:PORT (the GCS of a cluster) where nothing listens; `auto`, `local`
+    and ray:// addresses are left to Ray."""
+    import socket
+
+    host, sep, port = address.rpartition(":")
+    if not sep or "://" in address or not port.isdigit():
+        return True
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+        return True
+    except OSError:
+        return False
 
 
 def _slurm(pipeline, tasks, workers, logging_dir, ex: ExecutorSpec, name) -> None:

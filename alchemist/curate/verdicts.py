@@ -8,9 +8,7 @@ Reasons, in order of precedence: contaminated, quality reasons, exact_duplicate,
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,10 +17,10 @@ import orjson
 import pyarrow.parquet as pq
 
 from alchemist.curate.decontaminate import NgramIndex
+from alchemist.curate.executors import execute
 from alchemist.curate.near import CodeWordTokenizer, minhash_config
 from alchemist.curate.spec import CurateSpec
 from alchemist.curate.steps import KeptIds, PassedReader, SampleReader, Screen
-from alchemist.errors import UserError
 from alchemist.testsets import Problem
 
 
@@ -34,46 +32,6 @@ class Verdicts:
 
 def workers_for(spec: CurateSpec) -> int:
     return spec.executor.workers or os.cpu_count() or 1
-
-
-@contextlib.contextmanager
-def stderr_to(path: Path):
-    """datatrove logs every task to stderr; send that (workers inherit fd 2) to a log file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with open(path, "ab") as log:
-        os.dup2(log.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
-def _execute(pipeline, tasks: int, workers: int, logging_dir: Path, spec: CurateSpec) -> None:
-    if spec.executor.type == "ray":
-        try:
-            from datatrove.executor import RayPipelineExecutor
-        except ImportError:
-            raise UserError("curate.executor.type ray needs Ray: pip install 'ray[default]' and start a cluster") from None
-        executor = RayPipelineExecutor(pipeline=pipeline, tasks=tasks, workers=workers, logging_dir=str(logging_dir),
-                                       skip_completed=True, **spec.executor.options)
-    else:
-        from datatrove.executor import LocalPipelineExecutor
-
-        options = {"start_method": "fork", **spec.executor.options}
-        executor = LocalPipelineExecutor(
-            pipeline=pipeline, tasks=tasks, workers=min(workers, tasks), logging_dir=str(logging_dir),
-            skip_completed=True, **options,
-        )
-    log = logging_dir.parent / "datatrove.log"
-    try:
-        with stderr_to(log):
-            executor.run()
-    except Exception as e:  # a failed task: its log says why
-        raise UserError(f"curation step {logging_dir.name} failed ({e}); see {log} and {logging_dir}/logs") from None
 
 
 def curate(files: list[Path], spec: CurateSpec, problems: list[Problem], work_dir: Path, seed: int, status=None) -> Verdicts:
@@ -107,18 +65,18 @@ def curate(files: list[Path], spec: CurateSpec, problems: list[Problem], work_di
 
         config = minhash_config(near, seed)
         sigs, buckets, clusters = work_dir / "signatures", work_dir / "buckets", work_dir / "clusters"
-        _execute([reader, screen, MinhashSignature(str(sigs), config=config, language=CodeWordTokenizer())],
-                 tasks, workers, work_dir / "1_screen", spec)
+        execute([reader, screen, MinhashSignature(str(sigs), config=config, language=CodeWordTokenizer())],
+                tasks, workers, work_dir / "1_screen", spec, "1_screen")
         say("MinHash buckets")
-        _execute([MinhashDedupBuckets(str(sigs), str(buckets), config=config)],
-                 config.num_buckets, workers, work_dir / "2_buckets", spec)
+        execute([MinhashDedupBuckets(str(sigs), str(buckets), config=config)],
+                config.num_buckets, workers, work_dir / "2_buckets", spec, "2_buckets")
         say("MinHash clusters")
-        _execute([MinhashDedupCluster(str(buckets), str(clusters), config=config)], 1, 1, work_dir / "3_clusters", spec)
+        execute([MinhashDedupCluster(str(buckets), str(clusters), config=config)], 1, 1, work_dir / "3_clusters", spec, "3_clusters")
         say("MinHash filter")
-        _execute([PassedReader(str(verdict_dir)), MinhashDedupFilter(str(clusters)), KeptIds(str(kept_dir))],
-                 tasks, workers, work_dir / "4_filter", spec)
+        execute([PassedReader(str(verdict_dir)), MinhashDedupFilter(str(clusters)), KeptIds(str(kept_dir))],
+                tasks, workers, work_dir / "4_filter", spec, "4_filter")
     else:
-        _execute([reader, screen], tasks, workers, work_dir / "1_screen", spec)
+        execute([reader, screen], tasks, workers, work_dir / "1_screen", spec, "1_screen")
 
     passed, groups = [], {}
     for rank in range(tasks):

@@ -2,14 +2,13 @@
 as the program the sandbox runs (`program_for(job)`); nothing here is imported by the harness
 except the plain-data codec (`encode`, `decode`), which both sides share.
 
-Three jobs:
-- `compute` (the candidate, untrusted): exec the code, call its functions on the given inputs,
-  write each result as plain data. It decides nothing: the harness (or a replay) compares.
+Two jobs:
+- `compute` (the candidate, untrusted; or the reference, to get the expected outputs): exec the
+  code, call its function on the given inputs, write each result as plain data. It decides
+  nothing: the harness compares (harness.py, oracle.py).
 - `record` (the reference, trusted): run the benchmark's own test code with the reference
-  solution behind recording stubs, to learn which calls the test makes (name + plain args).
-- `replay` (trusted, no candidate code in the process): run the test code again with stubs
-  that return the candidate's recorded outputs; the test's asserts decide, outside the
-  candidate's process.
+  solution behind recording stubs, to learn which functions the test calls and whether their
+  arguments are plain data (what the sandbox's checks channel can carry).
 
 Results travel as lines `NONCE <json>` on the process' original stdout (the program's own
 prints go to /dev/null). The nonce only keeps a program's stray output from being read as a
@@ -188,27 +187,6 @@ def compute(job, ch):
         ch.send("out", i, result, time.time() - start)
 
 
-class _Diverged(BaseException):
-    pass
-
-
-class _CandidateMissing(BaseException):
-    pass
-
-
-def _exception_for(result):
-    """The exception a candidate's call raised, re-raised in the replay (a test may expect one)."""
-    import builtins
-
-    kind = getattr(builtins, result.get("type", ""), None)
-    if isinstance(kind, type) and issubclass(kind, Exception):
-        try:
-            return kind(result["err"])
-        except BaseException:
-            pass
-    return RuntimeError(result["err"])
-
-
 def _run_test(job, ns, stubs):
     """The benchmark's test code in `ns`, the stubs standing in for the candidate's functions."""
     random.seed(0)  # tests that draw random inputs (HumanEval/38, 50, 53) draw the same ones each time
@@ -235,9 +213,12 @@ def record(job, ch):
                 calls.append([name, enc])
             depth[0] += 1
             try:
-                return real(*args, **kwargs)
+                out = real(*args, **kwargs)
             finally:
                 depth[0] -= 1
+            if depth[0] == 0:  # what comes back must cross as plain data too
+                replayable[0] = replayable[0] and _plain(encode(out))
+            return out
         return call
 
     try:
@@ -249,39 +230,6 @@ def record(job, ch):
     ch.send("verdict", passed, error)
 
 
-def replay(job, ch):
-    """For each candidate (its outputs, in call order): ["verdict", k, passed, error line], or
-    ["verdict", k, null, reason] when the test's calls differ from the recorded ones."""
-    _quiet()
-    for k, outputs in enumerate(job["outputs"]):
-        ns = _namespace(job["code"], job.get("setup"))
-        position = [0]
-
-        def stub(name):
-            def call(*args, **kwargs):
-                i = position[0]
-                position[0] += 1
-                if kwargs or i >= len(job["calls"]) or job["calls"][i] != [name, encode(list(args))]:
-                    raise _Diverged(f"call {i + 1}: {name}{tuple(args)!r} was not recorded")
-                result = outputs[i] if i < len(outputs) else None
-                if result is None:
-                    raise _CandidateMissing(f"no output for call {i + 1}: {name}{tuple(args)!r}")
-                if "v" in result:
-                    return decode(result["v"])
-                if "timeout" in result:
-                    raise _CandidateMissing(f"call {i + 1}: {name}{tuple(args)!r} ran out of time")
-                raise _exception_for(result)
-            return call
-
-        try:
-            _run_test(job, ns, {n: stub(n) for n in job["names"]})
-            ch.send("verdict", k, True, "", position[0])
-        except _Diverged as e:
-            ch.send("verdict", k, None, str(e), position[0])
-        except BaseException as e:
-            ch.send("verdict", k, False, _error_line(e), position[0] - 1)
-
-
 def main(job_json):
     job = json.loads(job_json)
     ch = _Channel(job["nonce"])
@@ -289,5 +237,5 @@ def main(job_json):
         sys.set_int_max_str_digits(0)
     except AttributeError:
         pass
-    {"compute": compute, "record": record, "replay": replay}[job["mode"]](job, ch)
+    {"compute": compute, "record": record}[job["mode"]](job, ch)
     ch.send("done")

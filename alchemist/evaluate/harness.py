@@ -4,13 +4,15 @@ The candidate's program only computes: it is given the inputs and hands its outp
 data (driver.py). What decides runs elsewhere:
 - plus benchmarks (differential): the harness compares the outputs with the reference's, which
   a trusted run computed (cached by digest), by evalplus' rules (oracle.py);
-- HumanEval's `check(candidate)` and MBPP's asserts: the test code itself is run twice by
-  trusted programs without candidate code: once with the reference behind recording stubs (which
-  calls does the test make?), once with stubs that return the candidate's outputs, where the
-  test's own asserts decide. The test keeps its exact semantics (loops, tolerances, helpers,
-  exceptions it expects), and nothing the candidate does can touch it.
-A test that cannot be replayed (its calls take non-plain arguments, or their order depends on
-the answers) runs in the candidate's process as before (`checked: "in_process"` in the verdict).
+- HumanEval's `check(candidate)` and MBPP's asserts: the test code runs in the sandbox's checks
+  process (alchemist.execution's `Checks`), after the benchmark's reference program (so its
+  helpers, e.g. HumanEval/32's `poly`, are the benchmark's, not the candidate's copies), with
+  the candidate's functions behind proxies that return plain data. The test keeps its exact
+  semantics (loops, tolerances, random inputs); nothing the candidate does can touch it.
+  Which functions the test calls, and whether their arguments are plain data, is learned once
+  per task by running the test on the reference behind recording stubs (`record`, cached).
+A test whose calls take arguments that are not plain data (MBPP's tree tasks build them from a
+class in test_setup_code) runs in the candidate's process as before (`checks: "in_process"`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import re
 import secrets
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from alchemist.evaluate import driver, oracle
@@ -31,12 +33,13 @@ from alchemist.testsets import Problem, cache_dir
 
 try:  # the sandbox's result channel: checks in a process the program cannot reach
     from alchemist.execution import Checks
-except ImportError:  # the sandbox before alchemist/execution: harness-side replay instead
+except ImportError:  # the sandbox before alchemist/execution: checks in the program's process
     Checks = None
 
 DRIVER_SOURCE = Path(driver.__file__).read_text(encoding="utf-8")
 DRIVER_DIGEST = hashlib.blake2b(DRIVER_SOURCE.encode(), digest_size=8).hexdigest()
 REFERENCE_TIMEOUT = 300.0  # seconds for a trusted run of the reference over every input
+REFERENCE_FILE_MB = 1024  # what a trusted run may write: its outputs over every plus input
 SHOWN = 300  # characters of an input, expected or got value kept in a verdict
 
 
@@ -77,15 +80,6 @@ def short(value) -> str:
 # References: what the trusted runs found, cached by the digest of everything they depend on
 
 
-@dataclass
-class Reference:
-    mode: str  # "differential" | "replay" | "in_process"
-    calls: list  # [[name, encoded args], ...]: the inputs the candidate is called on
-    outputs: list  # the reference's results per call, as the candidate's are framed
-    n_base: int = 0  # differential: the first n_base calls are the base inputs
-    reason: str = ""  # in_process: why the test cannot be replayed
-
-
 def _cached(key: dict, compute) -> dict:
     digest = hashlib.blake2b(json.dumps([DRIVER_DIGEST, key], sort_keys=True).encode(), digest_size=16).hexdigest()
     path = cache_dir() / "oracle" / f"{digest}.json"
@@ -123,7 +117,7 @@ def _differential_reference(p: Problem, sandbox, limits) -> dict:
 
     def compute():
         frames, outcome = run_job(sandbox, {"mode": "compute", "code": reference_program(p), "calls": calls},
-                                  replace(limits, timeout=REFERENCE_TIMEOUT))
+                                  replace(limits, timeout=REFERENCE_TIMEOUT, file_mb=REFERENCE_FILE_MB))
         results = {f[1]: (f[2], f[3]) for f in frames if f[0] == "out"}
         load = next((f[1] for f in frames if f[0] == "load"), None)
         missing = [i for i in range(len(calls)) if i not in results or "v" not in results[i][0]]
@@ -137,7 +131,7 @@ def _differential_reference(p: Problem, sandbox, limits) -> dict:
         "calls": calls, "n_base": len(base)}
 
 
-def _replay_reference(checks: str, p: Problem, sandbox, limits) -> dict:
+def _checks_reference(checks: str, p: Problem, sandbox, limits) -> dict:
     names = stub_names(checks, p)
     if not names:
         return {"mode": "in_process", "reason": "the test calls no function the reference defines"}
@@ -154,10 +148,10 @@ def _replay_reference(checks: str, p: Problem, sandbox, limits) -> dict:
         if not verdict[1]:
             return {"mode": "in_process", "reason": f"the reference fails its own test ({verdict[2]})"}
         if not calls[2]:
-            return {"mode": "in_process", "reason": "the test calls with values that are not plain data"}
+            return {"mode": "in_process", "reason": "the test passes or gets back values that are not plain data"}
         if not calls[1]:
-            return {"mode": "in_process", "reason": "the test makes no call to replay"}
-        return {"mode": "replay", "calls": calls[1]}
+            return {"mode": "in_process", "reason": "the test calls none of the functions it names"}
+        return {"mode": "checks", "calls": calls[1]}
 
     return _cached(job, compute) | {"names": names}
 
@@ -166,7 +160,7 @@ def prepare(checks: str, p: Problem, sandbox, limits) -> dict:
     """What scoring a task needs from trusted runs (cached): the calls, the reference's outputs."""
     if checks == "differential":
         return {"mode": "differential", **_differential_reference(p, sandbox, limits)}
-    return _replay_reference(checks, p, sandbox, limits)
+    return _checks_reference(checks, p, sandbox, limits)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -223,8 +217,10 @@ def score_differential(p: Problem, ref: dict, code: str, sandbox, limits) -> dic
     per_input = oracle.time_limits(ref["seconds"])
     n_base = ref["n_base"]
     timeout = max(limits.timeout, oracle.part_timeout(per_input[:n_base]) + oracle.part_timeout(per_input[n_base:]))
+    # room for outputs as large as the reference's (MBPP+ has inputs with large results), twice over
+    out_mb = 2 * len(json.dumps(ref["outputs"])) // (1 << 20) + limits.file_mb
     frames, outcome = run_job(sandbox, {"mode": "compute", "code": code, "calls": ref["calls"], "limits": per_input},
-                              replace(limits, timeout=timeout))
+                              replace(limits, timeout=timeout, file_mb=out_mb))
     outs, load = _outputs(frames, len(ref["calls"]))
     seconds_by_call = {f[1]: f[3] for f in frames if f and f[0] == "out" and len(f) > 3 and isinstance(f[3], (int, float))}
     for i, r in enumerate(outs):
@@ -249,52 +245,6 @@ def _failure_line(failure: dict | None) -> str:
     if "error" in failure:
         return f"input {failure['input']}: {failure['error']}"
     return f"input {failure['input']}: expected {failure['expected']}, got {failure['got']}"
-
-
-def compute_for_replay(p: Problem, ref: dict, code: str, sandbox, limits) -> tuple[list, str | None, object]:
-    frames, outcome = run_job(sandbox, {"mode": "compute", "code": code, "setup": p.setup, "calls": ref["calls"]}, limits)
-    outs, load = _outputs(frames, len(ref["calls"]))
-    return outs, load, outcome
-
-
-def replay(checks: str, p: Problem, ref: dict, candidates: list[list], sandbox, limits) -> list[list]:
-    """Verdict frames ["verdict", k, passed, error, call index] for each candidate's outputs."""
-    job = {"mode": "replay", "code": reference_program(p), "setup": p.setup, "tests": p.tests, "style": checks,
-           "entry_point": p.entry_point, "names": ref["names"], "calls": ref["calls"], "outputs": candidates}
-    frames, outcome = run_job(sandbox, job, replace(limits, timeout=limits.timeout * max(1, len(candidates))))
-    verdicts = {f[1]: f for f in frames if f and f[0] == "verdict"}
-    return [verdicts.get(k, ["verdict", k, False, f"the test did not finish ({outcome.status})", 0])
-            for k in range(len(candidates))]
-
-
-def replay_verdict(ref: dict, outs: list, load: str | None, outcome, verdict: list) -> dict | None:
-    """A sample's verdict from its replay (None: the test diverged, run it in process)."""
-    _, _, passed, error, at = verdict[:5]
-    if load is not None:
-        return {"status": "failed", "checked": "outside", "seconds": outcome.seconds, "error": load, "failure": None}
-    if passed is None:
-        return None
-    if passed:
-        return {"status": "passed", "checked": "outside", "seconds": outcome.seconds, "error": "", "failure": None}
-    at = at if isinstance(at, int) and 0 <= at < len(ref["calls"]) else None
-    failure = None
-    status = "failed"
-    if at is not None:
-        r = outs[at]
-        failure = {"input": short(decode(ref["calls"][at][1]))}
-        if r is None:
-            status = "timeout" if outcome.status == "timeout" else "failed"
-            failure["error"] = "no output (the program stopped or ran out of time)"
-        elif "v" in r:
-            try:
-                failure["got"] = short(decode(r["v"]))
-            except Exception:
-                failure["got"] = "malformed output"
-            failure["error"] = error
-        else:
-            failure["error"] = r.get("err") or error
-    return {"status": status, "checked": "outside", "seconds": outcome.seconds, "failure": failure,
-            "error": (f"input {failure['input']}: " if failure else "") + (failure or {}).get("error", error)}
 
 
 def checks_for(checks: str, p: Problem, names: list[str]):
@@ -340,28 +290,11 @@ def score_all(checks: str, problems: dict[str, Problem], items: list[tuple[str, 
         if checks == "differential":
             verdicts = list(pool.map(lambda it: score_differential(problems[it[0]], refs[it[0]], it[1], sandbox, limits),
                                      items))
-        elif Checks is not None:
-            replayed = [i for i, (t, _) in enumerate(items) if refs[t]["mode"] == "replay"]
-            for i, v in zip(replayed, pool.map(lambda i: score_with_checks(checks, problems[items[i][0]], refs[items[i][0]],
-                                                                           items[i][1], sandbox, limits), replayed)):
+        elif Checks is not None:  # a sandbox without the result channel runs every test in process
+            called = [i for i, (t, _) in enumerate(items) if refs[t]["mode"] == "checks"]
+            for i, v in zip(called, pool.map(lambda i: score_with_checks(checks, problems[items[i][0]], refs[items[i][0]],
+                                                                           items[i][1], sandbox, limits), called)):
                 verdicts[i] = v
-        else:  # a sandbox without a result channel: replay the test on the recorded outputs
-            replayed = [i for i, (t, _) in enumerate(items) if refs[t]["mode"] == "replay"]
-            computed = dict(zip(replayed, pool.map(
-                lambda i: compute_for_replay(problems[items[i][0]], refs[items[i][0]], items[i][1], sandbox, limits),
-                replayed)))
-            by_task: dict[str, list[int]] = defaultdict(list)
-            for i in replayed:
-                by_task[items[i][0]].append(i)
-
-            def judge_task(t):
-                idx = by_task[t]
-                return idx, replay(checks, problems[t], refs[t], [computed[i][0] for i in idx], sandbox, limits)
-
-            for idx, frames in pool.map(judge_task, list(by_task)):
-                for i, frame in zip(idx, frames):
-                    outs, load, outcome = computed[i]
-                    verdicts[i] = replay_verdict(refs[items[i][0]], outs, load, outcome, frame)
         rest = [i for i, v in enumerate(verdicts) if v is None]
         for i, v in zip(rest, pool.map(lambda i: in_process(problems[items[i][0]], items[i][1]), rest)):
             verdicts[i] = v

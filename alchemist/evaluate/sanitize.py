@@ -7,11 +7,12 @@ is the program; definitions and imports from the other blocks that it uses (dire
 each other) are kept too, as helpers are often shown in a fence of their own.
 
 What of it: imports; functions and classes with their decorators; assignments (plain, annotated,
-augmented); and top-level loops, `if`s, `try`s and calls that build what the code needs
-(`sys.setrecursionlimit(...)`, `try: import ...`, a table filled by a loop). Dropped: example
-usage, i.e. any statement that calls print/input, the entry point or another function the
-answer defines by name (`main()`, `solve()`); asserts; `if __name__ == "__main__":` blocks;
-docstring-like bare strings; doctest/unittest runners.
+augmented); and top-level loops, `if`s, `try`s and method calls that build what the code needs
+(`sys.setrecursionlimit(...)`, `try: import ...`, a table filled by a loop, `PRIMES = sieve(100)`).
+Dropped: example usage, i.e. any statement that calls print/input, the entry point or a runner
+the answer defines (`main()`, `test_...()`), and bare calls of the answer's own
+functions or methods; asserts; `if __name__ == "__main__":` blocks; bare strings;
+doctest/unittest/pytest runners.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from alchemist.code import FENCE_RE, LANGUAGE_ALIASES, UNCLOSED_FENCE_RE
 
 _USAGE_CALLS = {"print", "input", "exit", "quit", "breakpoint", "help"}
 _RUNNERS = re.compile(r"^(doctest|unittest|pytest)\b")
+_RUNNER_NAMES = re.compile(r"^(test|main$|run$|demo|example)", re.I)  # an answer's functions that run the code
 _CODE_START = re.compile(r"^(from\s+\w[\w.]*\s+import\b|import\s+\w|def\s+\w|async\s+def\s+\w|class\s+\w|@\w|\w+\s*(:[^=]+)?=[^=])")
 
 
@@ -74,8 +76,10 @@ def _is_main_guard(node: ast.stmt) -> bool:
     return isinstance(node, ast.If) and "__name__" in {n.id for n in ast.walk(node.test) if isinstance(n, ast.Name)}
 
 
-def _keep(node: ast.stmt, usage: set[str]) -> bool:
-    """Whether a top-level statement belongs to the code (not to an example of using it)."""
+def _keep(node: ast.stmt, usage: set[str], calls: set[str]) -> bool:
+    """Whether a top-level statement belongs to the code, not to an example of using it. `usage`:
+    names whose call anywhere in a statement marks it as usage (print, the entry point, main());
+    `calls`: the answer's own functions and methods, whose bare call is a statement of usage."""
     if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return True
     if isinstance(node, (ast.Assert, ast.Pass, ast.Delete, ast.With, ast.AsyncWith)) or _is_main_guard(node):
@@ -84,10 +88,9 @@ def _keep(node: ast.stmt, usage: set[str]) -> bool:
         return False
     if isinstance(node, ast.Expr):
         value = node.value
-        if not isinstance(value, ast.Call):
-            return False  # bare strings (docstrings, notes), names, arithmetic: nothing the code needs
-        func = ast.unparse(value.func)
-        return isinstance(value.func, ast.Attribute) and not _RUNNERS.match(func)
+        if not isinstance(value, ast.Call) or not isinstance(value.func, ast.Attribute):
+            return False  # bare strings (docstrings, notes), names, calls of the answer's functions
+        return value.func.attr not in calls and not _RUNNERS.match(ast.unparse(value.func))
     return isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.For, ast.While, ast.If, ast.Try))
 
 
@@ -96,12 +99,12 @@ def _segment(lines: list[str], node: ast.stmt) -> str:
     return "\n".join(lines[start - 1:node.end_lineno])
 
 
-def _kept(block: str, usage: set[str]) -> list[tuple[ast.stmt, str]]:
+def _kept(block: str, usage: set[str], calls: set[str]) -> list[tuple[ast.stmt, str]]:
     parsed = _parse_prefix(block)
     if parsed is None:
         return []
     tree, lines = parsed
-    return [(node, _segment(lines, node)) for node in tree.body if _keep(node, usage)]
+    return [(node, _segment(lines, node)) for node in tree.body if _keep(node, usage, calls)]
 
 
 def _defines(block: str, name: str) -> bool:
@@ -112,23 +115,23 @@ def _defines(block: str, name: str) -> bool:
 
 def sanitize(text: str, entry_point: str | None = None) -> str:
     blocks = _blocks(text)
-    defined_functions = set()
+    functions = set()  # every function and method the answer defines
     for block in blocks:
         parsed = _parse_prefix(block)
         if parsed:
-            defined_functions |= {n.name for n in parsed[0].body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
-    # calling one of the answer's own functions at top level is example usage (or a test run)
-    usage = _USAGE_CALLS | defined_functions
+            functions |= {n.name for n in ast.walk(parsed[0]) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    # a statement that calls one of these is usage; tables may be built with the other helpers
+    usage = _USAGE_CALLS | {f for f in functions if _RUNNER_NAMES.match(f)} | ({entry_point} if entry_point else set())
     main_index = None
     if entry_point:
         defining = [i for i, b in enumerate(blocks) if _defines(b, entry_point)]
         main_index = defining[-1] if defining else None
     if main_index is None:
-        parts = [seg for b in blocks for _, seg in _kept(b, usage)]
+        parts = [seg for b in blocks for _, seg in _kept(b, usage, functions)]
     else:
-        main = _kept(blocks[main_index], usage)
+        main = _kept(blocks[main_index], usage, functions)
         own = set().union(*(_defined(n) for n, _ in main)) if main else set()
-        others = [(node, seg) for i, b in enumerate(blocks) if i != main_index for node, seg in _kept(b, usage)
+        others = [(node, seg) for i, b in enumerate(blocks) if i != main_index for node, seg in _kept(b, usage, functions)
                   if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
                                        ast.Assign, ast.AnnAssign)) and not (_defined(node) & own)]
         needed = set().union(*(_names(n) for n, _ in main)) if main else set()

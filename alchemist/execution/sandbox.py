@@ -8,8 +8,18 @@ forks a child that gets rlimits, a reduced environment, no inherited fds, Landlo
 on the interpreter and system dirs, full access in its own work dir only, no TCP bind/connect,
 no signals or abstract sockets outside itself) and a seccomp filter (no process creation beyond
 threads, no exec, ptrace, process_vm_*, sockets other than AF_UNIX, mount/unshare/setns, bpf,
-keyctl, io_uring, userfaultfd, perf, modules, reboot; other syscall ABIs killed). `isolation()`
-says which layers held here; `SandboxPool(require_isolation=True)` refuses to run without all.
+keyctl, io_uring, userfaultfd, perf, modules, reboot, chmod/chown/utime by path; other syscall
+ABIs killed). `isolation()` says which layers held here; `SandboxPool(require_isolation=True)`
+refuses to run without all of them (otherwise the missing ones are logged once).
+
+Why these tools: namespaces come from `unshare(2)` through ctypes, not bubblewrap, because the
+worker must stay a warm fork server inside them (so they are paid once per worker, ~1.4 ms, not
+per program) and because it needs no binary or wheel beyond the standard library; the seccomp
+filter is a BPF program written here (no libseccomp needed), loaded per program with prctl (0.2
+ms); Landlock is a few syscalls per program (0.3 ms). Where a layer is missing (no user
+namespaces, an old kernel, not x86_64 for the filter) the others still apply and it is reported.
+The harness reads a program's output files without following symlinks and only if they are
+regular files (it has more rights than the program).
 
 Time: `Limits.timeout` is CPU seconds (RLIMIT_CPU plus the child's rusage), so a loaded machine
 does not turn a pass into a timeout; `Limits.wall_timeout` (default 4 x timeout + 10 s) is the
@@ -32,10 +42,14 @@ Verdicts. There is no end marker anywhere. Two ways to run:
   runs. The verdict is the checks process' exit status: 0 only when `test` ran to its end; its
   traceback is `Outcome.checks_stderr`, where `File "checks.py", line N` is line N of `test`
   (the setup is "setup.py"), and an exception the program raised reads `ProgramError: <type>:
-  <message>`. So
-  expected outputs, asserts and the decision never exist in the program's process; the program
-  can only return values. Limits: arguments are copied, so a check that inspects an argument
-  mutated in place sees it unchanged; functions cannot be passed as arguments.
+  <message>`. The checks' own stdout (`Outcome.checks_stdout`) is a channel the program cannot
+  write to: a driver in `test` can print each input's output or verdict there. Each proxy has a
+  `timeout` attribute (wall seconds per call, default None); a call past it raises
+  `ProgramTimeout` (a `ProgramError`, both in the checks' namespace) and so does every later call,
+  so a test can keep the results of earlier inputs and exit 0. So expected outputs, asserts and the decision never exist in the program's
+  process; the program can only return values. Limits: arguments are copied, so a check that
+  inspects an argument mutated in place sees it unchanged; functions cannot be passed as
+  arguments; the integrity needs Landlock (`isolation()["missing"]` says when it is absent).
 """
 
 from __future__ import annotations
@@ -47,6 +61,7 @@ import os
 import select
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -83,7 +98,8 @@ class Limits:
 @dataclass(frozen=True)
 class Checks:
     """Checks run in their own process (see the module docstring): `setup`, then `names` bound
-    to the program's functions, then `test`."""
+    to proxies of the program's functions, then `test`; passed when `test` runs to its end.
+    `test` may set `<name>.timeout` and catch `ProgramError` / `ProgramTimeout`."""
     test: str
     names: tuple[str, ...]
     setup: str = ""
@@ -106,14 +122,18 @@ class IsolationError(UserError):
 
 
 def _tail(path: Path, limit: int) -> str:
+    """The end of an output file the program could have replaced: never through a symlink (the
+    harness runs with more rights than the program), never a FIFO or device (it would block)."""
     try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - limit))
-            return fh.read().decode("utf-8", "replace")
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return ""
+    with open(fd, "rb") as fh:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return ""
+        fh.seek(max(0, st.st_size - limit))
+        return fh.read(limit).decode("utf-8", "replace")
 
 
 # ---------------------------------------------------------------- cgroups (per worker)
@@ -132,15 +152,30 @@ def _cgroup_roots() -> dict[str, tuple[Path, int]]:
     return roots
 
 
+def _remove_stale(root: Path) -> None:
+    """Empty cgroups of harness processes that are gone (one that crashed before closing)."""
+    for d in root.glob("alchemist-*-*"):
+        try:
+            if not os.path.exists(f"/proc/{int(d.name.split('-')[1])}") and not (d / "cgroup.procs").read_text().strip():
+                d.rmdir()
+        except (OSError, ValueError):
+            continue
+
+
 class Cgroup:
     """A pids and a memory cgroup for one worker; its programs inherit them. `limits` (): none."""
     _names = itertools.count(1)
+    _swept = False
 
     def __init__(self, limits: Limits | tuple):
         name = f"alchemist-{os.getpid()}-{next(Cgroup._names)}"
         self.dirs: list[Path] = []
         self.held: list[str] = []
         roots = _cgroup_roots() if isinstance(limits, Limits) else {}
+        if roots and not Cgroup._swept:
+            Cgroup._swept = True
+            for root, _ in roots.values():
+                _remove_stale(root)
         mem = (limits.memory_mb + 512) << 20 if roots else 0  # the program, the checks' process and the zygote
         for ctl, (root, version) in roots.items():
             d = root / name
@@ -242,7 +277,8 @@ class Zygote:
                 checks_dir.mkdir()
                 (checks_dir / "checks.py").write_text(checks.setup + CHECKS_SEPARATOR + checks.test, encoding="utf-8")
             job = {"id": job_id, "cpu": limits.timeout, "wall": limits.wall, "memory_mb": limits.memory_mb,
-                   "file_mb": limits.file_mb, "checks": list(checks.names) if checks is not None else None}
+                   "file_mb": limits.file_mb, "processes": limits.processes,
+                   "checks": list(checks.names) if checks is not None else None}
             try:
                 self.proc.stdin.write((json.dumps(job) + "\n").encode())
                 reply = self.lines.read(limits.wall + 30.0)

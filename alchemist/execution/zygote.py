@@ -16,7 +16,7 @@ seccomp filter via prctl.
 
 Protocol on stdin/stdout. The zygote says one JSON line first, {"layers": {...}}: what held.
 Then per job the harness sends one JSON line {"id", "cpu", "wall", "memory_mb", "file_mb",
-"checks": [names] | null} and the zygote answers one line {"status", "returncode",
+"processes", "checks": [names] | null} and the zygote answers one line {"status", "returncode",
 "checks_returncode", "cpu", "wall"}. The program is WORK/id/program.py. With "checks", the
 checks are WORK/id.checks/checks.py, run in a second child (see `checker`): the verdict is that
 process' exit status, and the program's process can neither read the checks nor touch it.
@@ -289,10 +289,10 @@ class Landlock:
         opened = []
         try:
             rules = list(self.reads)
-            for d in full_dirs:
+            for d in full_dirs:  # everything but FIFOs and device nodes (the harness reads what is left)
                 fd = os.open(d, os.O_PATH | os.O_DIRECTORY)
                 opened.append(fd)
-                rules.append((fd, self.fs))
+                rules.append((fd, self.fs & ~(FS["make_fifo"] | FS["make_char"] | FS["make_block"])))
             for f in read_files:
                 fd = os.open(f, os.O_PATH)
                 opened.append(fd)
@@ -479,7 +479,6 @@ class Worker:
         prog_dir = os.path.join(self.work, job["id"])
         names = job.get("checks")
         children = {}  # pid -> role
-        fds_to_close = []
         done_r = None
         if names is None:
             done_r, done_w = os.pipe()
@@ -607,7 +606,7 @@ def serve(req_fd: int, resp_fd: int) -> None:
             os._exit(0)
         try:
             _, name, args, kwargs = req
-            sys.set_int_max_str_digits(0)  # big ints cross as JSON numbers
+            getattr(sys, "set_int_max_str_digits", int)(0)  # big ints cross as JSON numbers
             value = encode(ns[name](*decode(args), **decode(kwargs)))
             reply = ["ok", value]
         except BaseException as e:  # noqa: BLE001 (SystemExit and KeyboardInterrupt from the program too)
@@ -623,15 +622,25 @@ class ProgramError(Exception):
     """The program under test raised (or exited) while the checks called it."""
 
 
+class ProgramTimeout(ProgramError):
+    """A call took longer than the proxy's `timeout`; every later call raises too."""
+
+
 def checker(resp_fd: int, req_fd: int, names: list[str]) -> None:
     """The checks, in their own process: the setup part of `checks.py`, then every name in `names`
     bound to a proxy that calls the program's function and gets plain data back, then the test
     part (see sandbox.Checks). Exit 0 only when the test ran to its end."""
-    sys.set_int_max_str_digits(0)
+    getattr(sys, "set_int_max_str_digits", int)(0)
+    broken: list[str] = []  # one channel: after a timeout the program's answer is out of step
 
     def proxy(name):
         def call(*args, **kwargs):
+            if broken:
+                raise ProgramTimeout(broken[0])
             write_frame(req_fd, ["call", name, encode(list(args)), encode(kwargs)])
+            if call.timeout is not None and not select.select([resp_fd], [], [], call.timeout)[0]:
+                broken.append(f"an earlier call ({name}) took over {call.timeout} s")
+                raise ProgramTimeout(f"{name}: no answer within {call.timeout} s")
             reply = read_frame(resp_fd)
             if reply is None:
                 raise ProgramError("the program under test exited")
@@ -640,11 +649,12 @@ def checker(resp_fd: int, req_fd: int, names: list[str]) -> None:
                 raise ProgramError(payload)
             return decode(payload)
         call.__name__ = call.__qualname__ = name
+        call.timeout = None  # seconds of wall time per call; None: the job's limits only
         return call
 
     with open("checks.py", encoding="utf-8") as fh:
         setup, _, test = fh.read().partition("\n#--alchemist-checks--\n")
-    ns = {"__name__": "__main__", "__file__": "checks.py"}
+    ns = {"__name__": "__main__", "__file__": "checks.py", "ProgramError": ProgramError, "ProgramTimeout": ProgramTimeout}
     code = 1
     try:
         exec(compile(setup, "setup.py", "exec"), ns)  # tracebacks: "checks.py", line N is line N of the test

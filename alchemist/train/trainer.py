@@ -282,8 +282,9 @@ def train(spec: TrainSpec, data_path: Path, out: Path, work: Path, seed: int = 0
         max_grad_norm=spec.max_grad_norm,
         bf16=device.bf16,
         fp16=False,
-        gradient_checkpointing=spec.gradient_checkpointing,
-        gradient_checkpointing_kwargs={"use_reentrant": False} if spec.gradient_checkpointing else None,
+        # transformers 5's name for gradient checkpointing; TRL would turn it on by default
+        activation_checkpointing=spec.gradient_checkpointing,
+        activation_checkpointing_kwargs={"use_reentrant": False} if spec.gradient_checkpointing else None,
         neftune_noise_alpha=spec.neftune_noise_alpha,
         use_liger_kernel=spec.liger,
         deepspeed=ds_config,
@@ -308,6 +309,7 @@ def train(spec: TrainSpec, data_path: Path, out: Path, work: Path, seed: int = 0
         include_num_input_tokens_seen="non_padding",
         disable_tqdm=not main,
         save_only_model=False,
+        ddp_find_unused_parameters=False,  # every weight (or adapter) takes part in every step
         accelerator_config={"use_configured_state": True} if cpu_ranks else None,
     )
     n_layers = getattr(config, "num_hidden_layers", 0) or 0

@@ -29,8 +29,11 @@ from tests.helpers import ROOT
 # datatrove's Ray executor still passes placement_group= to Ray
 pytestmark = pytest.mark.filterwarnings("ignore:placement_group:DeprecationWarning")
 
-# Every Ray listener on 127.0.0.1 (by default Ray binds the external interface), no usage stats.
+# Every Ray listener on 127.0.0.1 (by default Ray binds the external interface, and a driver
+# rewrites 127.0.0.1:PORT to it), no usage stats. Ray reads these when it is imported: set them
+# at collection, before any test imports it.
 RAY_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
+os.environ.update(RAY_ENV)
 
 
 def free_port() -> int:
@@ -113,6 +116,7 @@ def local_run(shards, tmp_path_factory):
     return result
 
 
+@pytest.mark.slow
 def test_local_executor_runs_two_tasks(local_run):
     assert local_run["stats"]["workers"] == 2
 
@@ -138,8 +142,6 @@ def test_ray_needs_a_cluster_it_can_reach(tmp_path, monkeypatch):
     pytest.importorskip("ray")
     from alchemist.errors import UserError
 
-    for k, v in RAY_ENV.items():
-        monkeypatch.setenv(k, v)
     spec = spec_for(type="ray", address=f"127.0.0.1:{free_port()}")
     with pytest.raises(UserError, match="ray start --head"):
         execute([], 1, 1, tmp_path / "step", spec, "step")
@@ -167,9 +169,10 @@ def ray_cluster():
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"ray start failed:\n{(Path(temp) / 'start.log').read_text()[-3000:]}")
             time.sleep(0.2)
+        from ray._private import ray_constants
+
         with pytest.MonkeyPatch.context() as mp:
-            for k, v in RAY_ENV.items():
-                mp.setenv(k, v)
+            mp.setattr(ray_constants, "ENABLE_RAY_CLUSTER", False)  # in case ray was imported before RAY_ENV was set
             mp.setenv("RAY_ADDRESS", address)
             yield {"address": address, "pid": proc.pid, "env": {**env, "RAY_ADDRESS": address}}
     finally:

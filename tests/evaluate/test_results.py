@@ -35,12 +35,16 @@ def problems():
     ("A helper first:\n```python\ndef helper(x):\n    return x + 1\n```\nThen:\n```python\ndef f(x):\n    return helper(x)\n```",
      ["def helper(x):", "def f(x):"]),
     ("```python\ndef f_naive(x):\n    return 0\n```\n```python\ndef f(x):\n    return 1\n```", ["def f(x):\n    return 1"]),
+    ("```python\ndef sieve(n):\n    return [p for p in range(2, n) if all(p % d for d in range(2, p))]\n\nPRIMES = sieve(50)\n\n"
+     "def f(i):\n    return PRIMES[i]\n\ndef main():\n    print(f(3))\n\nmain()\nresult = f(2)\n```", ["PRIMES = sieve(50)"]),
 ])
 def test_sanitizer_keeps_what_the_code_needs(raw, must_keep):
     code = sanitize(raw, "f")
     for part in must_keep:
         assert part in code, code
-    assert "print(" not in code and "f_naive" not in code
+    top_level = [line for line in code.splitlines() if line and not line[0].isspace()]
+    assert not [line for line in top_level if line.startswith(("print(", "main()", "result =", "assert"))]
+    assert "f_naive" not in code
     compile(code, "<sanitized>", "exec")
 
 
@@ -123,3 +127,55 @@ def test_failure_detail_and_show(tmp_path, problems):
     assert p.prompt.strip().splitlines()[0] in text and "assert candidate(3.5) == 0.5" in text and "return 0.0" in text
     with pytest.raises(UserError, match="was not scored"):
         show_task(tmp_path / "o", "HumanEval/99")
+
+
+def test_a_test_that_cannot_cross_as_plain_data_runs_in_process(tmp_path):
+    """MBPP's tree tasks build their arguments from a class in test_setup_code: no plain data to
+    send, so the checks run in the program's process, and results.json says which and why."""
+    setup = "class Node:\n    def __init__(self, data, left=None, right=None):\n        self.data, self.left, self.right = data, left, right"
+    code = "def max_height(node):\n    return 0 if node is None else 1 + max(max_height(node.left), max_height(node.right))"
+    data = write_jsonl(tmp_path / "mbpp.jsonl", [
+        {"task_id": 116, "text": "Write a function to calculate the height of the given binary tree.", "code": code,
+         "test_setup_code": setup, "challenge_test_list": [],
+         "test_list": ["root = Node(1, Node(2, Node(4)), Node(3))", "assert max_height(root) == 3"]}])
+    bench = get_benchmark("mbpp")
+    samples = write_jsonl(tmp_path / "s.jsonl", [{"task_id": 116, "solution": code},
+                                                 {"task_id": 116, "solution": "def max_height(node):\n    return 2"}])
+    results = evaluate(bench, bench.eval_problems(data), tmp_path / "o", samples=samples)
+    task = results["tasks"]["mbpp/116"]
+    assert [s["status"] for s in task["samples"]] == ["passed", "failed"]
+    assert task["checks"] == "in_process" and "not plain data" in task["checks_reason"]
+    assert results["verdicts"] == {"outside_the_program": 0, "in_process": 1, "in_process_tasks": ["mbpp/116"]}
+
+
+class FlakyClient:
+    """Answers with the reference in a fence; fails some requests and cuts some answers short."""
+
+    model_id = "canned:flaky"
+
+    def __init__(self, problems, fail: set[str], short: set[str]):
+        self.problems, self.fail, self.short = {p.prompt: p for p in problems}, fail, short
+
+    def generate(self, requests, progress=None):
+        out = []
+        for r in requests:
+            p = next(p for prompt, p in self.problems.items() if prompt in r.messages[0]["content"])
+            if p.task_id in self.fail:
+                out.append(ChatResult(error="HTTP 503 after 4 attempts"))
+            else:
+                answer = f"```python\n{p.prompt}{p.solution}\n```"
+                out.append(ChatResult(texts=[answer], finish_reasons=["length" if p.task_id in self.short else "stop"]))
+        return out
+
+
+def test_failed_requests_fail_the_run_past_max_failure_rate(tmp_path, problems):
+    ps = problems[:4]
+    client = FlakyClient(ps, fail={ps[0].task_id}, short={ps[1].task_id})
+    results = evaluate(HUMANEVAL, ps, tmp_path / "ok", client=client, max_failure_rate=0.25)
+    assert results["generation_failures"]["generation_failed"] == 1 and results["generation_failures"]["truncated"] == 1
+    assert results["tasks_scored"] == 3 and results["pass_at_k"]["pass@1"] == 1.0
+    assert results["tasks"][ps[0].task_id]["status"] == "generation_failed"
+    generations = [json.loads(line) for line in (tmp_path / "ok" / "generations.jsonl").read_text().splitlines()]
+    assert generations[0]["generation_failed"] and generations[1]["truncated"]
+    with pytest.raises(UserError, match=r"humaneval: 1 of 4 answers failed to generate .* first: HumanEval/0 \(HTTP 503"):
+        evaluate(HUMANEVAL, ps, tmp_path / "strict", client=client, max_failure_rate=0.1)

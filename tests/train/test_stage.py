@@ -2,6 +2,8 @@ import json
 import shutil
 from types import SimpleNamespace
 
+import pytest
+
 from alchemist.stage import RunContext
 from alchemist.train.stage import Train
 from tests.train.conftest import tiny_spec
@@ -26,3 +28,23 @@ def test_stage_trains_from_the_mix_output_and_resumes(base_model, data_path, tmp
     stats = stage.run(ctx, tmp_path / "out2", tmp_path / "work")
     assert stats["resumed_from"] == "checkpoint-2" and stats["tokenize_cache_hit"]
     assert any("resuming from checkpoint-2" in s for s in said)
+
+
+@pytest.mark.slow
+def test_stage_launches_ranks_and_reads_rank0s_report(tiny_model, data_path, tmp_path, monkeypatch):
+    for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    from tests.train.helpers import free_port
+
+    spec = tiny_spec(tiny_model, max_steps=2, launch={"nproc_per_node": 2, "master_port": free_port()})
+    recipe = SimpleNamespace(train=spec, seed=0, run_dir=tmp_path / "run")
+    (recipe.run_dir / "data" / "final").mkdir(parents=True)
+    shutil.copy(data_path, recipe.run_dir / "data" / "final" / "train.parquet")
+    said = []
+    ctx = RunContext(recipe=recipe)
+    ctx.say = said.append
+    stats = Train().run(ctx, tmp_path / "out", tmp_path / "work")
+    assert any("torch.distributed.run --standalone --nproc_per_node 2" in s for s in said)
+    assert stats["steps"] == 2 and "history" not in stats
+    assert (tmp_path / "out" / "model.safetensors").is_file()

@@ -16,13 +16,14 @@ def losses(out):
 
 def test_trains_and_writes_a_loadable_model_that_stops(base_model, data_path, tmp_path):
     spec = tiny_spec(base_model, chat_template="deepseek-coder", eval_fraction=0.1, eval_steps=2, max_steps=4,
+                     gradient_checkpointing=True, neftune_noise_alpha=5.0,
                      report_to=["tensorboard"])
     out = tmp_path / "model"
     said = []
     stats = train(spec, data_path, out, tmp_path / "work", seed=0, say=said.append)
     assert stats["steps"] == 4 and stats["tokens"] > 0 and stats["loss"] > 0
     assert set(stats["eval_loss"]) == {"codegen", "alchemist_prompt", "code_review"}
-    assert stats["attention"] == "sdpa" and stats["tokens_per_s"] > 0 and stats["mfu"] is not None
+    assert stats["attention"] == "sdpa_varlen" and stats["tokens_per_s"] > 0 and stats["mfu"] is not None
     tok = AutoTokenizer.from_pretrained(out)
     eot = tok.convert_tokens_to_ids("<|EOT|>")
     assert (out / "chat_template.jinja").is_file() and "{% generation %}" in tok.chat_template
@@ -31,6 +32,7 @@ def test_trains_and_writes_a_loadable_model_that_stops(base_model, data_path, tm
     model = AutoModelForCausalLM.from_pretrained(out)
     assert model.get_input_embeddings().weight.shape[0] >= len(tok)
     assert model.config.use_cache
+    assert "sdpa_varlen" not in (out / "config.json").read_text()  # loaders outside alchemist know no such kernel
     report = json.loads((out / "training_report.json").read_text())
     assert report["steps"] == 4 and any("eval_codegen_loss" in h for h in report["history"])
     assert (out / "loss.png").stat().st_size > 1000 and list((out / "logs").glob("events.out.tfevents*"))
