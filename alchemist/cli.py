@@ -125,7 +125,7 @@ def cmd_eval(args) -> None:
         raise UserError("alchemist eval: give a recipe, or --benchmark NAME with --samples FILE or --model PATH")
 
     from alchemist.evaluate.run import evaluate, limit_problems
-    from alchemist.evaluate.sandbox import Limits
+    from alchemist.execution import Limits
     from alchemist.testsets import get_benchmark
 
     bench = get_benchmark(args.benchmark, args.data)

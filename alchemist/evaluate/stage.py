@@ -85,7 +85,7 @@ class Eval:
 
     def run(self, ctx, out: Path, work: Path) -> dict:
         from alchemist.evaluate.run import evaluate
-        from alchemist.evaluate.sandbox import Limits
+        from alchemist.execution import Limits
         from alchemist.llm.factory import build_client
 
         recipe, spec = ctx.recipe, ctx.recipe.eval
