@@ -76,6 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--no-sanitize", action="store_true", help="run solutions as they are")
     ev.add_argument("--timeout", type=positive_float, default=10.0, help="seconds per program (default 10)")
     ev.add_argument("--workers", type=count, default=0, help="programs at once (default 0: one per core)")
+    ev.add_argument("--max-failure-rate", type=_number(float, 0, True, "give a share from 0 to 1"), default=0.05,
+                    help="share of answers whose generation may fail before the eval fails (default 0.05)")
+    ev.add_argument("--require-isolation", action="store_true",
+                    help="fail when a sandbox layer is unavailable on this machine, instead of warning")
+    ev.add_argument("--show", metavar="TASK", help="print one task's prompt, answer and verdict from an eval folder (-o DIR)")
     sl = sub.add_parser("slurm", help="sbatch scripts for the stages a recipe runs (data, train, eval) and a submit.sh")
     sl.add_argument("recipe", help="recipe YAML")
     sl.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
@@ -121,6 +126,19 @@ def cmd_eval(args) -> None:
                             "--set eval.enabled=true, or use --benchmark")
         _run_stages(recipe, ["eval"], args)
         return
+    if args.show:
+        from alchemist.evaluate.show import show_task
+
+        folder = Path(args.output) if args.output else None
+        if folder is None:
+            raise UserError("alchemist eval --show TASK: give the eval folder with -o DIR (e.g. -o runs/tiny/eval/humaneval)")
+        problems = None
+        if args.data:
+            from alchemist.testsets import get_benchmark
+
+            problems = get_benchmark(args.benchmark or folder.name, args.data).problems(args.data)
+        print(show_task(folder, args.show, problems), end="")
+        return
     if not args.benchmark or not (args.samples or args.model_path):
         raise UserError("alchemist eval: give a recipe, or --benchmark NAME with --samples FILE or --model PATH")
 
@@ -132,7 +150,8 @@ def cmd_eval(args) -> None:
     problems, excluded = limit_problems(bench.eval_problems(args.data), args.limit)
     common = {"style": args.style, "n": args.num_samples, "temperature": args.temperature, "max_tokens": args.max_tokens,
               "sanitize": not args.no_sanitize, "limits": Limits(timeout=args.timeout), "workers": args.workers,
-              "excluded": excluded, "say": lambda m: print(m, file=sys.stderr)}
+              "excluded": excluded, "say": lambda m: print(m, file=sys.stderr),
+              "max_failure_rate": args.max_failure_rate, "require_isolation": args.require_isolation}
     if args.model_path:
         from alchemist.llm.factory import build_client
         from alchemist.llm.spec import HFLLM, VLLMLLM, OpenAILLM

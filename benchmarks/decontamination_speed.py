@@ -60,6 +60,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--configs", default="ngram only,ngram + structure,all signals")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "decontamination_speed.json"))
     args = ap.parse_args()
     records = make_records(args.n)
@@ -73,6 +74,8 @@ def main() -> None:
         shard = tmp / "bench.parquet"
         pq.write_table(rows_to_table(rows), shard)
         for name, sets in configs.items():
+            if name not in args.configs.split(","):
+                continue
             raw = {"name": "bench", "sources": [{"name": "bench", "adapter": "alpaca", "path": "unused"}],
                    "curate": apply_overrides({"decontaminate": {"benchmarks": ["humaneval"]}, "executor": {"workers": args.workers}}, sets)}
             recipe = Recipe.model_validate(raw)

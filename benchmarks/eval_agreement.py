@@ -135,10 +135,12 @@ def plus_file(problems, path: Path) -> None:
 
 def evalplus_verdicts(plus_path: Path, samples, workers: int) -> list[dict]:
     os.environ["HUMANEVAL_OVERRIDE_PATH"] = str(plus_path)  # read at import: offline, our file
+    import evalplus.data.humaneval
     from evalplus.data import get_human_eval_plus
     from evalplus.eval import PASS, untrusted_check
     from evalplus.evaluate import get_groundtruth
 
+    evalplus.data.humaneval.HUMANEVAL_OVERRIDE_PATH = str(plus_path)  # imported earlier, with another file
     problems = get_human_eval_plus(err_incomplete=False)
     expected = get_groundtruth(problems, f"alchemist-agreement-{os.getpid()}-{time.time_ns()}", [])
 

@@ -3,8 +3,9 @@ the same samples, one epoch each, in the same run. Tokens/s counts real tokens o
 work, not progress).
 
 Both go through the train stage's own function (`alchemist.train.trainer.train`): packed rows of
---seq tokens one per pass (what the stage recommends on CPU), against batches of --batch samples
-padded to their longest.
+--seq tokens one per pass (what the stage recommends on CPU; attention `auto` runs them through
+per-sample SDPA, alchemist.train.varlen, since plain SDPA computes the whole row x row block
+mask), against batches of --batch samples padded to their longest.
 
     python benchmarks/train_throughput.py [--samples 200] [--seq 1024] [--batch 8]
 

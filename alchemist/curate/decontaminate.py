@@ -1,4 +1,6 @@
-"""Benchmark decontamination by word n-gram overlap.
+"""Benchmark decontamination: word n-gram overlap here, plus the structure signal
+(curate/structure.py), the embedding signal (curate/embed.py) and an optional LLM judge
+(curate/judge.py) behind one decision (`Decontaminator`, built by `build_index`).
 
 `contamination(sample, index)` is the one check every stage applies to a sample (curate to every
 ingested sample, relabel to what the LLM produced): every turn, system and user and assistant,
@@ -191,7 +193,9 @@ def sample_text(messages: list[dict]) -> str:
 def contamination(sample, index) -> dict | None:
     """The benchmark problems a sample (anything with `.messages`) overlaps, as a verdict detail
     `{"matches": [{"task_id", "field", "overlap"}, ...]}` (best first, at most MAX_MATCHES), or
-    None when it is clean or there is no index. All turns are matched as one text (system, every
+    None when it is clean or there is no index. With a `Decontaminator` (every signal) each match
+    also names its `signal` (ngram, structure, embedding, judge; `overlap` is that signal's score)
+    and the detail carries `scores`, every signal's best score. All turns are matched as one text (system, every
     user and every assistant turn), so a leak in an earlier answer is caught too."""
     if index is None:
         return None

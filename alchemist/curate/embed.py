@@ -141,5 +141,11 @@ class Embedder:
             torch.set_num_threads(1)
         m = load_model(self.name)
         m.max_seq_length = MAX_TOKENS
-        return np.asarray(m.encode(texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True),
-                          dtype=np.float32)
+        out = []
+        with torch.inference_mode():  # the model's own modules, without encode()'s per-call overhead
+            for lo in range(0, len(texts), self.batch_size):
+                features = m.preprocess(texts[lo : lo + self.batch_size]) if hasattr(m, "preprocess") else m.tokenize(texts[lo : lo + self.batch_size])
+                features = {k: (v.to(m.device) if hasattr(v, "to") else v) for k, v in features.items()}
+                vectors = torch.nn.functional.normalize(m(features)["sentence_embedding"].float(), dim=-1)
+                out.append(vectors.cpu().numpy())
+        return np.concatenate(out).astype(np.float32)

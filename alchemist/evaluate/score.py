@@ -1,5 +1,12 @@
 """Score generations made anywhere: `task_id` + `solution` (a whole program, possibly a raw chat
-answer) or `completion` (the continuation of the benchmark prompt), as evalplus takes them."""
+answer) or `completion` (the continuation of the benchmark prompt), as evalplus takes them.
+
+Verdicts are decided outside the candidate's process (harness.py). results.json holds, besides
+pass@k for every k all tasks support: `base_pass_at_k` (plus benchmarks), `pass_at_k_samples`
+(the largest k and the tasks with fewer samples), `generation_failures` (counted, not scored),
+`verdicts` (how many tasks were checked outside the program, and which were not), and per task
+`n`, `passed`, `status`, `checks` and per sample `status`, `error` and `failure` (the first
+failing input with expected and got, or the failing test line)."""
 
 from __future__ import annotations
 
@@ -16,28 +23,24 @@ from pathlib import Path
 
 from alchemist import __version__
 from alchemist.errors import UserError
-from alchemist.evaluate.harness import score_all
+from alchemist.evaluate.harness import as_module, score_all
 from alchemist.evaluate.metrics import mean_pass_at_k, pass_at_k_coverage
 from alchemist.evaluate.sanitize import sanitize
+from alchemist.execution import Limits, SandboxPool, isolation
 from alchemist.testsets import BENCHMARKS, Benchmark, Problem, fingerprint
 from alchemist.testsets.user import infer_checks
-
-try:  # the sandbox's new home (alchemist/execution); its old one until it moves
-    from alchemist.execution import Limits, SandboxPool, isolation
-except ImportError:
-    from alchemist.evaluate.sandbox import Limits, SandboxPool, isolation
 
 GZIP_MAGIC = b"\x1f\x8b"
 
 
 def program(checks: str, problem: Problem, code: str) -> str:
     """The code under test followed by the benchmark's checks, for a test that runs in the
-    candidate's own process (`harness` replays every test it can outside it)."""
+    candidate's own process (harness.py runs every test it can outside it)."""
     setup = f"\n\n{problem.setup}" if problem.setup else ""
     if checks == "check_function":  # HumanEval: check(candidate)
-        return f"{code}{setup}\n\n{problem.tests}\n\ncheck({problem.entry_point})\n"
+        return f"{as_module(code)}{setup}\n\n{problem.tests}\n\ncheck({problem.entry_point})\n"
     if checks == "asserts":  # MBPP: plain asserts
-        return f"{code}{setup}\n\n{problem.tests}\n"
+        return f"{as_module(code)}{setup}\n\n{problem.tests}\n"
     raise ValueError(f"checks {checks!r} are decided outside the program (evaluate/harness.py), never inside it")
 
 
@@ -199,7 +202,7 @@ def check_failure_rate(samples: list[dict], max_failure_rate: float | None, wher
 def score(benchmark: Benchmark | str, problems: list[Problem], samples_path: Path, out_dir: Path, *, do_sanitize: bool = True,
           limits: Limits = Limits(), workers: int = 0, model: str | None = None, generation: dict | None = None,
           excluded: Collection[str] = (), max_failure_rate: float | None = None, notes: list[str] | None = None,
-          few_shot_excluded: Collection[str] = ()) -> dict:
+          few_shot_excluded: Collection[str] = (), require_isolation: bool = False) -> dict:
     """Run every sample against its problem's checks; write results.json and samples.jsonl.
     `generation` (prompt style, sampling parameters, backend) is recorded when we generated;
     `excluded` are the benchmark's tasks left out of `problems` by --limit. Samples whose
@@ -220,7 +223,7 @@ def score(benchmark: Benchmark | str, problems: list[Problem], samples_path: Pat
     scored = [s for s in samples if not s["generation_failed"]]
     workers = workers or os.cpu_count() or 1
     start = time.perf_counter()
-    with SandboxPool() as sandbox:  # each program is its own process
+    with SandboxPool(require_isolation=require_isolation) as sandbox:  # each program is its own process
         verdicts, how = score_all(bench.checks, by_id, [(s["task_id"], s["code"]) for s in scored], sandbox, limits,
                                   workers, _in_process(sandbox, bench.checks, limits))
     seconds = time.perf_counter() - start

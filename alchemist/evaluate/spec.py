@@ -29,6 +29,10 @@ class EvalSpec(Strict):
     timeout: float = Field(10.0, gt=0, description="Seconds per program in the sandbox.")
     limit: int = Field(0, ge=0, description="Only the first N tasks of each benchmark (0: all).")
     workers: int = volatile(0, ge=0, description="Programs at once in the sandbox (0: one per core).")
+    max_failure_rate: float = Field(0.05, ge=0, le=1, description="Share of answers whose generation may fail (request failed, "
+                                                                  "fewer choices than n) before the eval stage fails; they are never scored as wrong.")
+    require_isolation: bool = Field(False, description="Fail when a sandbox layer (namespaces, read-only root, Landlock, seccomp, "
+                                                       "cgroups) is unavailable on this machine, instead of warning once.")
 
     @model_validator(mode="after")
     def _eval_sampling(self):

@@ -101,7 +101,8 @@ class Eval:
                                    temperature=llm.temperature, max_tokens=llm.max_tokens,
                                    shots=bench.examples(data) if spec.style == "mbpp-3shot" else None,
                                    limits=Limits(timeout=spec.timeout), workers=spec.workers,
-                                   model_name=model_name(recipe), excluded=excluded, say=lambda m: ctx.say(f"eval: {m}"))
+                                   model_name=model_name(recipe), excluded=excluded, say=lambda m: ctx.say(f"eval: {m}"),
+                                   max_failure_rate=spec.max_failure_rate, require_isolation=spec.require_isolation)
                 scores = ", ".join(f"{k} {v:.1%}" for k, v in results["pass_at_k"].items())
                 ctx.say(f"eval: {name}: {scores} ({results['programs_per_s']} programs/s)")
                 counts[name] = round(results["pass_at_k"].get("pass@1", 0.0), 4)

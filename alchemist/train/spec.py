@@ -74,7 +74,8 @@ class TrainSpec(Strict):
     packing: bool = Field(
         True, description="Best-fit-decreasing padding-free packing: samples share a row but never see each other.")
     attn_implementation: Literal["auto", "flash_attention_2", "sdpa", "eager"] = Field(
-        "auto", description="Attention kernel; `auto` picks flash_attention_2 when installed on a GPU, else sdpa.")
+        "auto", description="Attention kernel; `auto`: flash_attention_2 when flash-attn is installed on a GPU, else "
+                    "per-sample SDPA for packed rows (exact, no row x row mask), else sdpa.")
 
     method: Literal["full", "lora"] = Field(
         "full", description="Full fine-tuning (the paper's method) or LoRA adapters (one GPU); LoRA also writes the merged model.")

@@ -110,6 +110,7 @@ def apply_format(tokenizer, name: str | None) -> Chosen:
         if not eot:
             raise UserError("train.chat_template: the base model's tokenizer has no eos_token to end a turn; "
                             f"set train.chat_template to one of {', '.join(FORMATS)}")
+        _ensure_pad(tokenizer, eot)
         return Chosen(own, eot, (), "model")
     fmt = FORMATS[name]
     vocab = tokenizer.get_vocab()
@@ -123,7 +124,11 @@ def apply_format(tokenizer, name: str | None) -> Chosen:
                         "tokenizer lacks; choose chatml or deepseek-coder")
     tokenizer.chat_template = fmt.template
     tokenizer.eos_token = eot
+    _ensure_pad(tokenizer, eot)
+    return Chosen(fmt.template, eot, missing, name)
+
+
+def _ensure_pad(tokenizer, eot: str) -> None:
     if tokenizer.pad_token is None:
         # the collator masks padding by position, never by id, so any token serves
         tokenizer.pad_token = tokenizer.unk_token or eot
-    return Chosen(fmt.template, eot, missing, name)

@@ -107,7 +107,7 @@ def pick_device(spec: TrainSpec) -> Device:
     if attn == "flash_attention_2":
         if not cuda:
             raise UserError("train.attn_implementation: flash_attention_2 needs a CUDA GPU; "
-                            "set it to auto (sdpa here) or sdpa")
+                            "set it to auto or sdpa")
         if not has_flash:
             raise UserError("train.attn_implementation: flash_attention_2 needs flash-attn "
                             "(pip install flash-attn --no-build-isolation); or set it to auto or sdpa")
@@ -202,6 +202,8 @@ def train(spec: TrainSpec, data_path: Path, out: Path, work: Path, seed: int = 0
     data_path, out, work = Path(data_path), Path(out), Path(work)
     work.mkdir(parents=True, exist_ok=True)
     main = rank() == 0
+    if not main:
+        say = lambda msg: None  # noqa: E731 -- one voice: rank 0 speaks for all ranks
 
     # 1. Everything a user can get wrong, before any compute.
     if not data_path.is_file():

