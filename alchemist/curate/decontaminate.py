@@ -269,8 +269,6 @@ class Decontaminator:
             em = spec.embedding
             self.task_ids = [p.task_id for p in problems]
             self.embedder = Embedder([problem_statement(p) for p in problems], em.model, em.batch_size)
-            self._sum = np.zeros(self.embedder.problems_static.shape[1], dtype=np.float64)
-            self._n = 0
             self.embedding_floor = max(0.0, em.threshold - margin)
 
     def check(self, samples: list) -> list[tuple[dict | None, list[dict]]]:
@@ -316,17 +314,9 @@ class Decontaminator:
         todo = [i for i, t in enumerate(texts) if t]
         if not todo:
             return
-        vectors = self.embedder.static([texts[i] for i in todo])
-        # Static embeddings of instructions share a large common direction ("write a Python
-        # function that ..."): similarity is measured after removing the running mean of the
-        # corpus being screened (contamination is rare, so the mean is the ordinary sample).
-        self._sum += vectors.sum(axis=0)
-        self._n += len(vectors)
-        center = self._sum / self._n
-        vectors = vectors - center
-        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-9
-        problems = self.embedder.problems_static - center
-        problems /= np.linalg.norm(problems, axis=1, keepdims=True) + 1e-9
+        # similarity after removing the common direction of instruction texts (embed.reference_texts)
+        vectors = self.embedder.centered(self.embedder.static([texts[i] for i in todo]))
+        problems = self.embedder.centered(self.embedder.problems_static)
         static = vectors @ problems.T
         best_static = static.max(axis=1)
         for i, b in zip(todo, best_static):

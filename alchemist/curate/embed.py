@@ -106,6 +106,33 @@ def static_table(name: str, model=None) -> np.ndarray:
     return table
 
 
+# Instruction-like texts whose mean static embedding is removed before the shortlist compares:
+# static embeddings of instructions share a large common direction ("write a Python function that
+# ..."). The texts are the first docstring lines of the standard library's public functions, put
+# in a few instruction templates: generic code instructions, the same on every machine of one
+# Python version, so a verdict does not depend on what else a worker screened.
+_REFERENCE_TEMPLATES = ("Write a Python function that {}", "Implement {} in Python.", "{}\nPlease write the code.",
+                        "Create a function: {}")
+
+
+def reference_texts(limit: int = 2000) -> list[str]:
+    import ast
+
+    texts = []
+    for path in sorted(Path(os.__file__).parent.glob("*.py")):
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError, ValueError):
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and not node.name.startswith("_") and (doc := ast.get_docstring(node)):
+                first = doc.strip().splitlines()[0]
+                texts.append(_REFERENCE_TEMPLATES[len(texts) % len(_REFERENCE_TEMPLATES)].format(first))
+                if len(texts) >= limit:
+                    return texts
+    return texts
+
+
 class Embedder:
     """Static and full embeddings of texts with one model; problems' embeddings precomputed."""
 
@@ -116,8 +143,27 @@ class Embedder:
         m = load_model(model)
         self.tokenizer = m.tokenizer
         self.table = static_table(model, m).astype(np.float32)
+        self.center = self.static(reference_texts()).mean(axis=0)
         self.problems_static = self.static(problem_texts)
-        self.problems_full = self.full(problem_texts)
+        self.problems_full = self._cached_full(problem_texts)
+
+    def centered(self, vectors: np.ndarray) -> np.ndarray:
+        out = vectors - self.center
+        return out / (np.linalg.norm(out, axis=1, keepdims=True) + 1e-9)
+
+    def _cached_full(self, texts: list[str]) -> np.ndarray:
+        """The full model's embeddings of the benchmark problems, cached on disk (HumanEval + MBPP
+        are ~1,100 statements: half a minute on two CPU cores, every run otherwise)."""
+        key = hashlib.sha256("\0".join([self.name, os.path.abspath(model_path(self.name)), str(MAX_TOKENS), *texts]).encode()).hexdigest()[:16]
+        path = _cache_dir() / f"problems-{key}.npy"
+        if path.is_file():
+            return np.load(path)
+        vectors = self.full(texts)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + f".tmp{os.getpid()}.npy")
+        np.save(tmp, vectors)
+        os.replace(tmp, path)
+        return vectors
 
     def static(self, texts: list[str]) -> np.ndarray:
         enc = self.tokenizer(texts, add_special_tokens=False, truncation=True, max_length=MAX_TOKENS)["input_ids"]

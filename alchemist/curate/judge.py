@@ -81,3 +81,14 @@ class Judge:
                 found[i].append({**judged, "signal": "judge", "field": f"judge ({best['signal']})"})
             for m in cands:
                 m["judge"] = judged["judge"]
+
+
+def judge_near_misses(samples: list, near_misses: list[list[dict]], problems: list, client, spec) -> list[dict | None]:
+    """The judge as a pass of its own, in the process that holds the LLM client (rather than in
+    the screening workers): `near_misses[i]` are sample i's doubtful candidates (a clean
+    verdict's `detail["near_misses"]`). Returns, per sample, a contamination detail
+    {"matches": [...]} when the judge confirms one, else None; the near misses are annotated
+    with the judge's verdict and reason in place."""
+    found: list[list[dict]] = [[] for _ in samples]
+    Judge(client, spec).decide(samples, found, near_misses, {p.task_id: p for p in problems})
+    return [{"matches": f} if f else None for f in found]

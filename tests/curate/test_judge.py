@@ -61,3 +61,12 @@ def test_the_decontaminator_asks_the_judge_only_for_doubtful_samples():
     (d_near, _), (d_clean, _) = contamination_batch([near, clean], index)
     assert d_near["matches"][0]["signal"] == "judge" and d_clean is None
     assert len(client.requests) == 1
+
+
+def test_the_judge_as_a_pass_of_its_own():
+    from alchemist.curate.judge import judge_near_misses
+
+    p, sample, _, doubtful = doubtful_case()
+    clean = Sample(source="t", messages=[{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."}])
+    out = judge_near_misses([sample, clean], doubtful + [[]], [p], FakeClient("VERDICT: yes\nREASON: same"), JudgeSpec())
+    assert out[0]["matches"][0]["judge"]["verdict"] == "same" and out[1] is None
