@@ -15,25 +15,38 @@ CHAT_TEMPLATE = (
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<pad>"]
 
 
+# The tokenizer ships as a file: trained once (`python -m alchemist.tiny_model`) on this package's
+# own sources, it must not change when those sources do, or two runs of the same recipe on two
+# checkouts would train different models.
+TOKENIZER_FILE = Path(__file__).resolve().parent / "tiny_tokenizer.json"
+
+
 def _corpus() -> list[str]:
-    """Text to learn merges from: this package's own sources and the sample corpora."""
+    """Text to learn merges from: this package's own sources and prompt files."""
     root = Path(__file__).resolve().parent
     files = sorted(root.rglob("*.py")) + sorted(root.rglob("*.txt"))
     return [f.read_text(encoding="utf-8", errors="ignore") for f in files]
 
 
+def train_tokenizer(vocab_size: int = 2048):
+    from tokenizers import ByteLevelBPETokenizer
+
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(_corpus(), vocab_size=vocab_size, min_frequency=2, special_tokens=SPECIAL, show_progress=False)
+    return bpe
+
+
 def build_tiny_model(out_dir: str | Path, vocab_size: int = 2048, hidden: int = 64, layers: int = 2, seed: int = 0) -> Path:
     """Write a tokenizer + model loadable by AutoTokenizer/AutoModelForCausalLM to out_dir."""
     import torch
-    from tokenizers import ByteLevelBPETokenizer
+    from tokenizers import Tokenizer
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
     out = Path(out_dir)
     if (out / "config.json").is_file() and (out / "tokenizer.json").is_file():
         return out
     out.mkdir(parents=True, exist_ok=True)
-    bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(_corpus(), vocab_size=vocab_size, min_frequency=2, special_tokens=SPECIAL, show_progress=False)
+    bpe = Tokenizer.from_file(str(TOKENIZER_FILE)) if vocab_size == 2048 and TOKENIZER_FILE.is_file() else train_tokenizer(vocab_size)
     tok = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<|endoftext|>", eos_token="<|im_end|>",
                                   pad_token="<pad>", unk_token="<|endoftext|>")
     tok.chat_template = CHAT_TEMPLATE
@@ -51,3 +64,8 @@ def build_tiny_model(out_dir: str | Path, vocab_size: int = 2048, hidden: int = 
         f.replace(out / f.name)
     tmp.rmdir()
     return out
+
+
+if __name__ == "__main__":
+    train_tokenizer().save(str(TOKENIZER_FILE))
+    print(f"wrote {TOKENIZER_FILE}")

@@ -65,13 +65,13 @@ def test_rerun_skips_unchanged_stages_and_redoes_changed_ones(tiny_run):
     out, _ = tiny_run
     r = run_cli("run", "recipes/tiny.yaml", "--set", f"output_dir={out}")
     assert r.returncode == 0, r.stderr
-    for stage in ("ingest", "curate", "relabel", "mix", "eval", "leaderboard"):
+    for stage in ("ingest", "curate", "relabel", "mix", "train", "eval", "leaderboard", "report"):
         assert re.search(rf"{stage}\s+skipped in [0-9.]+s: unchanged", r.stderr), (stage, r.stderr)
     assert "Loading weights" not in r.stderr and "generating" not in r.stderr  # no model loaded, nothing generated
     record = json.loads((out / "run.json").read_text())
     assert {k: v["status"] for k, v in record["stages"].items()} == {
-        "ingest": "skipped", "curate": "skipped", "relabel": "skipped", "mix": "skipped", "train": "disabled",
-        "eval": "skipped", "leaderboard": "skipped"}
+        "ingest": "skipped", "curate": "skipped", "relabel": "skipped", "mix": "skipped", "train": "skipped",
+        "eval": "skipped", "leaderboard": "skipped", "report": "skipped"}
     final = out / "data" / "final" / "train.parquet"
     before = final.stat().st_mtime_ns
     r = run_cli("data", "recipes/tiny.yaml", "--set", f"output_dir={out}", "--set", "curate.filters.min_response_chars=40")
@@ -115,9 +115,10 @@ def test_dry_run_writes_nothing_and_says_why(tiny_run, tmp_path):
 @pytest.mark.slow
 def test_force_reruns_a_stage_and_what_reads_it(tiny_run):
     out, _ = tiny_run
-    r = run_cli("run", "recipes/tiny.yaml", "--set", f"output_dir={out}", "--force", "mix")
+    r = run_cli("run", "recipes/tiny.yaml", "--set", f"output_dir={out}", "--force", "leaderboard")
     assert r.returncode == 0, r.stderr
-    assert "mix         done" in r.stderr and "curate      skipped" in r.stderr and "eval        skipped" in r.stderr
+    assert "leaderboard done" in r.stderr and "report      done" in r.stderr  # the report reads the leaderboard
+    assert "mix         skipped" in r.stderr and "eval        skipped" in r.stderr
 
 
 def test_a_second_run_on_the_same_directory_is_refused(tmp_path):

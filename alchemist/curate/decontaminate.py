@@ -321,7 +321,8 @@ class Decontaminator:
         best_static = static.max(axis=1)
         for i, b in zip(todo, best_static):
             scores[i]["embedding_static"] = round(float(b), 3)
-        picked = [(i, row) for i, row, b in zip(todo, static, best_static) if b >= em.shortlist]
+        # the full model re-scores the shortlist, less what another signal has already caught
+        picked = [(i, row) for i, row, b in zip(todo, static, best_static) if b >= em.shortlist and not found[i]]
         if not picked:
             return
         full = self.embedder.full([texts[i] for i, _ in picked]) @ self.embedder.problems_full.T

@@ -27,7 +27,7 @@ import numpy as np
 from alchemist.errors import UserError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
-MAX_TOKENS = 128  # problem statements are short; a longer instruction is judged by its start
+MAX_TOKENS = 96  # problem statements are short; a longer instruction is judged by its start
 _FIRST_WORD_ID = 1996  # BERT-style vocabularies: specials, [unusedN], single characters come first
 _models: dict[str, object] = {}
 

@@ -30,7 +30,7 @@ def build_client(spec: LLMSpec, cache_path: Path | None) -> LLMClient:
             from alchemist.testsets import cache_dir
             from alchemist.tiny_model import build_tiny_model
 
-            model = str(build_tiny_model(cache_dir() / "models" / "tiny-random"))
+            model = str(build_tiny_model(cache_dir() / "models" / "tiny-random-v2"))
         backend = HFBackend(HFConfig(model=model, batch_size=spec.batch_size))
     else:
         raise TypeError(f"not an LLM spec: {spec!r}")
