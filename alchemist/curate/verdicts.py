@@ -16,7 +16,7 @@ import numpy as np
 import orjson
 import pyarrow.parquet as pq
 
-from alchemist.curate.decontaminate import NgramIndex
+from alchemist.curate.decontaminate import build_index
 from alchemist.curate.executors import execute
 from alchemist.curate.near import CodeWordTokenizer, minhash_config
 from alchemist.curate.spec import CurateSpec
@@ -47,7 +47,7 @@ def curate(files: list[Path], spec: CurateSpec, problems: list[Problem], work_di
 
     index = None
     if spec.decontaminate.enabled and problems:
-        index = NgramIndex(problems, spec.decontaminate.ngram, spec.decontaminate.min_overlap)
+        index = build_index(problems, spec.decontaminate)
 
     workers = workers_for(spec)
     # one task per worker, as datatrove's own examples do: every extra task adds signature files
