@@ -64,7 +64,8 @@ def build_report(manifest: dict, data_dir: Path, curated: Path, relabeled: Path 
     by_sample: dict[tuple, dict] = {}
     for h in curate_stats["contamination"]:
         row = by_sample.setdefault((h["id"], h["task_id"]), {**h, "fields": []})
-        row["fields"].append(f"{h['field']} {h['overlap']:.0%}")
+        signal = h.get("signal", "ngram")
+        row["fields"].append(f"{h['field']} {h['overlap']:.0%}" + (f" ({signal})" if signal != "ngram" and signal != h["field"] else ""))
     lines += [f"## Contamination hits ({len({k[0] for k in by_sample})} samples)", ""]
     checked = ", ".join(curate_stats.get("benchmarks", [])) or "none"
     lines += [f"Checked against: {checked}."]
@@ -77,6 +78,12 @@ def build_report(manifest: dict, data_dir: Path, curated: Path, relabeled: Path 
                           for h in by_sample.values()]), ""]
     else:
         lines += ["None.", ""]
+    misses = curate_stats.get("near_misses") or []
+    if misses:
+        lines += [f"### Borderline misses ({len(misses)}, kept: just under a threshold)", ""]
+        lines += [_table(["sample", "source", "where", "benchmark task", "signal", "score"],
+                         [[m["id"], m["source"], m["where"], m.get("task_id"), m.get("signal", m.get("field")),
+                           f"{float(m.get('overlap') or m.get('score') or 0):.2f}"] for m in misses[:50]]), ""]
     lines += ["## Malformed records (first examples per source)", ""]
     malformed = []
     for name in manifest["sources"]:

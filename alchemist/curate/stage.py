@@ -68,6 +68,8 @@ def curate_shards(spec: CurateSpec, shards: list[Path], problems: list[Problem],
 
     _reset_if_layout_changed(work, spec, shards)
     verdicts = curate(shards, spec, problems, work, seed, status=lambda m: say(f"curate: {m}"))
+    if spec.decontaminate.enabled and spec.decontaminate.judge.llm is not None:
+        _judge(verdicts, shards, problems, spec, work, say)
     stats = {"sources": defaultdict(lambda: {"kept": 0, "dropped": Counter()}), "examples": defaultdict(list), "contamination": [],
              "benchmarks": sorted({p.benchmark for p in problems}), "benchmarks_skipped": skipped,
              "workers": workers_for(spec)}
@@ -91,12 +93,46 @@ def curate_shards(spec: CurateSpec, shards: list[Path], problems: list[Problem],
     kept_writer.close()
     rejected_writer.close()
     stats["sources"] = {k: {"kept": v["kept"], "dropped": dict(v["dropped"])} for k, v in stats["sources"].items()}
+    misses = sorted(stats.get("near_misses", []), key=lambda m: -float(m.get("overlap") or 0))
+    stats["near_misses"] = misses[:MAX_NEAR_MISSES]
     write_json_atomic(out / "stats.json", stats)
     kept = sum(v["kept"] for v in stats["sources"].values())
     dropped = Counter()
     for v in stats["sources"].values():
         dropped.update(v["dropped"])
     return {"kept": kept, "dropped": sum(dropped.values()), "contaminated": dropped.get("contaminated", 0)}
+
+
+def _judge(verdicts, shards: list[Path], problems: list[Problem], spec: CurateSpec, work: Path, say) -> None:
+    """The LLM judge decides the doubtful candidates of kept samples, in this process (the one that
+    holds the client and its cache, not the screening workers); a confirmed match makes the
+    sample contaminated, like any other signal."""
+    from alchemist.curate.judge import judge_near_misses
+    from alchemist.llm.factory import build_client
+    from alchemist.schema import Sample
+
+    doubtful = [i for i, r in enumerate(verdicts.reasons) if r is None and (verdicts.details.get(i) or {}).get("near_misses")]
+    if not doubtful:
+        return
+    wanted, rows, offset = set(doubtful), {}, 0
+    for shard in shards:
+        table = pq.read_table(shard)
+        picks = [j for j in range(table.num_rows) if offset + j in wanted]
+        for j, row in zip(picks, table.take(picks).to_pylist() if picks else []):
+            rows[offset + j] = Sample.from_row(row)
+        offset += table.num_rows
+    say(f"curate: judge: {len(doubtful)} doubtful samples to {spec.decontaminate.judge.llm.model}")
+    client = build_client(spec.decontaminate.judge.llm, work.parent.parent / "cache" / "judge_llm.sqlite")
+    try:
+        client.preflight()
+        results = judge_near_misses([rows[i] for i in doubtful], [verdicts.details[i]["near_misses"] for i in doubtful],
+                                    problems, client, spec.decontaminate.judge)
+    finally:
+        client.close()
+    for i, found in zip(doubtful, results):
+        if found is not None:
+            verdicts.reasons[i] = "contaminated"
+            verdicts.details[i] = {**found, "near_misses": verdicts.details[i]["near_misses"]}
 
 
 def _reset_if_layout_changed(work: Path, spec: CurateSpec, shards: list[Path]) -> None:
@@ -114,15 +150,24 @@ def _reset_if_layout_changed(work: Path, spec: CurateSpec, shards: list[Path]) -
     write_json_atomic(path, layout)
 
 
+MAX_NEAR_MISSES = 500  # borderline misses listed in stats.json and the report (the closest first)
+
+
 def _count(stats: dict, table: pa.Table, reasons: list, verdicts, offset: int) -> None:
     sources = table.column("source").to_pylist()
-    needs_rows = [j for j, r in enumerate(reasons) if r is not None]
+    near = {j for j, r in enumerate(reasons) if r is None and (verdicts.details.get(offset + j) or {}).get("near_misses")}
+    needs_rows = sorted({j for j, r in enumerate(reasons) if r is not None} | near)
     rows = table.select(["id", "source", "meta"]).take(needs_rows).to_pylist() if needs_rows else []
     by_pos = dict(zip(needs_rows, rows))
     for j, reason in enumerate(reasons):
         entry = stats["sources"][sources[j]]
         if reason is None:
             entry["kept"] += 1
+            if j in near:
+                row = by_pos[j]
+                for m in verdicts.details[offset + j]["near_misses"]:
+                    stats.setdefault("near_misses", []).append(
+                        {"id": row["id"], "source": row["source"], "where": json.loads(row["meta"]).get("where"), **m})
             continue
         entry["dropped"][reason] += 1
         row = by_pos[j]
