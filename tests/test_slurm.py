@@ -20,7 +20,7 @@ output_dir: {tmp_path / 'run'}
 sources:
   - {{name: a, adapter: alpaca, path: {ROOT / 'data_sources/samples/code_alpaca.jsonl'}}}
 curate:
-  decontaminate: {{benchmarks: [humaneval]}}
+  decontaminate: {{benchmarks: [humaneval], structure: false, embedding: false}}
   executor: {executor}
 {extra}""")
     return p

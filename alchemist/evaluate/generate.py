@@ -36,7 +36,13 @@ def generate_samples(client: LLMClient, problems: list[Problem], style: str, out
     prompts = [make_prompt(p, style, shots) for p in problems]
     requests = [ChatRequest(pr.messages or [], Sampling(max_tokens=max_tokens, temperature=temperature, n=n, stop=pr.stop),
                             prompt=pr.text) for pr in prompts]
-    results = client.generate(requests)
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn(f"generate {out.parent.name}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=Console(stderr=True)) as bar:
+        task = bar.add_task("generate", total=len(requests))
+        results = client.generate(requests, progress=lambda k: bar.advance(task, k))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")  # a killed run leaves no half file that looks whole
     with open(tmp, "w", encoding="utf-8") as fh:

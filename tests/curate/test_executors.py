@@ -81,7 +81,9 @@ def shards(clean_records, tmp_path_factory):
 
 
 def spec_for(**executor) -> CurateSpec:
-    return CurateSpec.model_validate({"decontaminate": {"benchmarks": ["humaneval"]}, "executor": {"workers": 2, **executor}})
+    # n-gram decontamination: the structure and embedding signals run on the local executor only
+    return CurateSpec.model_validate({"decontaminate": {"benchmarks": ["humaneval"], "structure": False, "embedding": False},
+                                      "executor": {"workers": 2, **executor}})
 
 
 def use_executors(monkeypatch) -> None:
@@ -110,7 +112,7 @@ def local_run(shards, tmp_path_factory):
         use_executors(mp)
         result = run_curate(spec_for(), shards, tmp_path_factory.mktemp("local"))
     # the data exercises every kind of verdict, over two tasks
-    assert result["counts"]["kept"] > 300 and result["counts"]["contaminated"] >= 20  # 20 planted copies, and a few look-alikes the structure and embedding signals flag
+    assert result["counts"]["kept"] > 300 and result["counts"]["contaminated"] == 20
     reasons = {r["reason"] for r in result["rejected"]}
     assert {"exact_duplicate", "near_duplicate", "contaminated"} <= reasons
     return result
@@ -388,3 +390,11 @@ def test_slurm_failed_task_is_an_error(shards, tmp_path, monkeypatch):
         spec = spec_for(type="slurm", partition="debug", time="00:10:00", mem_per_cpu_gb=0.5)
         with pytest.raises(UserError, match=r"1 of 2 tasks did not finish on slurm \(ranks \[1\]\).*slurm_logs"):
             execute([PassedReader(str(verdict_dir))], 2, 2, tmp_path / "boom", spec, "boom")
+
+
+def test_signals_beyond_ngrams_are_refused_off_the_local_executor():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="runs n-gram decontamination only for now"):
+        CurateSpec.model_validate({"executor": {"type": "ray"}})
+    CurateSpec.model_validate({"executor": {"type": "ray"}, "decontaminate": {"structure": False, "embedding": False}})
