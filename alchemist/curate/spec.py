@@ -162,6 +162,7 @@ class CurateSpec(Strict):
     decontaminate: DecontaminateSpec = Field(default_factory=DecontaminateSpec, description="Benchmark decontamination.")
     filters: FilterSpec = Field(default_factory=FilterSpec, description="Quality filters.")
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec, description="Where curation tasks run.")
+    verify: VerifySpec = Field(default_factory=VerifySpec, description="Execution-verified data: Python answers run in the sandbox.")
 
     @model_validator(mode="after")
     def _signals_run_locally(self):

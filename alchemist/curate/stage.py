@@ -70,6 +70,8 @@ def curate_shards(spec: CurateSpec, shards: list[Path], problems: list[Problem],
     verdicts = curate(shards, spec, problems, work, seed, status=lambda m: say(f"curate: {m}"))
     if spec.decontaminate.enabled and spec.decontaminate.judge.llm is not None:
         _judge(verdicts, shards, problems, spec, work, say)
+    if spec.verify.enabled:
+        _verify(verdicts, shards, spec, say)
     stats = {"sources": defaultdict(lambda: {"kept": 0, "dropped": Counter()}), "examples": defaultdict(list), "contamination": [],
              "benchmarks": sorted({p.benchmark for p in problems}), "benchmarks_skipped": skipped,
              "workers": workers_for(spec)}
@@ -103,24 +105,46 @@ def curate_shards(spec: CurateSpec, shards: list[Path], problems: list[Problem],
     return {"kept": kept, "dropped": sum(dropped.values()), "contaminated": dropped.get("contaminated", 0)}
 
 
-def _judge(verdicts, shards: list[Path], problems: list[Problem], spec: CurateSpec, work: Path, say) -> None:
-    """The LLM judge decides the doubtful candidates of kept samples, in this process (the one that
-    holds the client and its cache, not the screening workers); a confirmed match makes the
-    sample contaminated, like any other signal."""
-    from alchemist.curate.judge import judge_near_misses
-    from alchemist.llm.factory import build_client
+def _samples_at(shards: list[Path], wanted: set[int]) -> dict:
+    """Sample objects of the rows at global positions `wanted` (across shards, in order)."""
     from alchemist.schema import Sample
 
-    doubtful = [i for i, r in enumerate(verdicts.reasons) if r is None and (verdicts.details.get(i) or {}).get("near_misses")]
-    if not doubtful:
-        return
-    wanted, rows, offset = set(doubtful), {}, 0
+    rows, offset = {}, 0
     for shard in shards:
         table = pq.read_table(shard)
         picks = [j for j in range(table.num_rows) if offset + j in wanted]
         for j, row in zip(picks, table.take(picks).to_pylist() if picks else []):
             rows[offset + j] = Sample.from_row(row)
         offset += table.num_rows
+    return rows
+
+
+def _verify(verdicts, shards: list[Path], spec: CurateSpec, say) -> None:
+    """Kept codegen samples whose Python answer fails its own asserts or doctests (or does not
+    even import) are dropped as fails_execution, with the error (the paper's cleaning)."""
+    from alchemist.curate.verify import verify
+
+    kept = [i for i, r in enumerate(verdicts.reasons) if r is None]
+    rows = _samples_at(shards, set(kept))
+    kept = [i for i in kept if rows[i].task == "codegen"]
+    say(f"curate: running {len(kept)} answers in the sandbox")
+    for i, (reason, detail) in zip(kept, verify([rows[i] for i in kept], spec.verify)):
+        if reason is not None:
+            verdicts.reasons[i] = reason
+            verdicts.details[i] = detail
+
+
+def _judge(verdicts, shards: list[Path], problems: list[Problem], spec: CurateSpec, work: Path, say) -> None:
+    """The LLM judge decides the doubtful candidates of kept samples, in this process (the one that
+    holds the client and its cache, not the screening workers); a confirmed match makes the
+    sample contaminated, like any other signal."""
+    from alchemist.curate.judge import judge_near_misses
+    from alchemist.llm.factory import build_client
+
+    doubtful = [i for i, r in enumerate(verdicts.reasons) if r is None and (verdicts.details.get(i) or {}).get("near_misses")]
+    if not doubtful:
+        return
+    rows = _samples_at(shards, set(doubtful))
     say(f"curate: judge: {len(doubtful)} doubtful samples to {spec.decontaminate.judge.llm.model}")
     client = build_client(spec.decontaminate.judge.llm, work.parent.parent / "cache" / "judge_llm.sqlite")
     try:
