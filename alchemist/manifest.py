@@ -101,7 +101,7 @@ def build_report(manifest: dict, data_dir: Path, curated: Path, relabeled: Path 
 
 def _relabel_section(summary: dict, stats: dict) -> list[str]:
     lines = [f"## Relabeling ({summary['llm']})", ""]
-    tasks = ("alchemist_prompt", "instruction_evolution", "evol_codegen", "data_filtering", "code_review")
+    tasks = ("alchemist_prompt", "instruction_evolution", "evol_codegen", "oss_instruct", "data_filtering", "code_review")
     reasons = sorted({r for counts in stats["rejected"].values() for r in counts})
     rows = [[t, summary[t], *[stats["rejected"].get(t, {}).get(r, 0) for r in reasons]] for t in tasks]
     lines += [_table(["task", "produced", *[f"rejected: {r}" for r in reasons]], rows), ""]

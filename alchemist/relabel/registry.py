@@ -78,7 +78,7 @@ CODE_REVIEW = RelabelTask(
 
 TASKS: dict[str, RelabelTask] = {t.name: t for t in (ALCHEMIST_PROMPT, INSTRUCTION_EVOLUTION, CODE_REVIEW)}
 # Prompt files of the tasks the stage builds from others' output or without an LLM.
-DERIVED_TEMPLATES = ("evol_answer", "data_filtering")
+DERIVED_TEMPLATES = ("evol_answer", "data_filtering", "oss_instruct")
 
 
 def templates() -> tuple[str, ...]:

@@ -24,11 +24,24 @@ class ComprehensionSpec(Strict):
     code_review: int = Field(0, ge=0, description="Code reviews (scores, suggestions, refined code).")
 
 
+class GenerateSpec(Strict):
+    oss_instruct: float = Field(0, ge=0, description="OSS-Instruct pairs from code snippets: a count, or a fraction (<1) of the seeds.")
+    language: str | None = Field(None, description="Target language of the problems (default: each snippet's own).")
+    validate_: Literal["tests", "none"] = Field("tests", alias="validate", description="tests: a Python solution is kept only when it passes its own asserts in the sandbox.")
+    candidates: int = Field(1, ge=1, le=16, description="Candidate solutions per seed; the first passing one is kept.")
+    timeout: float = Field(5.0, gt=0, description="CPU seconds per candidate run in the sandbox.")
+
+    def count(self, seeds: int) -> int:
+        n = self.oss_instruct
+        return round(n * seeds) if 0 < n < 1 else int(n)
+
+
 class RelabelSpec(Strict):
     enabled: bool = Field(True, description="Run the relabel stage.")
     llm: llm_spec("openai") | None = Field(None, description="The LLM that writes prompts and tasks (required when enabled).")
     alchemist_prompts: AlchemistPromptSpec = Field(default_factory=AlchemistPromptSpec, description="Hindsight AlchemistPrompts.")
     comprehension: ComprehensionSpec = Field(default_factory=ComprehensionSpec, description="Code-comprehension tasks.")
+    generate: GenerateSpec = Field(default_factory=GenerateSpec, description="Pairs generated from seeds (OSS-Instruct).")
     max_failure_rate: float = volatile(0.2, ge=0, le=1, description="Stop when more LLM requests than this share fail.")
     cache: str | None = volatile(None, description="SQLite answer cache; default OUTPUT_DIR/llm_cache.sqlite.")
     seed: int | None = Field(None, description="Sampling seed sent with requests (default: the recipe seed).")

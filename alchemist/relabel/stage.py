@@ -88,6 +88,8 @@ class Relabel:
             code = sum(t == "codegen" for t in tasks_col)
         c = spec.comprehension
         fixed = c.instruction_evolution + (c.evol_codegen if c.evol_codegen is not None else c.instruction_evolution) + c.code_review
+        oss = spec.generate.oss_instruct
+        fixed += (round(oss) if oss >= 1 else 0) * spec.generate.candidates
         ap = round(spec.alchemist_prompts.fraction * code) if isinstance(code, int) else f"{spec.alchemist_prompts.fraction:.0%} of the codegen samples"
         return f"~{ap} + {fixed} LLM requests ({spec.llm.backend}: {spec.llm.model})"
 
@@ -213,6 +215,8 @@ def _relabel(ctx, curated: Path, client: LLMClient) -> tuple[list[Sample], Tally
         seen.add(content_key(s))
         produced.append(s)
 
+    produced += _oss_instruct(ctx, samples, client, sampling, seed, meta, index, seen, tally)
+
     # data filtering: rejected samples as multiple-choice questions; the letter follows the reason
     rejected = [(Sample.from_row(r), r["reason"]) for r in pq.read_table(curated / "rejected.parquet").to_pylist()
                 if r["reason"] in tasks.FILTER_LETTERS and r["task"] == "codegen"] + invalid
@@ -227,15 +231,88 @@ def _relabel(ctx, curated: Path, client: LLMClient) -> tuple[list[Sample], Tally
 
     clean = []
     for s in produced:  # every produced sample, whatever its task, is held to decontamination
-        kind = "evol_codegen" if s.meta.get("generated") == "evol_codegen" else s.task
+        kind = _kind(s)
         if _contamination(s, index):
             tally.reject(kind, "contaminated", s.meta.get("origin", s.id))
         else:
             clean.append(s)
     produced = clean
     for s in produced:
-        tally.produced["evol_codegen" if s.meta.get("generated") == "evol_codegen" else s.task] += 1
+        tally.produced[_kind(s)] += 1
     return produced, tally
+
+
+def _oss_instruct(ctx, samples, client, sampling, seed, meta, index, seen, tally) -> list[Sample]:
+    """OSS-Instruct: each picked snippet asks for `candidates` (problem, solution, tests); for
+    Python with validate: tests the first candidate whose solution passes its own asserts in the
+    sandbox is kept, every other candidate is counted by reason. Kept pairs are curated like
+    EvolCode answers (quality, decontamination, exact dedup)."""
+    from alchemist.curate.exact import content_key
+    from alchemist.curate.filters import quality_reason
+    from alchemist.relabel import oss_instruct as oss
+
+    recipe, gen = ctx.recipe, ctx.recipe.relabel.generate
+    seeds = [i for i, s in enumerate(samples) if oss.is_seed(s)]
+    strata = [f"{s.language}|{s.source}" for s in samples]  # stratified by language and source
+    picks = stratified(strata, seeds, gen.count(len(seeds)), seed, "oss_instruct")
+    if not picks:
+        return []
+    jobs = [(i, k, gen.language or samples[i].language or "python") for i in picks for k in range(gen.candidates)]
+    ctx.say(f"relabel: {len(picks)} oss_instruct seeds x {gen.candidates} candidates")
+    results = generate(client, [ChatRequest(oss.request(samples[i], target, k), sampling) for i, k, target in jobs],
+                       "oss_instruct", recipe.relabel.max_failure_rate, ctx.console)
+    by_seed: dict[int, list] = defaultdict(list)
+    for (i, _k, target), result in zip(jobs, results):
+        by_seed[i].append((target, result))
+    kept, pool = [], None
+    try:
+        for i in picks:
+            origin = samples[i]
+            for target, result in by_seed[i]:
+                if not result.ok:
+                    tally.reject("oss_instruct", "llm_failed", origin.id, result.error or "")
+                    continue
+                if _truncated(result):
+                    tally.reject("oss_instruct", "truncated", origin.id, result.text)
+                    continue
+                found, why = oss.parse(result.text)
+                validated = False
+                if not why and target == "python" and gen.validate_ == "tests":
+                    _, solution, tests = found
+                    why = oss.precheck(solution, tests)
+                    if not why:
+                        if pool is None:
+                            from alchemist.execution import SandboxPool
+
+                            pool = SandboxPool()
+                        from alchemist.execution import Limits
+
+                        why = oss.verdict(pool.run(oss.program(solution, tests), Limits(timeout=gen.timeout)))
+                    validated = why is None
+                if why:
+                    tally.reject("oss_instruct", why, origin.id, result.text)
+                    continue
+                problem, solution, _ = found
+                s = oss.pair(origin, problem, solution, target, validated, meta)
+                reason = quality_reason(s, recipe.curate.filters)
+                if reason is None and _contamination(s, index):
+                    reason = "contaminated"
+                if reason is None and content_key(s) in seen:
+                    reason = "exact_duplicate"
+                if reason:
+                    tally.reject("oss_instruct", reason, origin.id, result.text)
+                    continue
+                seen.add(content_key(s))
+                kept.append(s)
+                break  # the first passing candidate is kept; later ones are not judged
+    finally:
+        if pool is not None:
+            pool.close()
+    return kept
+
+
+def _kind(s: Sample) -> str:
+    return s.meta.get("generated") if s.meta.get("generated") in ("evol_codegen", "oss_instruct") else s.task
 
 
 def relabel_manifest(out: Path | None) -> dict | None:
@@ -243,5 +320,5 @@ def relabel_manifest(out: Path | None) -> dict | None:
         return None
     stats = json.loads((out / "stats.json").read_text())
     counts = {t: stats["produced"].get(t, 0) for t in
-              ("alchemist_prompt", "instruction_evolution", "evol_codegen", "data_filtering", "code_review")}
+              ("alchemist_prompt", "instruction_evolution", "evol_codegen", "oss_instruct", "data_filtering", "code_review")}
     return {**counts, **stats["usage"], "rejected": stats["rejected"], "replaced": len(stats["replaced"]), "llm": stats["llm"]}

@@ -1,0 +1,58 @@
+"""OSS-Instruct helpers: parsing and validation verdicts."""
+
+from alchemist.llm.fake_server import answer_for
+from alchemist.relabel import oss_instruct as oss
+
+
+def test_fake_answers_parse_and_precheck():
+    reasons = set()
+    for k in range(12):
+        found, why = oss.parse(answer_for([{"role": "user", "content": f"<problem> seed {k}"}]))
+        assert why is None
+        reasons.add(oss.precheck(found[1], found[2]))
+    assert reasons == {None, "no_tests"}
+    assert oss.precheck("def f(:\n", "assert f()") == "syntax_error"
+    assert oss.parse("nonsense")[1] == "missing_tags"
+
+
+def test_pairs_survive_only_when_their_solution_passes_their_tests(tmp_path):
+    """The relabel stage against a local OpenAI-compatible server whose answers are well formed,
+    some with failing tests and some with none: every candidate is kept or counted with its
+    reason, kept Python pairs passed in the sandbox, and a rerun sends nothing twice."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from alchemist.llm.fake_server import FakeServer
+    from tests.helpers import run_cli
+
+    server = FakeServer(latency=0.0).start()
+    try:
+        args = ["data", "recipes/tiny.yaml", "--set", f"output_dir={tmp_path}",
+                "--set", "relabel={llm: {backend: openai, model: fake-model, base_url: '%s', api_key_env: null}}" % server.url,
+                "--set", "relabel.alchemist_prompts.fraction=0",
+                "--set", "relabel.generate={oss_instruct: 12, candidates: 1}"]
+        r = run_cli(*args)
+        assert r.returncode == 0, r.stderr
+        stats = json.loads((tmp_path / "data" / "relabeled" / "stats.json").read_text())
+        produced = stats["produced"].get("oss_instruct", 0)
+        rejected = stats["rejected"].get("oss_instruct", {})
+        seeds = sum(1 for t in pq.read_table(tmp_path / "data" / "curated" / "samples.parquet").column("task").to_pylist()
+                    if t == "code_snippet")
+        assert produced + sum(rejected.values()) == min(12, seeds)  # every candidate kept or counted
+        assert produced > 0 and rejected.get("tests_fail", 0) + rejected.get("no_tests", 0) > 0
+        assert set(rejected) <= {"tests_fail", "no_tests", "timeout", "syntax_error", "missing_tags", "contaminated",
+                                 "exact_duplicate", "short_response", "no_code", "python_syntax_error"}
+        table = pq.read_table(tmp_path / "data" / "relabeled" / "samples.parquet")
+        rows = [(json.loads(m), lang) for m, lang in zip(table.column("meta").to_pylist(), table.column("language").to_pylist())]
+        oss = [(m, lang) for m, lang in rows if m.get("generated") == "oss_instruct"]
+        assert len(oss) == produced
+        assert all(m["validated"] == (lang == "python") for m, lang in oss)  # Python pairs passed their tests
+        manifest = json.loads((tmp_path / "data" / "manifest.json").read_text())
+        assert manifest["relabel"]["oss_instruct"] == produced
+        r = run_cli(*args, "--force", "relabel")
+        assert r.returncode == 0, r.stderr
+        again = json.loads((tmp_path / "data" / "relabeled" / "stats.json").read_text())
+        assert again["usage"]["llm_requests"] == 0 and again["produced"] == stats["produced"]
+    finally:
+        server.stop()
