@@ -268,7 +268,11 @@ def _oss_instruct(ctx, samples, client, sampling, seed, meta, index, seen, tally
     try:
         for i in picks:
             origin = samples[i]
+            done = False
             for target, result in by_seed[i]:
+                if done:  # the seed already has its pair: later candidates are counted, not judged
+                    tally.reject("oss_instruct", "superseded", origin.id, result.text)
+                    continue
                 if not result.ok:
                     tally.reject("oss_instruct", "llm_failed", origin.id, result.error or "")
                     continue
@@ -304,7 +308,7 @@ def _oss_instruct(ctx, samples, client, sampling, seed, meta, index, seen, tally
                     continue
                 seen.add(content_key(s))
                 kept.append(s)
-                break  # the first passing candidate is kept; later ones are not judged
+                done = True  # the first passing candidate is kept
     finally:
         if pool is not None:
             pool.close()
