@@ -25,6 +25,7 @@ snippet that does not parse (common in instruction data) would be no tree at all
 from __future__ import annotations
 
 import re
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,13 +101,16 @@ def _strip_annotations(m: re.Match) -> str:
             break
         args = stripped
     return f"{m.group(1)}({_ANNOTATION.sub('', args)}):"
-_ids: dict[str, int] = {}
+_ids: dict[str, int] = {}  # a cache only: a token's id comes from its bytes
 
 
 def _tid(token: str) -> int:
+    # The same in every process: Ray and Slurm workers are fresh interpreters, not forks of the
+    # one that built the benchmark index, so ids handed out in order of first sight would differ.
+    # Kept under 0xF0000 so that `_as_text` can spell a stream one character per token.
     i = _ids.get(token)
     if i is None:
-        i = _ids[token] = len(_ids) + 1
+        i = _ids[token] = 1 + zlib.crc32(token.encode("utf-8", "surrogatepass")) % 0xF0000
     return i
 
 
@@ -149,7 +153,7 @@ def tokens(code: str) -> list[str]:
 
 
 def stream(code: str) -> np.ndarray:
-    """Token ids of the normalized stream (one process-wide vocabulary, so streams compare)."""
+    """Token ids of the normalized stream (ids from the tokens' bytes, so streams compare across processes)."""
     return np.fromiter((_tid(t) for t in tokens(code)), dtype=np.uint64)
 
 

@@ -392,9 +392,36 @@ def test_slurm_failed_task_is_an_error(shards, tmp_path, monkeypatch):
             execute([PassedReader(str(verdict_dir))], 2, 2, tmp_path / "boom", spec, "boom")
 
 
-def test_signals_beyond_ngrams_are_refused_off_the_local_executor():
-    from pydantic import ValidationError
-
-    with pytest.raises(ValidationError, match="runs n-gram decontamination only for now"):
-        CurateSpec.model_validate({"executor": {"type": "ray"}})
-    CurateSpec.model_validate({"executor": {"type": "ray"}, "decontaminate": {"structure": False, "embedding": False}})
+@pytest.mark.slow
+def test_every_signal_gives_a_ray_worker_the_local_verdicts():
+    """Ray and Slurm tasks run in fresh interpreters, not forks of the process that built the
+    benchmark index: the structure and embedding signals must not depend on process state."""
+    script = textwrap.dedent("""
+        import os, json
+        from alchemist.curate.spec import CurateSpec
+        from alchemist.curate.decontaminate import build_index, contamination_batch
+        from alchemist.testsets import load_benchmark
+        from alchemist.schema import Sample
+        from tests.helpers import stdlib_functions
+        import ray
+        spec = CurateSpec.model_validate({"decontaminate": {"benchmarks": ["humaneval"]}})
+        problems = load_benchmark("humaneval")
+        index = build_index(problems, spec.decontaminate)
+        texts = [(r["instruction"], r["output"]) for r in stdlib_functions(limit=150)]
+        texts += [(f"Finish this: {p.prompt}", p.solution) for p in problems[:10]]
+        samples = [Sample(source="s", messages=[{"role": "user", "content": q}, {"role": "assistant", "content": a}])
+                   for q, a in texts]
+        def summary(results):
+            return [[sorted((m["task_id"], m["signal"]) for m in (d or {}).get("matches", [])),
+                     sorted((m["task_id"], m["signal"]) for m in n)] for d, n in results]
+        local = summary(contamination_batch(samples, index))
+        ray.init(address="local", include_dashboard=False, logging_level="warning", num_cpus=1)
+        remote = ray.get(ray.remote(lambda i, s: summary(contamination_batch(s, i))).remote(index, samples))
+        ray.shutdown()
+        print(json.dumps({"same": local == remote, "flagged": sum(bool(x[0]) for x in local)}))
+    """)
+    r = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                       env={**os.environ, **RAY_ENV, "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 0, r.stderr[-2000:]
+    result = json.loads(r.stdout.strip().splitlines()[-1])
+    assert result["same"] and result["flagged"] >= 10
