@@ -420,8 +420,17 @@ def test_every_signal_gives_a_ray_worker_the_local_verdicts():
         ray.shutdown()
         print(json.dumps({"same": local == remote, "flagged": sum(bool(x[0]) for x in local)}))
     """)
-    r = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=600,
-                       env={**os.environ, **RAY_ENV, "PYTHONPATH": str(ROOT)})
+    from alchemist.testsets import cache_dir
+
+    # a plain ray.init() writes ~/.ray/auth_token and turns token auth on for every later cluster
+    # of the machine: give it a home of its own (and the real alchemist cache, not a cold one)
+    home = Path(tempfile.mkdtemp())
+    try:
+        r = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                           env={**os.environ, **RAY_ENV, "PYTHONPATH": str(ROOT), "HOME": str(home),
+                                "ALCHEMIST_CACHE": str(cache_dir())})
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
     assert r.returncode == 0, r.stderr[-2000:]
     result = json.loads(r.stdout.strip().splitlines()[-1])
     assert result["same"] and result["flagged"] >= 10
