@@ -21,6 +21,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from alchemist.errors import UserError
+from alchemist.rundir import file_digest  # noqa: F401  (also used as tokdata.file_digest by the trainer)
 
 IGNORE = -100
 # Bump when the tokenized layout or the labeling rule changes, so old caches are not reused.
@@ -49,13 +50,6 @@ class Tokenized:
     cache_hit: bool
     seconds: float
 
-
-def file_digest(path: Path) -> str:
-    h = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def tokenizer_digest(tokenizer) -> str:
