@@ -39,10 +39,13 @@ def answer_for(messages: list[dict]) -> str:
                   "with unit tests written as assert statements"]
         return f"<prompt>Please write Python code for the following task {styles[h % len(styles)]}.</prompt>"
     if "<problem>" in text:  # OSS-Instruct: by hash, tests pass (2 in 4), fail (1 in 4) or are missing
-        k = h % 4
-        tests = "" if k == 1 else f"assert double({h % 50}) == {2 * (h % 50) + (1 if k == 0 else 0)}"
-        return (f"<problem>\nWrite a function double(x) that returns twice x (variant {h % 1000}).\n</problem>\n"
-                f"<solution>\n```python\ndef double(x):\n    return 2 * x\n```\n</solution>\n"
+        k, x, m, name = h % 4, h % 50, 2 + (h >> 4) % 7, f"scale_{(h >> 8) % 10000}"
+        tests = "" if k == 1 else f"assert {name}({x}) == {m * x + (1 if k == 0 else 0)}"
+        snippet = re.search(r"```\n(.*?)\n```", text, re.S)
+        words = " ".join(re.findall(r"\w+", snippet.group(1))[:40]) if snippet else ""
+        return (f"<problem>\nWrite a function {name}(x) that returns {m} times x, in the spirit of this code: "
+                f"{words}\n</problem>\n"
+                f"<solution>\n```python\ndef {name}(x):\n    return {m} * x\n```\n</solution>\n"
                 f"<tests>\n```python\n{tests}\n```\n</tests>")
     if "<evolved>" in text:
         task = re.search(r"### Task\n(.*?)\n\nReply in exactly", text, re.S)

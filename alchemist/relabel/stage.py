@@ -2,8 +2,11 @@
 
 Reads `curated/samples.parquet` and `curated/rejected.parquet`, writes `relabeled/samples.parquet`
 (every new sample, its template version and LLM in `meta`) and `relabeled/stats.json` (counts,
-rejects by reason with examples, LLM usage). Every LLM answer is cached as it lands, so a rerun
-after a kill sends only what was never answered.
+rejects by reason with examples, LLM usage). Generated code pairs (EvolCode answers, OSS-Instruct
+pairs) are admitted by the curate stage's rules (relabel/curation.py), every other produced sample
+is decontaminated. Every LLM answer is cached as it lands and every sandbox verdict is logged in
+the work directory, so a rerun after a kill sends only what was never answered and runs only
+what was never run.
 """
 
 from __future__ import annotations
@@ -115,7 +118,7 @@ class Relabel:
         client = build_client(recipe.relabel.llm, cache_path(recipe))
         client.preflight()
         try:
-            produced, tally = _relabel(ctx, ctx.output("curate"), client)
+            produced, tally = _relabel(ctx, ctx.output("curate"), client, work)
         finally:
             client.close()
         pq.write_table(rows_to_table([s.to_row() for s in produced]), out / "samples.parquet")
@@ -132,19 +135,8 @@ def _truncated(result) -> bool:
     return any(r == "length" for r in result.finish_reasons)
 
 
-def _contamination(sample: Sample, index) -> bool:
-    """Every turn is checked (system, user, assistant), as curation does: a produced sample that
-    quotes a benchmark anywhere is as contaminated as an ingested one."""
-    from alchemist.curate.decontaminate import contamination
-
-    return contamination(sample, index) is not None
-
-
-def _relabel(ctx, curated: Path, client: LLMClient) -> tuple[list[Sample], Tally]:
-    from alchemist.curate.decontaminate import NgramIndex
-    from alchemist.curate.exact import content_key
-    from alchemist.curate.filters import quality_reason
-    from alchemist.curate.stage import run_problems
+def _relabel(ctx, curated: Path, client: LLMClient, work: Path) -> tuple[list[Sample], Tally]:
+    from alchemist.relabel.curation import ProducedCuration
 
     recipe, say, console = ctx.recipe, ctx.say, ctx.console
     spec = recipe.relabel
@@ -187,69 +179,72 @@ def _relabel(ctx, curated: Path, client: LLMClient) -> tuple[list[Sample], Tally
     evolved = evolved[:n_answers]
     answers = generate(client, [ChatRequest(tasks.evol_answer_request(text), sampling) for _, text in evolved],
                        "evolved instruction answers", spec.max_failure_rate, console)
-    problems, _ = run_problems(ctx)
-    index = NgramIndex(problems, recipe.curate.decontaminate.ngram, recipe.curate.decontaminate.min_overlap) if problems else None
-    seen = {content_key(s) for s in samples}
-    invalid: list[tuple[Sample, str]] = []  # validation rejects feed the data-filtering task
+    check = ProducedCuration(ctx, samples, work)
+    try:
+        pairs, invalid = _evol_answers(evolved, answers, samples, meta, check, tally)
+        pairs += _oss_instruct(ctx, samples, client, sampling, seed, meta, check, work, tally)
+        filtering = _data_filtering(ctx, curated, invalid)
+        # every produced sample, whatever its task, is held to decontamination (pairs were, when admitted)
+        others = produced + filtering
+        dirty = {id(s) for s, bad in zip(others, check.contaminated(others)) if bad}
+    finally:
+        check.close()
+    kept = []
+    for s in produced + pairs + filtering:
+        if id(s) in dirty:
+            tally.reject(_kind(s), "contaminated", s.meta.get("origin", s.id))
+        else:
+            kept.append(s)
+            tally.produced[_kind(s)] += 1
+    return kept, tally
+
+
+def _evol_answers(evolved, answers, samples, meta, check, tally) -> tuple[list[Sample], list[tuple[Sample, str]]]:
+    """EvolCode: answers to evolved instructions, admitted like any generated pair; the ones a
+    quality filter rejects feed the data-filtering task."""
+    candidates, kept, invalid = [], [], []
     for (i, text), result in zip(evolved, answers):
         origin = samples[i]
         if not result.ok:
             tally.reject("evol_codegen", "llm_failed", origin.id, result.error or "")
-            continue
-        if _truncated(result):
+        elif _truncated(result):
             tally.reject("evol_codegen", "truncated", origin.id, result.text)
+        else:
+            candidates.append(Sample(
+                source=origin.source, messages=[{"role": "user", "content": text}, {"role": "assistant", "content": result.text}],
+                task="codegen", language=origin.language,
+                meta={**meta, "origin": origin.id, "generated": "evol_codegen", "template": load("evol_answer").id}))
+    for s, reason in zip(candidates, check.admit(candidates)):
+        if reason is None:
+            kept.append(s)
             continue
-        s = Sample(source=origin.source, messages=[{"role": "user", "content": text}, {"role": "assistant", "content": result.text}],
-                   task="codegen", language=origin.language,
-                   meta={**meta, "origin": origin.id, "generated": "evol_codegen", "template": load("evol_answer").id})
-        reason = quality_reason(s, recipe.curate.filters)
-        if reason is None and _contamination(s, index):
-            reason = "contaminated"
-        if reason is None and content_key(s) in seen:
-            reason = "exact_duplicate"
-        if reason:
-            tally.reject("evol_codegen", reason, origin.id, result.text)
-            if reason in tasks.FILTER_LETTERS:
-                invalid.append((s, reason))
-            continue
-        seen.add(content_key(s))
-        produced.append(s)
+        tally.reject("evol_codegen", reason, s.meta["origin"], s.response)
+        if reason in tasks.FILTER_LETTERS:
+            invalid.append((s, reason))
+    return kept, invalid
 
-    produced += _oss_instruct(ctx, samples, client, sampling, seed, meta, index, seen, tally)
 
-    # data filtering: rejected samples as multiple-choice questions; the letter follows the reason
+def _data_filtering(ctx, curated: Path, invalid: list[tuple[Sample, str]]) -> list[Sample]:
+    """Rejected samples as multiple-choice questions; the letter follows the reason."""
+    spec, seed = ctx.recipe.relabel, ctx.recipe.seed if ctx.recipe.relabel.seed is None else ctx.recipe.relabel.seed
     rejected = [(Sample.from_row(r), r["reason"]) for r in pq.read_table(curated / "rejected.parquet").to_pylist()
                 if r["reason"] in tasks.FILTER_LETTERS and r["task"] == "codegen"] + invalid
     picks = stratified([s.source for s, _ in rejected], list(range(len(rejected))), spec.comprehension.data_filtering,
                        seed, "data_filtering")
-    for j in picks:
-        s, reason = rejected[j]
-        produced.append(tasks.filtering_task(s, reason, {"template": load("data_filtering").id}))
     if spec.comprehension.data_filtering > len(picks):
-        say(f"relabel: only {len(picks)} rejected samples can become data-filtering tasks "
-            f"({spec.comprehension.data_filtering} asked)")
-
-    clean = []
-    for s in produced:  # every produced sample, whatever its task, is held to decontamination
-        kind = _kind(s)
-        if _contamination(s, index):
-            tally.reject(kind, "contaminated", s.meta.get("origin", s.id))
-        else:
-            clean.append(s)
-    produced = clean
-    for s in produced:
-        tally.produced[_kind(s)] += 1
-    return produced, tally
+        ctx.say(f"relabel: only {len(picks)} rejected samples can become data-filtering tasks "
+                f"({spec.comprehension.data_filtering} asked)")
+    return [tasks.filtering_task(s, reason, {"template": load("data_filtering").id})
+            for s, reason in (rejected[j] for j in picks)]
 
 
-def _oss_instruct(ctx, samples, client, sampling, seed, meta, index, seen, tally) -> list[Sample]:
+def _oss_instruct(ctx, samples, client, sampling, seed, meta, check, work, tally) -> list[Sample]:
     """OSS-Instruct: each picked snippet asks for `candidates` (problem, solution, tests); for
-    Python with validate: tests the first candidate whose solution passes its own asserts in the
-    sandbox is kept, every other candidate is counted by reason. Kept pairs are curated like
-    EvolCode answers (quality, decontamination, exact dedup)."""
-    from alchemist.curate.exact import content_key
-    from alchemist.curate.filters import quality_reason
+    Python with validate: tests a candidate must pass its own asserts in the sandbox. The first
+    candidate that passes and is admitted by the curation rules (`check`) is kept; every other
+    candidate is counted by reason."""
     from alchemist.relabel import oss_instruct as oss
+    from alchemist.relabel.validate import Validator
 
     recipe, gen = ctx.recipe, ctx.recipe.relabel.generate
     seeds = [i for i, s in enumerate(samples) if oss.is_seed(s)]
@@ -264,7 +259,7 @@ def _oss_instruct(ctx, samples, client, sampling, seed, meta, index, seen, tally
     by_seed: dict[int, list] = defaultdict(list)
     for (i, _k, target), result in zip(jobs, results):
         by_seed[i].append((target, result))
-    kept, pool = [], None
+    kept, validator = [], Validator(work, gen.timeout)
     try:
         for i in picks:
             origin = samples[i]
@@ -283,35 +278,21 @@ def _oss_instruct(ctx, samples, client, sampling, seed, meta, index, seen, tally
                 validated = False
                 if not why and target == "python" and gen.validate_ == "tests":
                     _, solution, tests = found
-                    why = oss.precheck(solution, tests)
-                    if not why:
-                        if pool is None:
-                            from alchemist.execution import SandboxPool
-
-                            pool = SandboxPool()
-                        from alchemist.execution import Limits
-
-                        why = oss.verdict(pool.run(oss.program(solution, tests), Limits(timeout=gen.timeout)))
+                    why = oss.precheck(solution, tests) or validator.reason(oss.program(solution, tests))
                     validated = why is None
+                if not why:
+                    problem, solution, _ = found
+                    s = oss.pair(origin, problem, solution, target, validated, meta)
+                    why = check.admit([s])[0]
                 if why:
                     tally.reject("oss_instruct", why, origin.id, result.text)
                     continue
-                problem, solution, _ = found
-                s = oss.pair(origin, problem, solution, target, validated, meta)
-                reason = quality_reason(s, recipe.curate.filters)
-                if reason is None and _contamination(s, index):
-                    reason = "contaminated"
-                if reason is None and content_key(s) in seen:
-                    reason = "exact_duplicate"
-                if reason:
-                    tally.reject("oss_instruct", reason, origin.id, result.text)
-                    continue
-                seen.add(content_key(s))
                 kept.append(s)
                 done = True  # the first passing candidate is kept
     finally:
-        if pool is not None:
-            pool.close()
+        validator.close()
+    if validator.reused:
+        ctx.say(f"relabel: {validator.reused} sandbox verdicts read back from the previous attempt")
     return kept
 
 

@@ -1,7 +1,24 @@
 """OSS-Instruct helpers: parsing and validation verdicts."""
 
+import subprocess
+import sys
+
 from alchemist.llm.fake_server import answer_for
 from alchemist.relabel import oss_instruct as oss
+from alchemist.schema import Sample
+
+
+def passes_own_tests(seed: Sample) -> bool:
+    """What the test server answers for this seed, judged by running it in a plain interpreter."""
+    target = seed.language or "python"
+    found, why = oss.parse(answer_for(oss.request(seed, target, 0)))
+    if why:
+        return False
+    if target != "python":
+        return True
+    if oss.precheck(found[1], found[2]):
+        return False
+    return subprocess.run([sys.executable, "-c", oss.program(found[1], found[2])], capture_output=True).returncode == 0
 
 
 def test_fake_answers_parse_and_precheck():
@@ -31,7 +48,7 @@ def test_pairs_survive_only_when_their_solution_passes_their_tests(tmp_path):
         args = ["data", "recipes/tiny.yaml", "--set", f"output_dir={tmp_path}",
                 "--set", "relabel={llm: {backend: openai, model: fake-model, base_url: '%s', api_key_env: null}}" % server.url,
                 "--set", "relabel.alchemist_prompts.fraction=0",
-                "--set", "relabel.generate={oss_instruct: 12, candidates: 1}"]
+                "--set", "relabel.generate={oss_instruct: 1000, candidates: 1}"]
         r = run_cli(*args)
         assert r.returncode == 0, r.stderr
         stats = json.loads((tmp_path / "data" / "relabeled" / "stats.json").read_text())
@@ -39,15 +56,19 @@ def test_pairs_survive_only_when_their_solution_passes_their_tests(tmp_path):
         rejected = stats["rejected"].get("oss_instruct", {})
         seeds = sum(1 for t in pq.read_table(tmp_path / "data" / "curated" / "samples.parquet").column("task").to_pylist()
                     if t == "code_snippet")
-        assert produced + sum(rejected.values()) == min(12, seeds)  # every candidate kept or counted
+        assert produced + sum(rejected.values()) == seeds  # every seed picked, every candidate kept or counted
         assert produced > 0 and rejected.get("tests_fail", 0) + rejected.get("no_tests", 0) > 0
         assert set(rejected) <= {"tests_fail", "no_tests", "timeout", "syntax_error", "missing_tags", "contaminated",
-                                 "exact_duplicate", "short_response", "no_code", "python_syntax_error"}
+                                 "exact_duplicate", "near_duplicate", "short_response", "no_code", "python_syntax_error"}
         table = pq.read_table(tmp_path / "data" / "relabeled" / "samples.parquet")
         rows = [(json.loads(m), lang) for m, lang in zip(table.column("meta").to_pylist(), table.column("language").to_pylist())]
-        oss = [(m, lang) for m, lang in rows if m.get("generated") == "oss_instruct"]
-        assert len(oss) == produced
-        assert all(m["validated"] == (lang == "python") for m, lang in oss)  # Python pairs passed their tests
+        pairs = [(m, lang) for m, lang in rows if m.get("generated") == "oss_instruct"]
+        assert len(pairs) == produced
+        assert all(m["validated"] == (lang == "python") for m, lang in pairs)  # Python pairs passed their tests
+        # exactly the seeds whose answer passes its own tests outside the sandbox (other languages unvalidated)
+        curated = [Sample.from_row(r) for r in pq.read_table(tmp_path / "data" / "curated" / "samples.parquet").to_pylist()]
+        expected = {seed.id for seed in curated if oss.is_seed(seed) and passes_own_tests(seed)}
+        assert {m["origin"] for m, _ in pairs} == expected
         manifest = json.loads((tmp_path / "data" / "manifest.json").read_text())
         assert manifest["relabel"]["oss_instruct"] == produced
         r = run_cli(*args, "--force", "relabel")

@@ -149,22 +149,3 @@ def test_stratified_selection_is_seeded_and_proportional():
     assert picks != stratified(sources, list(range(100)), 10, seed=1, salt="x")
     assert sum(1 for i in picks if sources[i] == "a") == 8 and len(picks) == 10
     assert stratified(sources, list(range(100)), 500, seed=0, salt="x") == list(range(100))
-
-
-def test_produced_samples_are_decontaminated_on_every_turn():
-    """An evolved instruction or a review that quotes a benchmark problem is as contaminated as
-    an ingested copy: the relabel stage checks every turn of what it produces."""
-    from alchemist.curate.decontaminate import NgramIndex
-    from alchemist.relabel.stage import _contamination
-    from alchemist.testsets import load_benchmark
-
-    problems = load_benchmark("humaneval")
-    index = NgramIndex(problems, 13, 0.1)
-    leaked = problems[10].prompt
-    original = Sample(source="s", messages=[{"role": "user", "content": "Write a function that reverses a list."},
-                                            {"role": "assistant", "content": "def rev(x):\n    return x[::-1]\n"}])
-    assert not _contamination(original, index)
-    evolved = tasks.compare_task(original, f"Solve this instead:\n{leaked}", "harder now", {})
-    assert _contamination(evolved, index)
-    system = Sample(source="s", messages=[{"role": "system", "content": leaked}, *original.messages])
-    assert _contamination(system, index)

@@ -1,0 +1,58 @@
+"""Sandbox verdicts of generated solutions against their own tests, logged as they land.
+
+A kill in the middle of validation loses nothing: every verdict is appended to a log in the
+stage's work directory (keyed by the program and its limits), and a rerun with the same
+fingerprint reads it back instead of running those programs again."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+
+class Validator:
+    def __init__(self, work: Path, timeout: float):
+        self.timeout = timeout
+        self.log_path = work / "oss_verdicts.jsonl"
+        self.known: dict[str, str | None] = {}
+        self.ran = self.reused = 0
+        if self.log_path.is_file():
+            for line in self.log_path.read_text(encoding="utf-8").splitlines():
+                try:  # a line cut by a kill is just run again
+                    entry = json.loads(line)
+                    self.known[entry["key"]] = entry["reason"]
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    continue
+        self._pool = None
+        self._log = None
+
+    def _key(self, program: str) -> str:
+        return hashlib.blake2b(f"{self.timeout}\0{program}".encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+    def reason(self, program: str) -> str | None:
+        """None when the program passes, else the reject reason (oss_instruct.verdict)."""
+        from alchemist.relabel.oss_instruct import verdict
+
+        key = self._key(program)
+        if key in self.known:
+            self.reused += 1
+            return self.known[key]
+        if self._pool is None:
+            from alchemist.execution import SandboxPool
+
+            self._pool = SandboxPool()
+            self._log = self.log_path.open("a", encoding="utf-8")
+        from alchemist.execution import Limits
+
+        why = verdict(self._pool.run(program, Limits(timeout=self.timeout)))
+        self.ran += 1
+        self.known[key] = why
+        self._log.write(json.dumps({"key": key, "reason": why}) + "\n")
+        self._log.flush()
+        return why
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._log.close()

@@ -1,0 +1,81 @@
+"""Generated pairs are held to the curate stage's rules: decontamination, quality filters, exact
+and near dedup against the curated samples and every pair admitted before them."""
+
+import pytest
+
+from alchemist.recipe import Recipe
+from alchemist.relabel.curation import ProducedCuration
+from alchemist.relabel.validate import Validator
+from alchemist.schema import Sample
+from alchemist.stage import RunContext
+
+TASK = ("Write a Python function that takes a sentence as a string, splits it into words on whitespace, "
+        "reverses the order of the words and returns them joined by single spaces, keeping punctuation attached.")
+CODE = "```python\ndef reverse_words(sentence):\n    words = sentence.split()\n    return ' '.join(reversed(words))\n```"
+OTHER = ("Write a Python function that counts how many vowels appear in a string, treating upper and lower case "
+         "letters the same and ignoring every character that is not a letter of the English alphabet.")
+OTHER_CODE = "```python\ndef count_vowels(text):\n    return sum(1 for ch in text.lower() if ch in 'aeiou')\n```"
+# HumanEval/0 renamed and restructured: only the structure signal sees it
+RENAMED_HE0 = ("```python\ndef near_pair(values, limit):\n    for a, first in enumerate(values):\n"
+               "        for b, second in enumerate(values):\n            if a != b:\n"
+               "                gap = abs(first - second)\n                if gap < limit:\n"
+               "                    return True\n    return False\n```")
+
+
+def pair(instruction: str, response: str) -> Sample:
+    return Sample(source="gen", messages=[{"role": "user", "content": instruction}, {"role": "assistant", "content": response}],
+                  task="codegen", language="python")
+
+
+@pytest.fixture(scope="module")
+def check(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("curation")
+    recipe = Recipe.model_validate({
+        "name": "t", "output_dir": str(tmp), "sources": [{"name": "s", "adapter": "alpaca", "path": str(tmp / "x.jsonl")}],
+        "curate": {"decontaminate": {"benchmarks": ["humaneval"], "embedding": False}}})
+    c = ProducedCuration(RunContext(recipe=recipe), [pair(TASK, CODE)], tmp)
+    yield c
+    c.close()
+
+
+def test_each_rule_names_its_reason_and_admitted_pairs_are_remembered(check):
+    near_copy = pair(TASK.replace("single spaces", "one space"), CODE)
+    fresh = pair(OTHER, OTHER_CODE)
+    fresh_again = pair(OTHER.replace("English", "Latin"), OTHER_CODE)
+    reasons = check.admit([pair(TASK, CODE), near_copy, pair("Check whether two numbers in the list are close.", RENAMED_HE0),
+                           pair(OTHER, "ok"), fresh, fresh_again, pair(OTHER, OTHER_CODE)])
+    assert reasons == ["exact_duplicate", "near_duplicate", "contaminated", "short_response", None, "near_duplicate",
+                       "exact_duplicate"]
+
+
+def test_other_produced_samples_are_decontaminated_on_every_turn(check):
+    """An evolved instruction or a review that quotes a benchmark problem is as contaminated as an
+    ingested copy, in any turn; a copy of a curated sample is not (AlchemistPrompts are that)."""
+    from alchemist.relabel import tasks
+    from alchemist.testsets import load_benchmark
+
+    leaked = load_benchmark("humaneval")[10].prompt
+    original = pair("Write a function that reverses a list.", "def rev(x):\n    return x[::-1]\n")
+    evolved = tasks.compare_task(original, f"Solve this instead:\n{leaked}", "harder now", {})
+    system = Sample(source="s", messages=[{"role": "system", "content": leaked}, *original.messages])
+    review = pair("Review this code.", RENAMED_HE0)
+    assert check.contaminated([original, evolved, system, review, pair(TASK, CODE)]) == [False, True, True, True, False]
+
+
+def test_sandbox_verdicts_are_read_back_after_a_kill(tmp_path):
+    programs = ["def f(x):\n    return x + 1\n\nassert f(1) == 2\n", "def f(x):\n    return x\n\nassert f(1) == 2\n"]
+    first = Validator(tmp_path, timeout=2.0)
+    try:
+        verdicts = [first.reason(p) for p in programs]
+    finally:
+        first.close()
+    assert verdicts == [None, "tests_fail"] and first.ran == 2
+    with (tmp_path / "oss_verdicts.jsonl").open("a") as f:
+        f.write('{"key": "cut by a ki')  # the line a kill interrupted
+    again = Validator(tmp_path, timeout=2.0)
+    try:
+        assert [again.reason(p) for p in programs] == verdicts
+        assert again.ran == 0 and again.reused == 2
+        assert again.reason("assert False\n") == "tests_fail" and again.ran == 1
+    finally:
+        again.close()
