@@ -58,6 +58,10 @@ class ProducedCuration:
         from alchemist.curate.stage import run_problems
 
         recipe = ctx.recipe
+        from alchemist.mix.stage import NOT_TRAINED
+
+        # seeds are never trained on: a pair that reuses its snippet's code duplicates no training data
+        curated = [s for s in curated if s.task not in NOT_TRAINED]
         self.ctx, self.curated, self.work = ctx, curated, work
         self.filters = recipe.curate.filters
         self.dedup = recipe.curate.dedup

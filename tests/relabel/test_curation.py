@@ -33,18 +33,21 @@ def check(tmp_path_factory):
     recipe = Recipe.model_validate({
         "name": "t", "output_dir": str(tmp), "sources": [{"name": "s", "adapter": "alpaca", "path": str(tmp / "x.jsonl")}],
         "curate": {"decontaminate": {"benchmarks": ["humaneval"], "embedding": False}}})
-    c = ProducedCuration(RunContext(recipe=recipe), [pair(TASK, CODE)], tmp)
+    snippet = Sample(source="files", messages=[{"role": "user", "content": "snippet"}, {"role": "assistant", "content": OTHER_CODE}],
+                     task="code_snippet", language="python")
+    c = ProducedCuration(RunContext(recipe=recipe), [pair(TASK, CODE), snippet], tmp)
     yield c
     c.close()
 
 
 def test_each_rule_names_its_reason_and_admitted_pairs_are_remembered(check):
+    """Seeds (code snippets) are not training data: a pair may reuse a snippet's code."""
     near_copy = pair(TASK.replace("single spaces", "one space"), CODE)
     fresh = pair(OTHER, OTHER_CODE)
     fresh_again = pair(OTHER.replace("English", "Latin"), OTHER_CODE)
-    reasons = check.admit([pair(TASK, CODE), near_copy, pair("Check whether two numbers in the list are close.", RENAMED_HE0),
+    reasons = check.admit([pair("snippet", OTHER_CODE), pair(TASK, CODE), near_copy, pair("Check whether two numbers in the list are close.", RENAMED_HE0),
                            pair(OTHER, "ok"), fresh, fresh_again, pair(OTHER, OTHER_CODE)])
-    assert reasons == ["exact_duplicate", "near_duplicate", "contaminated", "short_response", None, "near_duplicate",
+    assert reasons == [None, "exact_duplicate", "near_duplicate", "contaminated", "short_response", None, "near_duplicate",
                        "exact_duplicate"]
 
 
