@@ -6,7 +6,7 @@ templates, so a whole relabel stage runs against it. Requests can script failure
 directive in their text: `[[fail:429x2]]` answers 429 twice then succeeds; the modes are 429,
 500, slow (sleeps past the client's timeout), truncated (a cut-off JSON body), malformed (JSON
 that is not a completion) and close (drops the connection). `[[length]]` answers a cut-off text
-with finish_reason "length". `latency` delays every answer. `root` is reported by /v1/models as
+with finish_reason "length"; `[[oss:busy]]` in a snippet makes its OSS-Instruct tests slow. `latency` delays every answer. `root` is reported by /v1/models as
 vLLM does (the checkpoint path); `served_model` is the answers' `model` field (a dated snapshot).
 
     python -m alchemist.llm.fake_server --port 8000 --latency 0.05
@@ -41,6 +41,8 @@ def answer_for(messages: list[dict]) -> str:
     if "<problem>" in text:  # OSS-Instruct: by hash, tests pass (2 in 4), fail (1 in 4) or are missing
         k, x, m, name = h % 4, h % 50, 2 + (h >> 4) % 7, f"scale_{(h >> 8) % 10000}"
         tests = "" if k == 1 else f"assert {name}({x}) == {m * x + (1 if k == 0 else 0)}"
+        if tests and "[[oss:busy]]" in text:  # tests that take a while (about 0.3 CPU seconds)
+            tests = f"_ = sum(i * i for i in range(3_000_000))\n{tests}"
         snippet = re.search(r"```\n(.*?)\n```", text, re.S)
         words = " ".join(re.findall(r"\w+", snippet.group(1))[:40]) if snippet else ""
         return (f"<problem>\nWrite a function {name}(x) that returns {m} times x, in the spirit of this code: "

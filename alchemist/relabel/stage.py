@@ -70,7 +70,7 @@ def generate(client: LLMClient, requests: list[ChatRequest], what: str, max_fail
 
 
 class Relabel:
-    name, version, reads = "relabel", 2, ("curate",)
+    name, version, reads = "relabel", 3, ("curate",)
 
     def enabled(self, recipe) -> bool:
         return recipe.relabel is not None and recipe.relabel.enabled
@@ -78,7 +78,7 @@ class Relabel:
     def config(self, recipe):
         # relabeled samples are held to the curation rules, so those settings count too
         return {"relabel": recipe.relabel, "seed": recipe.seed, "filters": recipe.curate.filters,
-                "decontaminate": recipe.curate.decontaminate}
+                "decontaminate": recipe.curate.decontaminate, "dedup": recipe.curate.dedup}
 
     def inputs(self, ctx) -> list:
         return [f"template:{load(t).id}" for t in templates()]

@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from alchemist.llm.fake_server import answer_for
 from alchemist.relabel import oss_instruct as oss
 from alchemist.schema import Sample
@@ -75,5 +77,85 @@ def test_pairs_survive_only_when_their_solution_passes_their_tests(tmp_path):
         assert r.returncode == 0, r.stderr
         again = json.loads((tmp_path / "data" / "relabeled" / "stats.json").read_text())
         assert again["usage"]["llm_requests"] == 0 and again["produced"] == stats["produced"]
+    finally:
+        server.stop()
+
+
+WORDS = ("alpha bravo cobalt delta ember falcon garnet harbor indigo jasper kernel lumen meadow nickel orbit "
+         "pepper quartz raven saffron timber umber velvet walnut xenon yonder zephyr amber basil cedar dune").split()
+
+
+def busy_snippets(folder, n: int) -> None:
+    """Distinct source files (so curation keeps them all) whose OSS-Instruct tests are slow."""
+    import random
+
+    folder.mkdir()
+    for k in range(n):
+        rng = random.Random(k)
+        names = [f"{rng.choice(WORDS)}_{rng.choice(WORDS)}_{k}" for _ in range(4)]
+        body = "\n".join(f"    {a} = {b} * {rng.randint(2, 99)} + len('{rng.choice(WORDS)} {rng.choice(WORDS)}')"
+                         for a, b in zip(names[1:], names))
+        (folder / f"m{k}.py").write_text(f"# [[oss:busy]]\ndef {names[0]}_fn({names[0]}):\n{body}\n    return {names[-1]}\n")
+
+
+@pytest.mark.slow
+def test_killed_during_validation_resumes_without_asking_or_running_again(tmp_path):
+    """SIGKILL while the sandbox validates OSS-Instruct pairs: the rerun sends no request twice,
+    reads the verdicts already reached back instead of running those programs again, and ends
+    with the data of an uninterrupted run."""
+    import json
+    import os
+    import signal
+    import time
+
+    import pyarrow.parquet as pq
+    import yaml
+
+    from alchemist.llm.fake_server import FakeServer
+    from tests.helpers import ROOT, run_cli
+
+    busy_snippets(tmp_path / "files", 12)
+    server = FakeServer(latency=0.0).start()
+
+    def recipe(name: str):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump({
+            "name": name, "output_dir": str(tmp_path / name), "seed": 0,
+            "sources": [{"name": "alpaca", "adapter": "alpaca", "path": str(ROOT / "data_sources/samples/code_alpaca.jsonl")},
+                        {"name": "files", "adapter": "code_files", "path": str(tmp_path / "files")}],
+            "curate": {"strict": False, "decontaminate": {"benchmarks": ["humaneval"], "embedding": False}},
+            "relabel": {"llm": {"backend": "openai", "model": "fake-model", "base_url": server.url, "api_key_env": None},
+                        "alchemist_prompts": {"fraction": 0},
+                        "comprehension": {"instruction_evolution": 0, "data_filtering": 0, "code_review": 0},
+                        "generate": {"oss_instruct": 100, "candidates": 1}}}))
+        return path
+
+    try:
+        killed = recipe("killed")
+        log = tmp_path / "killed" / "work" / "relabel" / "oss_verdicts.jsonl"
+        proc = subprocess.Popen([sys.executable, "-m", "alchemist.cli", "data", str(killed)], cwd=ROOT,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.time() + 240
+        while time.time() < deadline and proc.poll() is None and (not log.is_file() or len(log.read_text().splitlines()) < 3):
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert not (tmp_path / "killed" / "data" / "relabeled" / "_SUCCESS").exists()
+        ran_before = len(log.read_text().splitlines())
+        assert ran_before >= 3
+        asked = dict(server.requests)
+        r = run_cli("data", killed)
+        assert r.returncode == 0, r.stderr
+        assert "sandbox verdicts read back" in " ".join(r.stderr.split())
+        assert server.requests == asked  # every answer came from the cache
+        assert run_cli("data", recipe("clean")).returncode == 0
+
+        def produced(name):
+            stats = json.loads((tmp_path / name / "data" / "relabeled" / "stats.json").read_text())
+            ids = pq.read_table(tmp_path / name / "data" / "relabeled" / "samples.parquet").column("id").to_pylist()
+            return stats["produced"], stats["rejected"], ids
+
+        assert produced("killed") == produced("clean")
+        assert produced("clean")[0].get("oss_instruct", 0) > 0
     finally:
         server.stop()
