@@ -6,7 +6,8 @@ templates, so a whole relabel stage runs against it. Requests can script failure
 directive in their text: `[[fail:429x2]]` answers 429 twice then succeeds; the modes are 429,
 500, slow (sleeps past the client's timeout), truncated (a cut-off JSON body), malformed (JSON
 that is not a completion) and close (drops the connection). `[[length]]` answers a cut-off text
-with finish_reason "length"; `[[oss:busy]]` in a snippet makes its OSS-Instruct tests slow. `latency` delays every answer. `root` is reported by /v1/models as
+with finish_reason "length"; `[[oss:busy]]` in a snippet makes its OSS-Instruct tests slow; the decontamination judge
+answers "no" unless the sample holds `[[judge:same]]`. `latency` delays every answer. `root` is reported by /v1/models as
 vLLM does (the checkpoint path); `served_model` is the answers' `model` field (a dated snapshot).
 
     python -m alchemist.llm.fake_server --port 8000 --latency 0.05
@@ -33,6 +34,9 @@ def answer_for(messages: list[dict]) -> str:
     """A well-formed answer for each alchemist template, varied by the request's hash."""
     text = "\n".join(m.get("content", "") for m in messages if isinstance(m, dict))
     h = _digest(text)
+    if "Are these the same problem" in text:  # the decontamination judge
+        same = "[[judge:same]]" in text
+        return f"VERDICT: {'yes' if same else 'no'}\nREASON: {'the same task, reworded' if same else 'different tasks'}"
     if "<prompt>" in text:
         styles = ["using a helper function and clear variable names", "with example usage and the printed output",
                   "using recursion", "with type hints and a docstring", "using a dictionary for constant-time lookups",

@@ -50,6 +50,26 @@ class NearIndex:
         return sig is not None and any(key in band for band, key in zip(self.bands, sig))
 
 
+class LazyClient:
+    """An LLM client built (and its endpoint checked, or its model loaded) on the first request:
+    most relabel runs have no doubtful pair for the judge, and a local judge model is big."""
+
+    def __init__(self, spec, cache: Path):
+        self.spec, self.cache, self.client = spec, cache, None
+
+    def generate(self, requests, **kwargs):
+        if self.client is None:
+            from alchemist.llm.factory import build_client
+
+            self.client = build_client(self.spec, self.cache)
+            self.client.preflight()
+        return self.client.generate(requests, **kwargs)
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+
+
 class ProducedCuration:
     """`admit` decides generated pairs one at a time (so a seed's next candidate can stand in for
     a rejected one); `contaminated` checks any other produced samples in one batch."""
@@ -70,11 +90,8 @@ class ProducedCuration:
         problems, _ = run_problems(ctx)
         self.judge_client = None
         if decontaminate.enabled and problems and decontaminate.judge.llm is not None:
-            from alchemist.llm.factory import build_client
-
             # the curate stage's judge cache: a doubtful pair judged before is not asked again
-            self.judge_client = build_client(decontaminate.judge.llm, ctx.run_dir / "cache" / "judge_llm.sqlite")
-            self.judge_client.preflight()
+            self.judge_client = LazyClient(decontaminate.judge.llm, ctx.run_dir / "cache" / "judge_llm.sqlite")
         self.index = build_index(problems, decontaminate, self.judge_client)
         self.seen = {content_key(s) for s in curated} if self.dedup.exact else None
         self._near: NearIndex | None = None

@@ -65,6 +65,33 @@ def test_other_produced_samples_are_decontaminated_on_every_turn(check):
     assert check.contaminated([original, evolved, system, review, pair(TASK, CODE)]) == [False, True, True, True, False]
 
 
+def test_doubtful_pairs_go_to_the_judge_and_only_they(tmp_path):
+    """With `decontaminate.judge.llm` (here a local OpenAI-compatible server), a pair just under a
+    threshold is shown to the judge: its "yes" drops the pair as contaminated, its "no" admits it.
+    Without a doubtful pair the judge is never contacted."""
+    from alchemist.llm.fake_server import FakeServer
+
+    server = FakeServer(latency=0.0).start()
+    try:
+        recipe = Recipe.model_validate({
+            "name": "t", "output_dir": str(tmp_path), "sources": [{"name": "s", "adapter": "alpaca", "path": str(tmp_path / "x")}],
+            "curate": {"decontaminate": {"benchmarks": ["humaneval"], "embedding": False, "structure": {"threshold": 1.0},
+                                         "judge": {"margin": 0.5, "llm": {"backend": "openai", "model": "fake-model",
+                                                                          "base_url": server.url, "api_key_env": None}}}}})
+        check = ProducedCuration(RunContext(recipe=recipe), [pair(TASK, CODE)], tmp_path)
+        try:
+            assert check.admit([pair(OTHER, OTHER_CODE)]) == [None]
+            assert check.judge_client.client is None and sum(server.requests.values()) == 0
+            judged = check.admit([pair("Are two of the values closer than the limit? [[judge:same]]", RENAMED_HE0),
+                                  pair("Do any two readings differ by less than the limit?", RENAMED_HE0)])
+            assert judged == ["contaminated", None]
+            assert sum(server.requests.values()) == 2
+        finally:
+            check.close()
+    finally:
+        server.stop()
+
+
 def test_sandbox_verdicts_are_read_back_after_a_kill(tmp_path):
     programs = ["def f(x):\n    return x + 1\n\nassert f(1) == 2\n", "def f(x):\n    return x\n\nassert f(1) == 2\n"]
     first = Validator(tmp_path, timeout=2.0)
