@@ -96,10 +96,10 @@ class MinhashSignature(MinhashDedupSignature):
         ends = np.cumsum(lengths)
         raw = np.frombuffer(data, dtype=np.uint8).astype(np.uint64) + np.uint64(1)
         words = _span_hashes(_prefix(raw), ends - lengths, ends)
-        return _mix(window_hashes(words, [n])).reshape((-1, 1))
+        return mix64(window_hashes(words, [n])).reshape((-1, 1))
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
+def mix64(x: np.ndarray) -> np.ndarray:
     """murmur3's 64-bit finalizer: polynomial hashes of similar n-grams are related linearly,
     and MinHash's linear permutations must not see that structure."""
     x = x ^ (x >> np.uint64(33))

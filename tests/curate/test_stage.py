@@ -132,3 +132,26 @@ def test_contaminated_and_junk_dropped_with_reasons(verdicts_and_labels):
     junk = sorted(r for r, lab in zip(verdicts.reasons, labels) if lab == "junk")
     assert junk == ["empty_response", "no_code", "python_syntax_error", "short_response"]
 
+
+
+def test_the_relabel_stage_near_index_agrees_with_datatrove(verdicts_and_labels, tmp_path):
+    """Generated pairs are near-deduped in memory (relabel/curation.py) with the same shingles,
+    hashes and bands as datatrove's pipeline here: no two samples datatrove kept collide in it,
+    and the samples datatrove dropped as near duplicates collide with what it kept."""
+    from alchemist.relabel.curation import NearIndex, near_text
+
+    verdicts, _ = verdicts_and_labels
+    samples = [to_sample(r, i) for i, r in enumerate(verdicts.records)]
+    spec = CurateSpec.model_validate({}).dedup.near
+    index = NearIndex(spec, 0, tmp_path)
+    for i, s in enumerate(samples):
+        if verdicts.reasons[i] is None:
+            assert not index.duplicate(near_text(s)), i
+            index.add(near_text(s))
+    dropped = [s for i, s in enumerate(samples) if verdicts.reasons[i] == "near_duplicate"]
+    caught = sum(index.duplicate(near_text(s)) for s in dropped)
+    # a cluster is transitive (A~B, B~C keeps A, drops C): a few need a dropped sample in between
+    assert dropped and caught >= 0.9 * len(dropped), (caught, len(dropped))
+    built = NearIndex(spec, 0, tmp_path)
+    built.build(near_text(s) for i, s in enumerate(samples) if verdicts.reasons[i] is None)
+    assert [built.duplicate(near_text(s)) for s in dropped] == [index.duplicate(near_text(s)) for s in dropped]
