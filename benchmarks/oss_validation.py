@@ -1,5 +1,7 @@
 """OSS-Instruct validation throughput: generated (solution, tests) pairs run in the sandbox, every
-layer on, the way the relabel stage validates them; half the pairs fail their tests.
+layer on, through the relabel stage's own validator (relabel/validate.py, parallel, every
+verdict logged); half the pairs fail their tests. Baseline, same run, same threads: each pair
+run unsandboxed as `python -c PROGRAM`, as scripts without a sandbox do.
 
     python benchmarks/oss_validation.py [--pairs 1000] [--workers 2]
 """
@@ -10,12 +12,16 @@ import argparse
 import json
 import os
 import platform
+import subprocess
+import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from alchemist.execution import Limits, SandboxPool, isolation
+from alchemist.execution import isolation
 from alchemist.relabel import oss_instruct as oss
+from alchemist.relabel.validate import Validator
 
 
 def pairs(n: int) -> list[tuple[str, str, bool]]:
@@ -37,14 +43,27 @@ def main() -> None:
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "oss_validation.json"))
     args = ap.parse_args()
     work = pairs(args.pairs)
-    with SandboxPool() as pool, ThreadPoolExecutor(args.workers) as threads:
+    programs = [oss.program(solution, tests) for solution, tests, _ in work]
+    with tempfile.TemporaryDirectory() as d:
+        validator = Validator(Path(d), timeout=5.0, workers=args.workers)
+        try:
+            start = time.perf_counter()
+            verdicts = validator.map(validator.reason, programs)
+            seconds = time.perf_counter() - start
+        finally:
+            validator.close()
+    with ThreadPoolExecutor(args.workers) as threads:
         start = time.perf_counter()
-        verdicts = list(threads.map(lambda p: oss.verdict(pool.run(oss.program(p[0], p[1]), Limits(timeout=5))), work))
-        seconds = time.perf_counter() - start
+        plain = list(threads.map(lambda src: subprocess.run([sys.executable, "-c", src], capture_output=True,
+                                                            timeout=60).returncode == 0, programs))
+        baseline = time.perf_counter() - start
     right = sum((v is None) == good for v, (_, _, good) in zip(verdicts, work))
     result = {"benchmark": "oss_validation", "machine": f"{platform.machine()}, {os.cpu_count()} cores",
               "pairs": len(work), "workers": args.workers, "seconds": round(seconds, 2),
               "pairs_per_s": round(len(work) / seconds, 1), "verdicts_right": right,
+              "baseline": "python -c per pair, no sandbox", "baseline_seconds": round(baseline, 2),
+              "baseline_right": sum(ok == good for ok, (_, _, good) in zip(plain, work)),
+              "ratio_to_baseline": round(seconds / baseline, 3),
               "sandbox": {k: v for k, v in isolation().items() if k != "time"}}
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

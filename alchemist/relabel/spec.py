@@ -30,6 +30,7 @@ class GenerateSpec(Strict):
     validate_: Literal["tests", "none"] = Field("tests", alias="validate", description="tests: a Python solution is kept only when it passes its own asserts in the sandbox.")
     candidates: int = Field(1, ge=1, le=16, description="Candidate solutions per seed; the first passing one is kept.")
     timeout: float = Field(5.0, gt=0, description="CPU seconds per candidate run in the sandbox.")
+    workers: int | None = volatile(None, ge=1, description="Candidates validated at once (default: one per CPU core).")
 
     def count(self, seeds: int) -> int:
         n = self.oss_instruct

@@ -259,33 +259,47 @@ def _oss_instruct(ctx, samples, client, sampling, seed, meta, check, work, tally
     by_seed: dict[int, list] = defaultdict(list)
     for (i, _k, target), result in zip(jobs, results):
         by_seed[i].append((target, result))
-    kept, validator = [], Validator(work, gen.timeout)
+    kept, validator = [], Validator(work, gen.timeout, gen.workers)
+
+    def judged(target, result) -> tuple:
+        """(parsed, reject reason or None, validated) of one candidate, before curation."""
+        if not result.ok:
+            return None, "llm_failed", False
+        if _truncated(result):
+            return None, "truncated", False
+        found, why = oss.parse(result.text)
+        if why or target != "python" or gen.validate_ != "tests":
+            return found, why, False
+        _, solution, tests = found
+        why = oss.precheck(solution, tests) or validator.reason(oss.program(solution, tests))
+        return found, why, why is None
+
+    def until_first_pass(i) -> list:
+        out = []
+        for target, result in by_seed[i]:
+            out.append(judged(target, result))
+            if out[-1][1] is None:
+                break
+        return out
+
     try:
+        # seeds are validated in parallel; the decisions below are taken in seed order, so the
+        # dedup among pairs is the same as one at a time
+        early = dict(zip(picks, validator.map(until_first_pass, picks)))
         for i in picks:
             origin = samples[i]
             done = False
-            for target, result in by_seed[i]:
+            for k, (target, result) in enumerate(by_seed[i]):
                 if done:  # the seed already has its pair: later candidates are counted, not judged
                     tally.reject("oss_instruct", "superseded", origin.id, result.text)
                     continue
-                if not result.ok:
-                    tally.reject("oss_instruct", "llm_failed", origin.id, result.error or "")
-                    continue
-                if _truncated(result):
-                    tally.reject("oss_instruct", "truncated", origin.id, result.text)
-                    continue
-                found, why = oss.parse(result.text)
-                validated = False
-                if not why and target == "python" and gen.validate_ == "tests":
-                    _, solution, tests = found
-                    why = oss.precheck(solution, tests) or validator.reason(oss.program(solution, tests))
-                    validated = why is None
+                found, why, validated = early[i][k] if k < len(early[i]) else judged(target, result)
                 if not why:
                     problem, solution, _ = found
                     s = oss.pair(origin, problem, solution, target, validated, meta)
                     why = check.admit([s])[0]
                 if why:
-                    tally.reject("oss_instruct", why, origin.id, result.text)
+                    tally.reject("oss_instruct", why, origin.id, (result.error or "") if why == "llm_failed" else result.text)
                     continue
                 kept.append(s)
                 done = True  # the first passing candidate is kept

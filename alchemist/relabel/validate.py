@@ -8,12 +8,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 
 class Validator:
-    def __init__(self, work: Path, timeout: float):
+    """`reason` is safe to call from many threads (one sandbox worker each); `map` runs a
+    function over items on `workers` threads."""
+
+    def __init__(self, work: Path, timeout: float, workers: int | None = None):
         self.timeout = timeout
+        self.workers = workers or os.cpu_count() or 1
+        self._lock = threading.Lock()
         self.log_path = work / "oss_verdicts.jsonl"
         self.known: dict[str, str | None] = {}
         self.ran = self.reused = 0
@@ -32,25 +40,30 @@ class Validator:
 
     def reason(self, program: str) -> str | None:
         """None when the program passes, else the reject reason (oss_instruct.verdict)."""
+        from alchemist.execution import Limits, SandboxPool
         from alchemist.relabel.oss_instruct import verdict
 
         key = self._key(program)
-        if key in self.known:
-            self.reused += 1
-            return self.known[key]
-        if self._pool is None:
-            from alchemist.execution import SandboxPool
-
-            self._pool = SandboxPool()
-            self._log = self.log_path.open("a", encoding="utf-8")
-        from alchemist.execution import Limits
-
+        with self._lock:
+            if key in self.known:
+                self.reused += 1
+                return self.known[key]
+            if self._pool is None:
+                self._pool = SandboxPool()
+                self._log = self.log_path.open("a", encoding="utf-8")
         why = verdict(self._pool.run(program, Limits(timeout=self.timeout)))
-        self.ran += 1
-        self.known[key] = why
-        self._log.write(json.dumps({"key": key, "reason": why}) + "\n")
-        self._log.flush()
+        with self._lock:
+            self.ran += 1
+            self.known[key] = why
+            self._log.write(json.dumps({"key": key, "reason": why}) + "\n")
+            self._log.flush()
         return why
+
+    def map(self, fn, items: list) -> list:
+        if self.workers == 1 or len(items) < 2:
+            return [fn(x) for x in items]
+        with ThreadPoolExecutor(min(self.workers, len(items))) as threads:
+            return list(threads.map(fn, items))
 
     def close(self) -> None:
         if self._pool is not None:

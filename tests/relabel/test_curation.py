@@ -109,3 +109,13 @@ def test_sandbox_verdicts_are_read_back_after_a_kill(tmp_path):
         assert again.reason("assert False\n") == "tests_fail" and again.ran == 1
     finally:
         again.close()
+
+
+def test_parallel_validation_keeps_the_order_and_logs_every_verdict(tmp_path):
+    programs = [f"def f(x):\n    return x + {k % 2}\n\nassert f({k}) == {k + 1}\n" for k in range(8)]
+    v = Validator(tmp_path, timeout=2.0, workers=2)
+    try:
+        assert v.map(v.reason, programs) == [None if k % 2 else "tests_fail" for k in range(8)]
+    finally:
+        v.close()
+    assert v.ran == 8 and len((tmp_path / "oss_verdicts.jsonl").read_text().splitlines()) == 8
