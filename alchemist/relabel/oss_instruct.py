@@ -46,14 +46,30 @@ def program(solution: str, tests: str) -> str:
     return f"{solution}\n\n{tests}\n"
 
 
+def _defined(tree: ast.Module) -> set[str]:
+    """Names a solution defines at its top level (functions, classes, assigned names)."""
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+    return names
+
+
 def precheck(solution: str, tests: str) -> str | None:
-    """The reason a Python candidate fails before running it, or None."""
-    if "assert" not in tests:
-        return "no_tests"
+    """The reason a Python candidate fails before running it, or None. Tests must hold an assert
+    statement and use something the solution defines: `# assert later`, `assert True` or asserts
+    about the standard library test nothing and are `no_tests`."""
     try:
         ast.parse(program(solution, tests))
+        solution_tree, tests_tree = ast.parse(solution), ast.parse(tests)
     except (SyntaxError, ValueError):
-        return "syntax_error"
+        return "syntax_error" if "assert" in tests else "no_tests"
+    used = {n.id for n in ast.walk(tests_tree) if isinstance(n, ast.Name)}
+    if not any(isinstance(n, ast.Assert) for n in ast.walk(tests_tree)) or not used & _defined(solution_tree):
+        return "no_tests"
     return None
 
 

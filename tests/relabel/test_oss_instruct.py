@@ -31,6 +31,12 @@ def test_fake_answers_parse_and_precheck():
         reasons.add(oss.precheck(found[1], found[2]))
     assert reasons == {None, "no_tests"}
     assert oss.precheck("def f(:\n", "assert f()") == "syntax_error"
+    solution = "def f(x):\n    return x + 1\n"
+    assert oss.precheck(solution, "assert f(1) == 2") is None
+    assert oss.precheck(solution, "r = f(1)\nassert r == 2") is None
+    for empty in ("# assert later", "assert True", "import math\nassert math.pi > 3", "print(f(1))", ""):
+        assert oss.precheck(solution, empty) == "no_tests", empty
+    assert oss.precheck("class Stack:\n    pass\n", "assert Stack() is not None") is None
     assert oss.parse("nonsense")[1] == "missing_tags"
 
 
