@@ -107,10 +107,9 @@ class ProducedCuration:
 
     def __init__(self, ctx, curated: list[Sample], work: Path):
         from alchemist.curate.stage import run_problems
-
-        recipe = ctx.recipe
         from alchemist.mix.stage import NOT_TRAINED
 
+        recipe = ctx.recipe
         # seeds are never trained on: a pair that reuses its snippet's code duplicates no training data
         curated = [s for s in curated if s.task not in NOT_TRAINED]
         self.ctx, self.curated, self.work = ctx, curated, work
@@ -149,8 +148,8 @@ class ProducedCuration:
             key = content_key(s)
             if reason is None and self.seen is not None and key in self.seen:
                 reason = "exact_duplicate"
-            near = self.near
-            if reason is None and near is not None and near.duplicate(near_text(s)):
+            near = self.near if reason is None else None
+            if near is not None and near.duplicate(near_text(s)):
                 reason = "near_duplicate"
             if reason is None:
                 if self.seen is not None:
