@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from alchemist.errors import UserError
+from alchemist.schema import SURROGATE
 
 MARKER = "_SUCCESS"
 RUN_JSON = "run.json"
@@ -26,7 +27,8 @@ LOCK = ".lock"
 
 def fingerprint(*parts) -> str:
     payload = json.dumps(parts, sort_keys=True, default=str, ensure_ascii=False)
-    return hashlib.blake2b(payload.encode(), digest_size=12).hexdigest()
+    # surrogatepass: a file name that is not valid UTF-8 reaches Python as lone surrogates
+    return hashlib.blake2b(payload.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
 
 
 def file_digest(path: Path) -> str:
@@ -106,12 +108,16 @@ def atomic_dir(final: Path, fp: str, fresh: bool = True):
 def write_text_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
+    # a file name that is not valid UTF-8 (lone surrogates in Python) is written as \udcXX
+    tmp.write_text(text, encoding="utf-8", errors="backslashreplace")
     os.replace(tmp, path)
 
 
 def write_json_atomic(path: Path, obj) -> None:
-    write_text_atomic(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+    text = json.dumps(obj, indent=2, ensure_ascii=False)
+    if SURROGATE.search(text):  # escaped, so the JSON reads back to the same strings
+        text = json.dumps(obj, indent=2)
+    write_text_atomic(path, text + "\n")
 
 
 def copy_atomic(src: Path, dst: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -29,6 +30,28 @@ SAMPLE_SCHEMA = pa.schema(
         ("meta", pa.string()),
     ]
 )
+
+
+# UTF-16 surrogates are not characters: JSON may still escape one alone ("\ud83d", half of a cut
+# emoji) and json.loads keeps it, but no UTF-8 writer (parquet, sqlite, files) accepts it.
+SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def surrogate_reason(texts) -> str | None:
+    """Why these strings are not valid Unicode (the first lone surrogate), or None."""
+    for text in texts:
+        m = SURROGATE.search(text)
+        if m:
+            return (f"a lone UTF-16 surrogate U+{ord(m.group()):04X} at character {m.start()} (a broken \\u escape, "
+                    "e.g. half of an emoji): not valid Unicode")
+    return None
+
+
+def meta_json(meta: dict) -> str:
+    """Readable JSON; escaped (losslessly) where a value holds a surrogate, e.g. a file name that
+    is not valid UTF-8 (Python decodes those bytes to lone surrogates)."""
+    text = json.dumps(meta, ensure_ascii=False, default=str)
+    return json.dumps(meta, default=str) if SURROGATE.search(text) else text
 
 
 def sample_id(task: str, messages: list[dict]) -> str:
@@ -70,7 +93,7 @@ class Sample:
             "task": self.task,
             "messages": self.messages,
             "language": self.language,
-            "meta": json.dumps(self.meta, ensure_ascii=False, default=str),
+            "meta": meta_json(self.meta),
         }
 
     @classmethod

@@ -59,6 +59,46 @@ def test_lenient_mode_counts_malformed_and_carries_on(tmp_path):
     assert f"{data}:2" in report and "field 'instruction' is int" in report
 
 
+def test_a_lone_surrogate_escape_is_one_malformed_record(tmp_path):
+    """JSON may escape half of an emoji ("\\ud83d"); json.loads keeps it, no UTF-8 writer does:
+    a message holding one is malformed with the reason, the file and line, and the rest is kept.
+    A proper pair of escapes is one character; in a field kept in meta it is escaped, and kept."""
+    data = tmp_path / "d.jsonl"
+    emoji = {"instruction": "Write a function that returns a smiley \U0001F600.", "output": GOOD["output"]}
+    data.write_text(json.dumps(GOOD) + "\n" + json.dumps({**GOOD, "instruction": "Say hi \ud83d"}) + "\n"
+                    + json.dumps(emoji) + "\n" + json.dumps({**GOOD, "extra": "\udc80"}) + "\n")
+    r = run_cli("data", recipe(tmp_path, data, "  dedup: {exact: false, near: false}\n"))
+    assert r.returncode == 0, r.stderr
+    manifest = json.loads((tmp_path / "run" / "data" / "manifest.json").read_text())
+    assert manifest["sources"]["a"]["read"] == 4 and manifest["sources"]["a"]["dropped"] == {"malformed": 1}
+    report = (tmp_path / "run" / "data" / "report.md").read_text()
+    assert f"{data}:2" in report and "U+D83D" in report
+    import pyarrow.parquet as pq
+
+    metas = [json.loads(m) for m in pq.read_table(tmp_path / "run" / "data" / "ingested" / "a.parquet").column("meta").to_pylist()]
+    assert [m["fields"].get("extra") for m in metas if "fields" in m] == ["\udc80"]
+
+
+def test_a_file_name_that_is_not_utf8_is_read_and_recorded(tmp_path):
+    """Python holds such a name as lone surrogates: fingerprints, manifests and meta escape it."""
+    import os
+
+    import pyarrow.parquet as pq
+
+    files = tmp_path / "files"
+    files.mkdir()
+    with open(os.path.join(os.fsencode(files), b"bad\xffname.py"), "w") as fh:
+        fh.write("def helper(values):\n    total = 0\n    for v in values:\n        total += v\n    return total\n")
+    p = recipe(tmp_path, write_jsonl(tmp_path / "d.jsonl", [GOOD]))
+    p.write_text(p.read_text().replace("curate:", f"  - {{name: f, adapter: code_files, path: '{files}'}}\ncurate:", 1))
+    r = run_cli("data", p)
+    assert r.returncode == 0, r.stderr
+    manifest = json.loads((tmp_path / "run" / "data" / "manifest.json").read_text())
+    assert manifest["sources"]["f"]["kept"] == 1
+    meta = json.loads(pq.read_table(tmp_path / "run" / "data" / "ingested" / "f.parquet").column("meta").to_pylist()[0])
+    assert meta["file"].endswith("bad\udcffname.py")
+
+
 def test_sources_lists_adapters_and_corpora():
     r = run_cli("sources")
     assert r.returncode == 0

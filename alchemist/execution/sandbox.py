@@ -272,10 +272,12 @@ class Zygote:
         checks_dir = self.scratch / f"{job_id}.checks"
         try:
             work.mkdir()
-            (work / "program.py").write_text(source, encoding="utf-8")
+            # a lone surrogate (JSON allows "\ud800") must fail the program, not the harness
+            (work / "program.py").write_text(source, encoding="utf-8", errors="surrogatepass")
             if checks is not None:
                 checks_dir.mkdir()
-                (checks_dir / "checks.py").write_text(checks.setup + CHECKS_SEPARATOR + checks.test, encoding="utf-8")
+                (checks_dir / "checks.py").write_text(checks.setup + CHECKS_SEPARATOR + checks.test, encoding="utf-8",
+                                                     errors="surrogatepass")
             job = {"id": job_id, "cpu": limits.timeout, "wall": limits.wall, "memory_mb": limits.memory_mb,
                    "file_mb": limits.file_mb, "processes": limits.processes,
                    "checks": list(checks.names) if checks is not None else None}

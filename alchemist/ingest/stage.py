@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from alchemist.errors import MalformedRecord, UserError
 from alchemist.ingest.spec import SourceSpec
 from alchemist.rundir import fingerprint, write_json_atomic
-from alchemist.schema import SAMPLE_SCHEMA, Sample, rows_to_table
+from alchemist.schema import SAMPLE_SCHEMA, Sample, rows_to_table, surrogate_reason
 from alchemist.sources import ADAPTERS, AdapterError, RawRecord, expand_paths, iter_file, iter_hub
 
 MAX_EXAMPLES = 5
@@ -71,6 +71,10 @@ def ingest_source(spec: SourceSpec, files: list[Path], out_dir: Path, strict: bo
                 if raw.error:
                     raise AdapterError(raw.error)
                 conv = adapter.convert(raw.data, spec.options)
+                # (surrogates elsewhere, e.g. in a file name kept in meta, are escaped: schema.meta_json)
+                why = surrogate_reason(m["content"] for m in conv.messages)
+                if why:
+                    raise AdapterError(why)
             except AdapterError as e:
                 if strict:
                     raise MalformedRecord(raw.where, f"{e} (source '{spec.name}', adapter '{spec.adapter}'; "

@@ -6,7 +6,7 @@ templates, so a whole relabel stage runs against it. Requests can script failure
 directive in their text: `[[fail:429x2]]` answers 429 twice then succeeds; the modes are 429,
 500, slow (sleeps past the client's timeout), truncated (a cut-off JSON body), malformed (JSON
 that is not a completion) and close (drops the connection). `[[length]]` answers a cut-off text
-with finish_reason "length"; `[[oss:busy]]` in a snippet makes its OSS-Instruct tests slow; the decontamination judge
+with finish_reason "length"; `[[surrogate]]` ends the answer with a lone surrogate escape; `[[oss:busy]]` in a snippet makes its OSS-Instruct tests slow; the decontamination judge
 answers "no" unless the sample holds `[[judge:same]]`. `latency` delays every answer. `root` is reported by /v1/models as
 vLLM does (the checkpoint path); `served_model` is the answers' `model` field (a dated snapshot).
 
@@ -156,6 +156,8 @@ class FakeServer:
         finish = "stop"
         if "[[length]]" in text:  # as if max_tokens ran out mid-answer
             content, finish = content[: len(content) // 2], "length"
+        if "[[surrogate]]" in text:  # half of an emoji, sent as a lone "\ud83d" escape
+            content += " \ud83d"
         choice = ({"message": {"role": "assistant", "content": content}} if chat else {"text": content})
         return web.json_response({
             "id": f"cmpl-{key[:12]}", "object": "chat.completion" if chat else "text_completion",

@@ -23,6 +23,7 @@ import orjson
 
 from alchemist.errors import UserError
 from alchemist.llm.types import ChatRequest, ChatResult
+from alchemist.schema import SURROGATE
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 log = logging.getLogger(__name__)
@@ -82,6 +83,19 @@ def _retry_after(headers) -> float | None:
         return None
 
 
+def load_body(body: bytes):
+    """A JSON answer. orjson refuses a lone surrogate escape (a cut emoji) that servers do send;
+    the standard parser takes it, and parse_completion replaces it."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        if "surrogate" not in str(e):
+            raise
+        import json
+
+        return json.loads(body)
+
+
 def parse_completion(data, chat: bool) -> ChatResult:
     """Texts, finish reasons and usage from a (chat) completion body; Malformed if it is not one."""
     if not isinstance(data, dict) or not isinstance(data.get("choices"), list) or not data["choices"]:
@@ -97,7 +111,8 @@ def parse_completion(data, chat: bool) -> ChatResult:
             content = choice.get("text")
         if not isinstance(content, str):
             raise Malformed("a choice has no text content")
-        texts.append(content)
+        # a lone surrogate escape (a cut emoji) is no character: U+FFFD, as a decoder would write
+        texts.append(SURROGATE.sub("\ufffd", content))
         reasons.append(str(choice.get("finish_reason") or ""))
     usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
     return ChatResult(texts=texts, finish_reasons=reasons, prompt_tokens=int(usage.get("prompt_tokens") or 0),
@@ -305,7 +320,7 @@ class OpenAIBackend:
                 async with session.post(url + path, data=payload) as resp:
                     body = await resp.read()
                     if resp.status == 200:
-                        result = parse_completion(orjson.loads(body), chat)
+                        result = parse_completion(load_body(body), chat)
                         result.attempts = attempt + 1
                         self._alive(e)
                         return result

@@ -270,6 +270,14 @@ def test_checks_see_plain_values_and_program_errors(pool):
     assert o.status == "failed" and "expected 4, got (3," in o.checks_stderr
 
 
+def test_a_lone_surrogate_fails_the_program_not_the_harness(pool):
+    """JSON answers may hold "\\ud800": such a program cannot be UTF-8 and fails like any other."""
+    bad = RIGHT.replace("a + b", "a + b  # \ud800")
+    assert pool.run(bad + ASSERTS, LIMITS).status == "failed"
+    assert pool.run(bad, LIMITS, Checks(ASSERTS + "x = '\ud800'\n", ("add",))).status == "failed"
+    assert pool.run(RIGHT + ASSERTS, LIMITS).status == "passed"
+
+
 def test_time_limit_counts_cpu_not_wall(pool):
     limits = Limits(timeout=1.0, wall_timeout=20.0)
     assert pool.run("import time\ntime.sleep(2.5)\n", limits).status == "passed"  # waiting is not CPU

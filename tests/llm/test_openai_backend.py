@@ -104,6 +104,18 @@ def test_cache_answers_repeats_without_requests(server, tmp_path):
     assert sum(server.requests.values()) == 2
 
 
+def test_a_lone_surrogate_in_an_answer_becomes_a_replacement_character(server, tmp_path):
+    """Servers send half an emoji as a lone "\\ud83d" escape: the answer is kept (orjson refuses
+    the body, the standard parser takes it) with U+FFFD in its place, and it can be cached."""
+    client = LLMClient(backend(server), tmp_path / "c.sqlite")
+    first = client.generate([req("cut emoji [[surrogate]]")])[0]
+    assert first.ok and first.text.endswith(" \ufffd") and first.attempts == 1
+    client.close()
+    again = LLMClient(backend(server), tmp_path / "c.sqlite")
+    assert again.generate([req("cut emoji [[surrogate]]")])[0].text == first.text and again.usage.requests == 0
+    again.close()
+
+
 def test_failed_answers_are_not_cached(server, tmp_path):
     client = LLMClient(backend(server, max_retries=0), tmp_path / "c.sqlite")
     assert not client.generate([req("x [[fail:500x1]]")])[0].ok
