@@ -78,6 +78,8 @@ log = logging.getLogger("alchemist.execution")
 ZYGOTE = Path(__file__).with_name("zygote.py")
 CHECKS_SEPARATOR = "\n#--alchemist-checks--\n"
 _SCRUBBED_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
+# Outcome.stderr when the harness, not the program, failed (the worker died or hung)
+WORKER_FAILED = "sandbox worker failed"
 LAYERS = ("namespaces", "filesystem", "capabilities", "landlock", "seccomp", "cgroups")
 
 
@@ -288,7 +290,7 @@ class Zygote:
                 reply = {}
             if not reply:  # the worker died or hung: replace it
                 self.close()
-                return Outcome("failed", None, round(time.perf_counter() - start, 3), "", "sandbox worker failed")
+                return Outcome("failed", None, round(time.perf_counter() - start, 3), "", WORKER_FAILED)
             n = limits.output_chars
             return Outcome(reply["status"], reply.get("returncode"), round(time.perf_counter() - start, 3),
                            _tail(work / "stdout", n), _tail(work / "stderr", n) + reply.get("error", ""),

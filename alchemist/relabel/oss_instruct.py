@@ -47,14 +47,23 @@ def program(solution: str, tests: str) -> str:
 
 
 def _defined(tree: ast.Module) -> set[str]:
-    """Names a solution defines at its top level (functions, classes, assigned names)."""
-    names = set()
-    for node in tree.body:
+    """Names a solution defines at module level: functions, classes, assigned and imported names,
+    also inside top-level if/try/with/for blocks (not inside functions or classes)."""
+    names, todo = set(), list(tree.body)
+    while todo:
+        node = todo.pop()
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.add(node.name)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            continue
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+            continue
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+            continue
+        for field in ("body", "orelse", "finalbody", "handlers"):
+            todo.extend(getattr(node, field, None) or [])
     return names
 
 
@@ -65,7 +74,7 @@ def precheck(solution: str, tests: str) -> str | None:
     try:
         ast.parse(program(solution, tests))
         solution_tree, tests_tree = ast.parse(solution), ast.parse(tests)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # deep nesting raises the last two
         return "syntax_error" if "assert" in tests else "no_tests"
     used = {n.id for n in ast.walk(tests_tree) if isinstance(n, ast.Name)}
     if not any(isinstance(n, ast.Assert) for n in ast.walk(tests_tree)) or not used & _defined(solution_tree):

@@ -164,6 +164,8 @@ def _syntax_error(response: str) -> str:
                 ast.parse(textwrap.dedent(code))
             except SyntaxError as e:
                 return f"{e.msg} (line {e.lineno} of the code)"
+            except (ValueError, RecursionError, MemoryError) as e:  # NUL bytes, deep nesting
+                return f"the Python code does not parse ({type(e).__name__})"
     return "the Python code does not parse"
 
 

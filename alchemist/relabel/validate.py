@@ -20,7 +20,7 @@ class Validator:
 
     def __init__(self, work: Path, timeout: float, workers: int | None = None):
         self.timeout = timeout
-        self.workers = workers or os.cpu_count() or 1
+        self.workers = workers or len(os.sched_getaffinity(0)) or 1  # the cores this process may use (quotas, taskset)
         self._lock = threading.Lock()
         self.log_path = work / "oss_verdicts.jsonl"
         self.known: dict[str, str | None] = {}
@@ -41,6 +41,7 @@ class Validator:
     def reason(self, program: str) -> str | None:
         """None when the program passes, else the reject reason (oss_instruct.verdict)."""
         from alchemist.execution import Limits, SandboxPool
+        from alchemist.execution.sandbox import WORKER_FAILED
         from alchemist.relabel.oss_instruct import verdict
 
         key = self._key(program)
@@ -50,8 +51,17 @@ class Validator:
                 return self.known[key]
             if self._pool is None:
                 self._pool = SandboxPool()
+                cut = self.log_path.is_file() and not self.log_path.read_bytes().endswith(b"\n") and self.log_path.stat().st_size
                 self._log = self.log_path.open("a", encoding="utf-8")
-        why = verdict(self._pool.run(program, Limits(timeout=self.timeout)))
+                if cut:  # a line a kill interrupted: the next entry starts on a line of its own
+                    self._log.write("\n")
+        for _ in range(2):  # a worker that died (not the program) is replaced and the program run again
+            outcome = self._pool.run(program, Limits(timeout=self.timeout))
+            if not (outcome.returncode is None and outcome.stderr == WORKER_FAILED):
+                break
+        else:
+            return "sandbox_failed"  # the harness failed: counted, never logged as the program's verdict
+        why = verdict(outcome)
         with self._lock:
             self.ran += 1
             self.known[key] = why

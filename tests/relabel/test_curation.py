@@ -109,6 +109,41 @@ def test_sandbox_verdicts_are_read_back_after_a_kill(tmp_path):
         assert again.reason("assert False\n") == "tests_fail" and again.ran == 1
     finally:
         again.close()
+    third = Validator(tmp_path, timeout=2.0)  # the entry written after the cut line was not lost
+    try:
+        assert third.reason("assert False\n") == "tests_fail" and third.ran == 0
+    finally:
+        third.close()
+
+
+def test_a_dead_sandbox_worker_is_not_the_program_s_verdict(tmp_path):
+    """The worker is killed while it runs a passing program: the program runs again on a fresh
+    worker and passes; the harness failure is never logged as the program's verdict."""
+    import os
+    import signal
+    import threading
+    import time
+
+    v = Validator(tmp_path, timeout=10.0)
+    program = "total = sum(range(40_000_000))\nassert total > 0\n"
+    killed = []
+
+    def kill_the_first_worker():
+        deadline = time.time() + 60
+        while time.time() < deadline and not (v._pool and v._pool._all and v._pool._all[0].proc):
+            time.sleep(0.01)
+        time.sleep(0.3)
+        os.kill(v._pool._all[0].proc.pid, signal.SIGKILL)
+        killed.append(True)
+
+    t = threading.Thread(target=kill_the_first_worker)
+    t.start()
+    try:
+        assert v.reason(program) is None
+    finally:
+        t.join()
+        v.close()
+    assert killed and len((tmp_path / "oss_verdicts.jsonl").read_text().splitlines()) == 1
 
 
 def test_parallel_validation_keeps_the_order_and_logs_every_verdict(tmp_path):

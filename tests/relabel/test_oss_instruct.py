@@ -37,6 +37,10 @@ def test_fake_answers_parse_and_precheck():
     for empty in ("# assert later", "assert True", "import math\nassert math.pi > 3", "print(f(1))", ""):
         assert oss.precheck(solution, empty) == "no_tests", empty
     assert oss.precheck("class Stack:\n    pass\n", "assert Stack() is not None") is None
+    fallback = "try:\n    from math import isqrt\nexcept ImportError:\n    def isqrt(n):\n        return int(n ** 0.5)\n"
+    assert oss.precheck(fallback, "assert isqrt(16) == 4") is None
+    deep = "def f():\n    return " + " + ".join(["1"] * 5000) + "\n"  # too deep for the parser: no crash
+    assert oss.precheck(deep, "assert f() == 5000") == "syntax_error"
     assert oss.parse("nonsense")[1] == "missing_tags"
 
 

@@ -149,3 +149,8 @@ def test_stratified_selection_is_seeded_and_proportional():
     assert picks != stratified(sources, list(range(100)), 10, seed=1, salt="x")
     assert sum(1 for i in picks if sources[i] == "a") == 8 and len(picks) == 10
     assert stratified(sources, list(range(100)), 500, seed=0, salt="x") == list(range(100))
+
+
+def test_syntax_explanation_survives_code_too_deep_to_parse():
+    deep = "x = " + "-" * 100_000 + "1"
+    assert "does not parse" in tasks._syntax_error(f"```python\n{deep}\n```")
