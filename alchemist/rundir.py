@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from alchemist.errors import UserError
-from alchemist.schema import SURROGATE
+from alchemist.schema import safe_json
 
 MARKER = "_SUCCESS"
 RUN_JSON = "run.json"
@@ -114,10 +114,7 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 def write_json_atomic(path: Path, obj) -> None:
-    text = json.dumps(obj, indent=2, ensure_ascii=False)
-    if SURROGATE.search(text):  # escaped, so the JSON reads back to the same strings
-        text = json.dumps(obj, indent=2)
-    write_text_atomic(path, text + "\n")
+    write_text_atomic(path, safe_json(obj, indent=2) + "\n")
 
 
 def copy_atomic(src: Path, dst: Path) -> None:

@@ -47,11 +47,15 @@ def surrogate_reason(texts) -> str | None:
     return None
 
 
-def meta_json(meta: dict) -> str:
+def safe_json(obj, **kwargs) -> str:
     """Readable JSON; escaped (losslessly) where a value holds a surrogate, e.g. a file name that
     is not valid UTF-8 (Python decodes those bytes to lone surrogates)."""
-    text = json.dumps(meta, ensure_ascii=False, default=str)
-    return json.dumps(meta, default=str) if SURROGATE.search(text) else text
+    text = json.dumps(obj, ensure_ascii=False, **kwargs)
+    return json.dumps(obj, **kwargs) if SURROGATE.search(text) else text
+
+
+def meta_json(meta: dict) -> str:
+    return safe_json(meta, default=str)
 
 
 def sample_id(task: str, messages: list[dict]) -> str:

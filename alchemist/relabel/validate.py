@@ -25,8 +25,10 @@ class Validator:
         self.log_path = work / "oss_verdicts.jsonl"
         self.known: dict[str, str | None] = {}
         self.ran = self.reused = 0
-        if self.log_path.is_file():
-            for line in self.log_path.read_text(encoding="utf-8").splitlines():
+        text = self.log_path.read_text(encoding="utf-8") if self.log_path.is_file() else ""
+        self._cut = bool(text) and not text.endswith("\n")  # the last line a kill interrupted
+        if text:
+            for line in text.splitlines():
                 try:  # a line cut by a kill is just run again
                     entry = json.loads(line)
                     self.known[entry["key"]] = entry["reason"]
@@ -51,9 +53,8 @@ class Validator:
                 return self.known[key]
             if self._pool is None:
                 self._pool = SandboxPool()
-                cut = self.log_path.is_file() and not self.log_path.read_bytes().endswith(b"\n") and self.log_path.stat().st_size
                 self._log = self.log_path.open("a", encoding="utf-8")
-                if cut:  # a line a kill interrupted: the next entry starts on a line of its own
+                if self._cut:  # the next entry starts on a line of its own
                     self._log.write("\n")
         for _ in range(2):  # a worker that died (not the program) is replaced and the program run again
             outcome = self._pool.run(program, Limits(timeout=self.timeout))
