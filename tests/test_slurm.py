@@ -9,7 +9,7 @@ import pytest
 from alchemist.errors import UserError
 from alchemist.recipe import load_recipe
 from alchemist.slurm import write_slurm_scripts
-from tests.curate.test_executors import slurm_cluster
+from tests.curate.test_executors import needs_slurm, slurm_cluster
 from tests.helpers import ROOT
 
 
@@ -86,6 +86,7 @@ def test_nodes_without_train_and_deepspeed_across_nodes_are_refused(tmp_path):
         write_slurm_scripts(recipe, tmp_path / "s", nodes=2)
 
 
+@needs_slurm
 @pytest.mark.slow
 def test_data_job_drives_curation_arrays_on_a_real_cluster(tmp_path, monkeypatch):
     """The data job runs `alchemist data`, whose curate stage submits datatrove job arrays from

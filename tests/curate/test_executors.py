@@ -3,6 +3,7 @@
 Both are stopped by pid (`ray stop` would stop every Ray process on the machine)."""
 
 import contextlib
+import importlib.util
 import json
 import os
 import shutil
@@ -34,6 +35,13 @@ pytestmark = pytest.mark.filterwarnings("ignore:placement_group:DeprecationWarni
 # at collection, before any test imports it.
 RAY_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
 os.environ.update(RAY_ENV)
+
+
+# The cluster tests need what only CI installs (scripts/ci_clusters.sh): without it they skip,
+# before any fixture runs, and say why. find_spec does not import Ray (importing it reads RAY_ENV).
+RAY_MISSING = (None if importlib.util.find_spec("ray") is not None and (Path(sys.executable).parent / "ray").exists()
+               else "Ray is not installed: pip install 'alchemist[ray]' (scripts/ci_clusters.sh does)")
+needs_ray = pytest.mark.skipif(RAY_MISSING is not None, reason=RAY_MISSING or "")
 
 
 def free_port() -> int:
@@ -139,9 +147,9 @@ def test_executor_keys_belong_to_their_type():
         assert ExecutorSpec.model_validate(spec.model_dump()) == spec
 
 
+@needs_ray
 def test_ray_needs_a_cluster_it_can_reach(tmp_path, monkeypatch):
     """An address with no cluster behind it is one UserError that says how to start one."""
-    pytest.importorskip("ray")
     from alchemist.errors import UserError
 
     spec = spec_for(type="ray", address=f"127.0.0.1:{free_port()}")
@@ -153,9 +161,9 @@ def test_ray_needs_a_cluster_it_can_reach(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def ray_cluster():
+    if RAY_MISSING:
+        pytest.skip(RAY_MISSING)
     ray_bin = Path(sys.executable).parent / "ray"
-    if not ray_bin.exists():
-        pytest.skip("Ray is not installed: pip install 'alchemist[ray]' (scripts/ci_clusters.sh does)")
     port = free_port()
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # Ray's socket paths must stay short
     env = {**os.environ, **RAY_ENV}
@@ -205,6 +213,7 @@ def tree(pid: int) -> set[int]:
     return seen
 
 
+@needs_ray
 @pytest.mark.slow
 def test_ray_matches_local(shards, local_run, ray_cluster, tmp_path, monkeypatch):
     use_executors(monkeypatch)
@@ -216,6 +225,7 @@ def test_ray_matches_local(shards, local_run, ray_cluster, tmp_path, monkeypatch
     assert (tmp_path / "work" / "1_screen" / "executor.json").is_file()
 
 
+@needs_ray
 @pytest.mark.slow
 def test_ray_listens_on_loopback_only(ray_cluster):
     addresses = listeners_of(tree(ray_cluster["pid"]))
@@ -239,6 +249,7 @@ DRIVER = textwrap.dedent("""
 """)
 
 
+@needs_ray
 @pytest.mark.slow
 def test_ray_resumes_after_kill(shards, local_run, ray_cluster, tmp_path, monkeypatch):
     """kill -9 of the driver once the first step's tasks are done; the rerun keeps them (datatrove's
@@ -309,6 +320,9 @@ def slurm_missing() -> str | None:
     return None
 
 
+needs_slurm = pytest.mark.skipif(slurm_missing() is not None, reason=slurm_missing() or "")
+
+
 @contextlib.contextmanager
 def slurm_cluster():
     """munged + slurmctld + slurmd on 127.0.0.1, state in a temp dir; yields SLURM_CONF's path."""
@@ -358,6 +372,7 @@ def slurm_cluster():
         shutil.rmtree(root, ignore_errors=True)
 
 
+@needs_slurm
 @pytest.mark.slow
 def test_slurm_matches_local(shards, local_run, tmp_path, monkeypatch):
     with slurm_cluster() as conf:
@@ -375,6 +390,7 @@ def test_slurm_matches_local(shards, local_run, tmp_path, monkeypatch):
     assert len(list((tmp_path / "work" / "1_screen" / "slurm_logs").glob("*_*.out"))) >= 2
 
 
+@needs_slurm
 @pytest.mark.slow
 def test_slurm_failed_task_is_an_error(shards, tmp_path, monkeypatch):
     """A task that dies on the cluster is a UserError naming the logs, not a silent short result."""
@@ -392,6 +408,7 @@ def test_slurm_failed_task_is_an_error(shards, tmp_path, monkeypatch):
             execute([PassedReader(str(verdict_dir))], 2, 2, tmp_path / "boom", spec, "boom")
 
 
+@needs_ray
 @pytest.mark.slow
 def test_every_signal_gives_a_ray_worker_the_local_verdicts():
     """Ray and Slurm tasks run in fresh interpreters, not forks of the process that built the
