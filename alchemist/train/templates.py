@@ -3,12 +3,15 @@ end-of-turn token sit inside `{% generation %}` tags, so the assistant mask cove
 model must learn to say, including when to stop (a fine-tuned model that never learned its
 end-of-turn token never stops generating).
 
-A format is saved with the tokenizer (chat_template.jinja), so whoever loads the trained model
-(transformers, vLLM, `alchemist eval`) prompts it the way it was trained.
+The trained model ships two files: `chat_template.jinja`, the same template with the generation
+tags taken out (plain Jinja, so every server renders it: transformers, vLLM, TGI and other
+minijinja renderers, llama.cpp), and `training_chat_template.jinja`, the template as trained with,
+for reproducing the run. Both render the same text.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from alchemist.errors import UserError
@@ -60,7 +63,9 @@ CHATML = ChatFormat(
 )
 
 # DeepSeek-Coder-Instruct's format (its default system prompt left out: the data's own system
-# turns, e.g. AlchemistPrompts, are what the model should condition on).
+# turns, e.g. AlchemistPrompts, are what the model should condition on). A system turn is followed
+# by a newline: DeepSeek's own template writes the system text as it is, and its default system
+# prompt ends with one, so a system turn of ours reads the same way before `### Instruction:`.
 DEEPSEEK_CODER = ChatFormat(
     name="deepseek-coder",
     template=(
@@ -78,6 +83,26 @@ DEEPSEEK_CODER = ChatFormat(
 )
 
 FORMATS = {f.name: f for f in (ALCHEMIST, CHATML, DEEPSEEK_CODER)}
+
+
+TRAINING_TEMPLATE_FILE = "training_chat_template.jinja"
+_GENERATION_TAG = re.compile(r"\{%(-?)\s*(generation|endgeneration)\s*(-?)%\}(\n?)")
+
+
+def plain_template(template: str) -> str:
+    """`template` without `{% generation %}` tags: the text it renders is unchanged (the tags only
+    mark the assistant mask), and renderers without transformers' extension accept it.
+
+    A tag with whitespace control, or followed by a newline (which trim_blocks eats after a tag),
+    becomes an always-true `if` with the same controls, so the whitespace stays as it was."""
+    def swap(m: re.Match) -> str:
+        left, tag, right, newline = m.groups()
+        if not (left or right or newline):
+            return ""
+        word = "if true" if tag == "generation" else "endif"
+        return f"{{%{left} {word} {right}%}}{newline}"
+
+    return _GENERATION_TAG.sub(swap, template)
 
 
 def training_ready(template: str | None) -> bool:

@@ -27,7 +27,7 @@ from alchemist.train import data as tokdata
 from alchemist.train import deepspeed as ds
 from alchemist.train import metrics
 from alchemist.train.spec import TrainSpec
-from alchemist.train.templates import apply_format
+from alchemist.train.templates import TRAINING_TEMPLATE_FILE, apply_format, plain_template
 
 BUILTIN_TINY = "builtin:tiny"
 CHECKPOINTS = "checkpoints"
@@ -416,7 +416,7 @@ def _save(trainer, tokenizer, spec: TrainSpec, device: Device, out: Path, main: 
         model = trainer.accelerator.unwrap_model(trainer.model)
         if main:
             model.save_pretrained(out / "adapter")
-            tokenizer.save_pretrained(out / "adapter")
+            save_tokenizer(tokenizer, out / "adapter")
             merged = model.merge_and_unload()
             if device.bf16:
                 merged = merged.to(torch.bfloat16)
@@ -429,6 +429,19 @@ def _save(trainer, tokenizer, spec: TrainSpec, device: Device, out: Path, main: 
             model = model.to(torch.bfloat16)
         model.save_pretrained(out)
     if main:
-        tokenizer.save_pretrained(out)
+        save_tokenizer(tokenizer, out)
         for leftover in ("training_args.bin", "README.md"):
             (out / leftover).unlink(missing_ok=True)
+
+
+def save_tokenizer(tokenizer, where: Path) -> None:
+    """The tokenizer with a plain-Jinja chat_template.jinja every server renders, and the template
+    trained with (generation tags kept) beside it as training_chat_template.jinja."""
+    trained = tokenizer.chat_template
+    tokenizer.chat_template = plain_template(trained) if isinstance(trained, str) else trained
+    try:
+        tokenizer.save_pretrained(where)
+    finally:
+        tokenizer.chat_template = trained
+    if isinstance(trained, str):
+        (Path(where) / TRAINING_TEMPLATE_FILE).write_text(trained, encoding="utf-8")

@@ -2,7 +2,8 @@ import pytest
 from transformers import AutoTokenizer
 
 from alchemist.errors import UserError
-from alchemist.train.templates import FORMATS, apply_format
+from alchemist.train.templates import FORMATS, TRAINING_TEMPLATE_FILE, apply_format, plain_template
+from alchemist.train.trainer import save_tokenizer
 
 CONV = [{"role": "system", "content": "Be brief."},
         {"role": "user", "content": "add 1+1"}, {"role": "assistant", "content": "2"},
@@ -62,3 +63,67 @@ def test_no_usable_template_and_none_named(base_model, tmp_path):
     tok.chat_template = "{% for m in messages %}{{ m['content'] }}{% endfor %}"
     with pytest.raises(UserError, match="without \\{% generation %\\}"):
         apply_format(tok, None)
+
+
+def _minijinja(template: str, tok, messages, add_generation_prompt: bool) -> str:
+    """Render as TGI does: minijinja with trim_blocks and lstrip_blocks, the tokenizer's tokens."""
+    import minijinja
+
+    env = minijinja.Environment()
+    env.trim_blocks = env.lstrip_blocks = True
+    return env.render_str(template, messages=messages, bos_token=tok.bos_token, eos_token=tok.eos_token,
+                          add_generation_prompt=add_generation_prompt)
+
+
+CONVERSATIONS = [CONV, CONV[1:2], CONV[1:3], CONV[:3]]
+
+
+@pytest.mark.parametrize("name", [*sorted(FORMATS), "tiny-model"])
+def test_plain_template_renders_identically_in_transformers_and_minijinja(base_model, tiny_model, name):
+    import minijinja
+
+    tok = AutoTokenizer.from_pretrained(tiny_model if name == "tiny-model" else base_model)
+    trained = tok.chat_template if name == "tiny-model" else apply_format(tok, name).template
+    plain = plain_template(trained)
+    assert "{% generation" not in plain and "endgeneration" not in plain
+    with pytest.raises(minijinja.TemplateError, match="unknown statement generation"):
+        _minijinja(trained, tok, CONV, False)  # what TGI and its peers say of the training template
+    for messages in CONVERSATIONS:
+        for prompt in (False, True):
+            tok.chat_template = trained
+            want = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=prompt)
+            tok.chat_template = plain
+            assert tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=prompt) == want
+            assert _minijinja(plain, tok, messages, prompt) == want
+
+
+def test_plain_template_keeps_whitespace_control_and_trimmed_newlines():
+    import jinja2
+
+    trained = ("{% for m in messages %}  {%- generation -%}  {{ m }}  {% endgeneration %}\n|"
+               "{% generation %}{{ m }}{% endgeneration %}{% endfor %}")
+    plain = plain_template(trained)
+    env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.do"])
+
+    class Generation(jinja2.ext.Extension):
+        tags = {"generation"}
+
+        def parse(self, parser):
+            lineno = next(parser.stream).lineno
+            body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
+            return jinja2.nodes.Scope(body, lineno=lineno)
+
+    env.add_extension(Generation)
+    want = env.from_string(trained).render(messages=["a", "b"])
+    assert "generation -" not in plain and "endgeneration" not in plain and env.from_string(plain).render(messages=["a", "b"]) == want
+
+
+def test_saved_model_dir_has_a_plain_template_and_the_training_one(base_model, tmp_path):
+    tok = AutoTokenizer.from_pretrained(base_model)
+    chosen = apply_format(tok, "chatml")
+    save_tokenizer(tok, tmp_path)
+    assert tok.chat_template == chosen.template  # the tokenizer in memory keeps training
+    assert (tmp_path / TRAINING_TEMPLATE_FILE).read_text() == chosen.template
+    assert (tmp_path / "chat_template.jinja").read_text() == plain_template(chosen.template)
+    loaded = AutoTokenizer.from_pretrained(tmp_path)
+    assert loaded.chat_template == plain_template(chosen.template)
