@@ -26,6 +26,7 @@ from alchemist.errors import UserError
 from alchemist.train import data as tokdata
 from alchemist.train import deepspeed as ds
 from alchemist.train import metrics
+from alchemist.train.neftune import NEFTune
 from alchemist.train.spec import TrainSpec
 from alchemist.train.templates import TRAINING_TEMPLATE_FILE, apply_format, plain_template
 
@@ -257,6 +258,9 @@ def train(spec: TrainSpec, data_path: Path, out: Path, work: Path, seed: int = 0
     n_params = sum(p.numel() for p in model.parameters())
     if spec.method == "lora":
         model = _apply_lora(model, spec, tokenizer.convert_tokens_to_ids(list(chosen.added_tokens)))
+    if spec.neftune_noise_alpha:
+        # our hooks, not transformers': the noise scales with each packed sample's length
+        NEFTune(spec.neftune_noise_alpha).attach(model)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     say(f"model: {spec.model} ({n_params / 1e6:,.1f}M parameters, {trainable / 1e6:,.2f}M trained, {spec.method}); "
         f"attention {attn}; {device.name}; bf16 {'on' if device.bf16 else 'off'}"
@@ -287,7 +291,7 @@ def train(spec: TrainSpec, data_path: Path, out: Path, work: Path, seed: int = 0
         # transformers 5's name for gradient checkpointing; TRL would turn it on by default
         activation_checkpointing=spec.gradient_checkpointing,
         activation_checkpointing_kwargs={"use_reentrant": False} if spec.gradient_checkpointing else None,
-        neftune_noise_alpha=spec.neftune_noise_alpha,
+        neftune_noise_alpha=None,  # alchemist.train.neftune, per sample (attached above)
         use_liger_kernel=spec.liger,
         deepspeed=ds_config,
         use_cpu=device.kind == "cpu" and ds_config is None,
