@@ -28,6 +28,16 @@ def procs_per_node(launch: LaunchSpec) -> int:
     return max(1, torch.cuda.device_count())
 
 
+def planned_world_size(launch: LaunchSpec, env: dict | None = None) -> int:
+    """How many training processes this launch starts (inside a launcher: the ones it started)."""
+    env = os.environ if env is None else env
+    if "RANK" in env and "WORLD_SIZE" in env:
+        return int(env["WORLD_SIZE"])
+    if launch.launcher == "deepspeed" and launch.hostfile and Path(launch.hostfile).expanduser().is_file():
+        return sum(slots for _, slots in read_hostfile(launch.hostfile))
+    return procs_per_node(launch) * launch.nnodes
+
+
 def read_hostfile(path: str | Path) -> list[tuple[str, int]]:
     """`host slots=N` lines (DeepSpeed's format; # comments and blank lines allowed)."""
     p = Path(path).expanduser()

@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from alchemist.errors import UserError
 from alchemist.specs import Strict, volatile
 
 TEMPLATES = ("alchemist", "chatml", "deepseek-coder")
@@ -42,7 +43,8 @@ class DeepSpeedSpec(Strict):
 
 class LaunchSpec(Strict):
     """How many processes run the stage. The world size multiplies the global batch
-    (micro_batch_size x grad_accum x ranks), so pick grad_accum for the ranks you launch."""
+    (micro_batch_size x grad_accum x ranks): pin `train.global_batch_size` to keep it whatever the
+    ranks; without it, the world size is part of the stage's fingerprint."""
 
     launcher: Literal["torchrun", "deepspeed"] = volatile("torchrun", description="Multi-process launcher used by `alchemist train --launch` and `alchemist slurm`.")
     nproc_per_node: int | Literal["auto"] = volatile("auto", description="Processes per node; `auto`: one per visible GPU (1 on CPU).")
@@ -89,6 +91,11 @@ class TrainSpec(Strict):
     micro_batch_size: int = Field(
         1, ge=1, description="Rows per device per forward pass (with packing, one row holds many samples).")
     grad_accum: int = Field(1, ge=1, description="Micro-batches per optimizer step; the loss is normalized by the step's label count.")
+    global_batch_size: int | None = Field(
+        None, ge=1, description="Rows per optimizer step over all processes (micro_batch_size x grad_accum x world size). "
+                                "Set: grad_accum is derived from the world size (an error if it does not divide), so "
+                                "4 or 8 GPUs train the same run. Null: grad_accum as given, and a different world size "
+                                "is a different run.")
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
     max_grad_norm: float = Field(1.0, ge=0, description="Gradient clipping norm (0: off).")
     bf16: Literal["auto", True, False] = Field(
@@ -115,6 +122,20 @@ class TrainSpec(Strict):
     tokenize_workers: int = volatile(1, ge=1, description="Processes used to tokenize the data the first time.")
     peak_tflops: float | None = volatile(
         None, gt=0, description="Device peak TFLOPS for MFU; null: looked up from the GPU name (bf16 dense).")
+
+    def accumulation(self, world: int) -> int:
+        """Micro-batches per optimizer step on `world` processes."""
+        if self.global_batch_size is None:
+            return self.grad_accum
+        per_pass = self.micro_batch_size * world
+        if self.global_batch_size % per_pass:
+            raise UserError(f"train.global_batch_size: {self.global_batch_size} is not a multiple of micro_batch_size "
+                            f"{self.micro_batch_size} x {world} process{'es' if world > 1 else ''} = {per_pass}; "
+                            "pick a multiple of it, or another micro_batch_size")
+        return self.global_batch_size // per_pass
+
+    def global_batch(self, world: int) -> int:
+        return self.micro_batch_size * self.accumulation(world) * world
 
     @model_validator(mode="after")
     def _coherent(self):

@@ -16,7 +16,14 @@ class Train:
         return getattr(recipe, "train", None) is not None and recipe.train.enabled
 
     def config(self, recipe):
-        return {"train": recipe.train, "seed": recipe.seed}
+        from alchemist.train.launch import planned_world_size
+
+        spec = recipe.train
+        # the global batch decides the weights: with it pinned, the world size only derives grad_accum;
+        # without it, 4 and 8 processes are two different runs
+        pinned = spec.global_batch_size is not None
+        world = None if pinned else planned_world_size(spec.launch)
+        return {"train": spec, "seed": recipe.seed, "world_size": world}
 
     def inputs(self, ctx) -> list[Path]:
         from alchemist.train.trainer import local_model_files
@@ -26,13 +33,21 @@ class Train:
     def preflight(self, ctx) -> None:
         from alchemist.train.trainer import preflight
 
+        from alchemist.train.launch import planned_world_size
+
         preflight(ctx.recipe.train)
+        ctx.recipe.train.accumulation(planned_world_size(ctx.recipe.train.launch))  # divisible, or one line
 
     def plan(self, ctx) -> str:
         spec = ctx.recipe.train
         steps = f"{spec.max_steps} steps" if spec.max_steps > 0 else f"{spec.epochs:g} epochs"
+        from alchemist.train.launch import planned_world_size
+
+        world = planned_world_size(spec.launch)
+        accum = spec.accumulation(world)
         return (f"{spec.method} fine-tune of {spec.model}: {steps}, seq {spec.max_seq_len}"
-                f"{' packed' if spec.packing else ''}, lr {spec.lr:g}, batch {spec.micro_batch_size}x{spec.grad_accum}"
+                f"{' packed' if spec.packing else ''}, lr {spec.lr:g}, global batch {spec.micro_batch_size}x{accum}x{world} "
+                f"= {spec.micro_batch_size * accum * world}"
                 f"{f', ZeRO-{spec.deepspeed.stage}' if spec.deepspeed.stage else ''}")
 
     def run(self, ctx, out: Path, work: Path) -> dict:

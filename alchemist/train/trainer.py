@@ -228,6 +228,11 @@ def train(spec: TrainSpec, data_path: Path, out: Path, work: Path, seed: int = 0
     cpu_ranks = ds_config is not None and device.kind == "cpu" and world_size() > 1
     if cpu_ranks:
         _cpu_deepspeed_state()
+    world = world_size()
+    accum = spec.accumulation(world)
+    global_batch = spec.micro_batch_size * accum * world
+    say(f"global batch: {spec.micro_batch_size} x {accum} x {world} = {global_batch} rows per optimizer step "
+        f"(micro batch x accumulation x processes{', pinned by train.global_batch_size' if spec.global_batch_size else ''})")
     eot_id = tokenizer.convert_tokens_to_ids(chosen.end_of_turn)
     say(f"chat template: {chosen.source}; a turn ends with {chosen.end_of_turn!r} (id {eot_id})"
         + (f"; added tokens {list(chosen.added_tokens)}" if chosen.added_tokens else ""))
@@ -283,7 +288,7 @@ def train(spec: TrainSpec, data_path: Path, out: Path, work: Path, seed: int = 0
         warmup_steps=spec.warmup_ratio,  # a float below 1 is a share of the steps
         per_device_train_batch_size=spec.micro_batch_size,
         per_device_eval_batch_size=spec.micro_batch_size,
-        gradient_accumulation_steps=spec.grad_accum,
+        gradient_accumulation_steps=accum,
         weight_decay=spec.weight_decay,
         max_grad_norm=spec.max_grad_norm,
         bf16=device.bf16,
@@ -371,6 +376,10 @@ def train(spec: TrainSpec, data_path: Path, out: Path, work: Path, seed: int = 0
         "device": peak_name if device.kind == "cpu" else device.name,
         "attention": attn,
         "method": spec.method,
+        "global_batch_size": global_batch,
+        "micro_batch_size": spec.micro_batch_size,
+        "grad_accum": accum,
+        "world_size": world,
         "resumed_from": resume.name if resume else None,
         "samples": st.samples,
         "trained_samples": st.kept - st.held_out,

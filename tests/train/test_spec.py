@@ -33,3 +33,14 @@ def test_volatile_fields_leave_the_fingerprint():
 def test_bad_combinations_say_what_to_choose(bad, words):
     with pytest.raises(ValidationError, match=words):
         TrainSpec(**bad)
+
+
+def test_global_batch_derives_accumulation_or_says_what_divides():
+    from alchemist.errors import UserError
+
+    assert TrainSpec(grad_accum=3, micro_batch_size=2).global_batch(4) == 24  # not pinned: follows the world
+    spec = TrainSpec(global_batch_size=48, micro_batch_size=2, grad_accum=7)  # grad_accum yields to the pin
+    assert [spec.accumulation(w) for w in (1, 2, 8)] == [24, 12, 3]
+    with pytest.raises(UserError, match=r"train.global_batch_size: 48 is not a multiple of micro_batch_size 2 x 5 "
+                                        r"processes = 10"):
+        spec.accumulation(5)

@@ -39,12 +39,16 @@ def test_trains_and_writes_a_loadable_model_that_stops(base_model, data_path, tm
     assert report["steps"] == 4 and any("eval_codegen_loss" in h for h in report["history"])
     assert (out / "loss.png").stat().st_size > 1000 and list((out / "logs").glob("events.out.tfevents*"))
     assert any("chat template: deepseek-coder" in s for s in said)
+    assert any("global batch: 1 x 1 x 1 = 1 rows per optimizer step" in s for s in said)
+    assert (report["global_batch_size"], report["grad_accum"], report["world_size"]) == (1, 1, 1)
 
 
 def test_loss_does_not_change_with_accumulation(tiny_model, data_path, tmp_path):
     got = {}
-    for micro, accum in ((4, 1), (1, 4), (2, 2)):
-        spec = tiny_spec(tiny_model, micro_batch_size=micro, grad_accum=accum, max_steps=3)
+    for micro, accum in ((4, 1), (1, 4), (2, None)):
+        # (2, None): accumulation derived from train.global_batch_size 4
+        batch = {"grad_accum": accum} if accum else {"global_batch_size": 4}
+        spec = tiny_spec(tiny_model, micro_batch_size=micro, max_steps=3, **batch)
         out = tmp_path / f"m{micro}x{accum}"
         train(spec, data_path, out, tmp_path / f"w{micro}x{accum}", seed=0, say=lambda m: None)
         got[(micro, accum)] = (losses(out), AutoModelForCausalLM.from_pretrained(out).state_dict())
@@ -79,6 +83,7 @@ def test_lora_keeps_the_adapter_and_writes_the_merged_model(base_model, data_pat
     ({"deepspeed": {"stage": 2, "config": {"zero_optimization": {"overlap_com": True}}}},
      "zero_optimization.overlap_com"),
     ({"chat_template": None}, "train.chat_template"),
+    ({"global_batch_size": 3, "micro_batch_size": 2}, "train.global_batch_size: 3 is not a multiple"),
 ])
 def test_user_errors_come_before_any_compute(base_model, data_path, tmp_path, over, words):
     spec = tiny_spec(base_model, **{"chat_template": "chatml", **over})
