@@ -7,13 +7,39 @@ stage's fingerprint, so changing it never reruns a finished stage.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+# Largest weight a source or task may have: a weight repeats each row that many times, and a
+# typo such as 1e12 would otherwise fill memory instead of failing at its line.
+MAX_WEIGHT = 1000.0
+# Seeds reach numpy's RandomState (datatrove's MinHash adds 1), which takes 0 .. 2**32 - 1.
+MAX_SEED = 2**32 - 2
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # .inf and .nan are YAML numbers; no setting of alchemist means them
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+def _file_name(value: str) -> str:
+    """A name that becomes one file or directory name (runs/NAME, NAME.parquet)."""
+    if not value.strip():
+        raise ValueError("is empty; give a name (it names files and folders)")
+    bad = sorted({ch for ch in value if ch in "/\\" or ord(ch) < 32 or ch == "\x7f"})
+    if bad:
+        shown = ", ".join(repr(ch) for ch in bad)
+        raise ValueError(f"'{value}' holds {shown}; a name becomes a file name: use letters, digits, '-', '_' and '.'")
+    if value.startswith(".") or value != value.strip():
+        raise ValueError(f"'{value}' starts with '.' or has spaces around it; a name becomes a file name")
+    if len(value.encode("utf-8", "surrogatepass")) > 100:
+        raise ValueError(f"'{value[:40]}...' is {len(value)} characters long; a name becomes a file name: keep it under 100")
+    return value
+
+
+FileName = Annotated[str, AfterValidator(_file_name)]
+
 
 
 def volatile(default: Any = ..., **kwargs) -> Any:

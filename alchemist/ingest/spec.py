@@ -6,11 +6,11 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from alchemist.specs import Strict
+from alchemist.specs import MAX_WEIGHT, FileName, Strict
 
 
 class SourceSpec(Strict):
-    name: str = Field(description="Unique name; the manifest counts per name.")
+    name: FileName = Field(description="Unique name; the manifest counts per name (and data/ingested/NAME.parquet is named after it).")
     adapter: str = Field(description="How records become Samples; see `alchemist sources`.")
     path: str | list[str] | None = Field(None, description="File, glob, directory or list of them.")
     hf: str | None = Field(None, description="Hugging Face dataset id, read with `datasets`.")
@@ -18,7 +18,7 @@ class SourceSpec(Strict):
     split: str = Field("train", description="Dataset split for `hf`.")
     revision: str | None = Field(None, description="Dataset revision (commit, tag) for `hf`.")
     options: dict[str, Any] = Field(default_factory=dict, description="Adapter options.")
-    weight: float = Field(1.0, ge=0, description="Mixing weight: <1 subsamples, >1 repeats.")
+    weight: float = Field(1.0, ge=0, le=MAX_WEIGHT, description="Mixing weight: <1 subsamples, >1 repeats (at most 1000).")
     max_samples: int | None = Field(None, ge=0, description="Cap on curated samples taken from this source.")
     use: str | None = Field(None, description="Name of the data_sources/ entry this was expanded from.")
 

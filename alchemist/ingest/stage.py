@@ -101,8 +101,11 @@ def ingest_source(spec: SourceSpec, files: list[Path], out_dir: Path, strict: bo
             stats["ingested"] += len(batch)
     finally:
         writer.close()
+    if adapter.whole_files and files and stats["ingested"] == 0:
+        raise UserError(f"source '{spec.name}': none of its {len(files)} files holds a usable snippet "
+                        f"(e.g. {next(iter(first_error.values()), 'every file is empty')}); check its path and options")
     for f, n in good.items():
-        if n == 0:
+        if n == 0 and not adapter.whole_files:
             why = first_error.get(f, "the file is empty")
             raise UserError(f"{f}: no record could be read from this file of source '{spec.name}' ({why}); "
                             "fix the file, or remove it from the source's path")

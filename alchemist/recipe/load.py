@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import copy
 import difflib
+import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +44,20 @@ def _parse_override(text: str) -> tuple[list[str], Any]:
     key, value = text.split("=", 1)
     if not key.strip():
         raise RecipeError(f"--set {text!r}: the key is empty; e.g. --set train.lr=2e-5")
-    return key.strip().split("."), _parse_value(value)
+    keys = key.strip().split(".")
+    if any(not k.strip() for k in keys):
+        raise RecipeError(f"--set {text!r}: the key '{key.strip()}' has an empty part (two dots, or a dot at an end); "
+                          "e.g. --set curate.filters.min_response_chars=16")
+    return keys, _parse_value(value)
+
+
+def override_keys(overrides: list[str]) -> dict[tuple, str]:
+    """{key path: the flag as typed} of the --set flags, so that errors blame the flag."""
+    out = {}
+    for text in overrides:
+        keys, _ = _parse_override(text)
+        out[tuple(int(k) if k.isdigit() else k for k in keys)] = text
+    return out
 
 
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
@@ -159,9 +174,61 @@ def _clean_loc(loc: tuple) -> tuple[tuple, str | None]:
     return tuple(out), backend
 
 
-def _describe(err: dict, yaml_root, origin: str) -> str:
+# Scalars YAML reads as something else than the text a user meant (an unquoted date, 007, yes)
+_NOT_TEXT = {"date": "a date", "datetime": "a date and time", "int": "a number", "float": "a number",
+             "bool": "a boolean (true/false)"}
+
+
+def _node_at(node: yaml.Node | None, loc: tuple) -> yaml.Node | None:
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == key), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            return None
+    return node
+
+
+def _not_text_hint(err: dict, yaml_root, loc: tuple, flag: str | None) -> str | None:
+    """For a string key given an unquoted date or number: say how YAML read it and to quote it."""
+    if err["type"] != "string_type":
+        return None
+    kind = _NOT_TEXT.get(type(err.get("input")).__name__)
+    if kind is None:
+        return None
+    if flag is not None:
+        key, value = flag.split("=", 1)
+        return f"YAML reads {value} as {kind}, not text; quote it: --set '{key}=\"{value}\"'"
+    node = _node_at(yaml_root, loc)
+    value = node.value if isinstance(node, yaml.ScalarNode) else str(err["input"])
+    return f"YAML reads {value} as {kind}, not text; quote it: {loc[-1]}: \"{value}\""
+
+
+def _flag_for(loc: tuple, flags: dict[tuple, str], yaml_root) -> str | None:
+    """The --set flag that set this key (or a section holding it, or that made up a section
+    the recipe does not have)."""
+    for keys, text in flags.items():
+        if loc[: len(keys)] == keys or (loc and keys[: len(loc)] == loc and _node_at(yaml_root, loc) is None):
+            return text
+    return None
+
+
+# A model validator's message that starts with a dotted key (e.g. "eval.llm is required") is
+# about that key: cite its line, not the section's first line or "(top level)".
+_LEADING_KEY = re.compile(r"^`?([a-z_]+(?:\.[a-z_]+)+)`?\b")
+
+
+def _describe(err: dict, yaml_root, origin: str, flags: dict[tuple, str] | None = None) -> str:
     loc, backend = _clean_loc(tuple(err["loc"]))
+    msg = err["msg"].removeprefix("Value error, ")
+    lead = _LEADING_KEY.match(msg)
+    if lead and err["type"] == "value_error":
+        named = tuple(lead.group(1).split("."))
+        if named[:len(loc)] == loc:  # the key lies inside the section that raised
+            loc = named
     where = _dotted(loc) or "(top level)"
+    flag = _flag_for(loc, flags or {}, yaml_root)
     if err["type"] == "extra_forbidden":
         line = _key_line(yaml_root, loc)
         parent = _model_at(loc[:-1], backend)
@@ -172,12 +239,50 @@ def _describe(err: dict, yaml_root, origin: str) -> str:
         msg = f"unknown key{scope}{hint}"
         if loc[:1] == ("eval",) and len(loc) == 2 and loc[1] in LLM_KEYS:
             msg = f"unknown key; the model and its sampling go under eval.llm, e.g. llm: {{backend: hf, model: PATH, {loc[1]}: ...}}"
+    elif err["type"] == "literal_error" and err["loc"][-1] == "[key]":
+        line = _key_line(yaml_root, loc)
+        allowed = list((err.get("ctx") or {}).get("expected", "").replace("'", "").split(" or "))
+        allowed = [a.strip() for part in allowed for a in part.split(",") if a.strip()]
+        guess = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        msg = f"unknown key; did you mean '{guess[0]}'?" if guess else f"unknown key; allowed keys: {', '.join(allowed)}"
     else:
         line = _line_of(yaml_root, loc)
-        msg = err["msg"].removeprefix("Value error, ")
+        msg = _not_text_hint(err, yaml_root, loc, flag) or msg
         if err["type"] == "missing":
             msg = "required key is missing"
+        elif err["type"] == "finite_number":
+            msg = f"{err.get('input')!r} is not a number alchemist can use; give a finite number"
+    if flag is not None:
+        return f"--set {flag}: {where}: {msg}"
     return f"{origin}:{line}: {where}: {msg}" if line else f"{origin}: {where}: {msg}"
+
+
+def _deepest(errors: list[dict]) -> list[dict]:
+    """Drop an error at a key when another error lies deeper under it: for `bool | section`
+    given a mapping, the section's error is the one that matters, not "should be a boolean"."""
+    locs = [_clean_loc(tuple(e["loc"]))[0] for e in errors]
+    return [e for e, loc in zip(errors, locs)
+            if not any(len(other) > len(loc) and other[: len(loc)] == loc for other in locs)]
+
+
+def _duplicate_keys(node: yaml.Node | None, origin: str, path: tuple = ()) -> list[str]:
+    """Keys given twice in one mapping: YAML keeps the last silently; name both lines."""
+    out = []
+    if isinstance(node, yaml.MappingNode):
+        first: dict = {}
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode) and k.value != "<<":
+                if k.value in first:
+                    where = _dotted(path + (k.value,))
+                    out.append(f"{origin}:{k.start_mark.line + 1}: {where}: given twice (lines {first[k.value]} and "
+                               f"{k.start_mark.line + 1}); keep one")
+                else:
+                    first[k.value] = k.start_mark.line + 1
+            out += _duplicate_keys(v, origin, path + (k.value if isinstance(k, yaml.ScalarNode) else "?",))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            out += _duplicate_keys(v, origin, path + (i,))
+    return out
 
 
 # -- use: entries of data_sources/ ----------------------------------------------------------------
@@ -189,13 +294,18 @@ def load_catalog_entry(name: str, recipe_path: Path | None) -> dict:
             entry = yaml.safe_load(f.read_text(encoding="utf-8")) or {}
             return {k: v for k, v in entry.items() if k not in CATALOG_ONLY_KEYS}
     known = sorted({p.stem for d in catalog_dirs(recipe_path) if d.is_dir() for p in d.glob("*.yaml")})
-    raise KeyError(f"no data_sources entry named '{name}' (known: {', '.join(known) or 'none'})")
+    guess = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean '{guess[0]}'?" if guess else ""
+    raise KeyError(f"no data_sources entry named '{name}'{hint} (known: {', '.join(known) or 'none'}; "
+                   "or give the source's name, adapter and path yourself)")
 
 
-def _expand_uses(raw: dict, recipe_path: Path | None, errors: list[str], yaml_root, origin: str) -> None:
+def _expand_uses(raw: dict, recipe_path: Path | None, errors: list[str], yaml_root, origin: str) -> set[int]:
+    """Replace `use: NAME` entries by their data_sources/ entry; the indices that failed."""
+    failed: set[int] = set()
     sources = raw.get("sources")
     if not isinstance(sources, list):
-        return
+        return failed
     for i, src in enumerate(sources):
         if not (isinstance(src, dict) and src.get("use")):
             continue
@@ -205,18 +315,21 @@ def _expand_uses(raw: dict, recipe_path: Path | None, errors: list[str], yaml_ro
             entry = load_catalog_entry(str(src["use"]), recipe_path)
         except KeyError as e:
             errors.append(f"{origin}:{_line_of(yaml_root, ('sources', i, 'use'))}: sources[{i}].use: {e.args[0]}")
+            failed.add(i)
             continue
         if "path" in src:  # a local copy of the corpus replaces its hub location
             entry = {k: v for k, v in entry.items() if k not in ("hf", "config", "split", "revision")}
         merged = {**entry, **src}
         merged.setdefault("name", src["use"])
         sources[i] = merged
+    return failed
 
 
 # -- checks that need the validated recipe --------------------------------------------------------
 
 def _semantic_errors(recipe: Recipe, recipe_path: Path | None, yaml_root, origin: str, given: dict[str, str]) -> list[str]:
     from alchemist.sources import ADAPTERS, expand_paths
+    from alchemist.sources.readers import RECORD_SUFFIXES, no_match_reason
     from alchemist.testsets import KNOWN_BENCHMARKS
 
     errors = []
@@ -239,8 +352,10 @@ def _semantic_errors(recipe: Recipe, recipe_path: Path | None, yaml_root, origin
             if problem:
                 err(("sources", i, "options"), problem)
         for text in src.paths():
-            if not expand_paths(text, recipe_path, ADAPTERS.get(src.adapter)):
-                err(("sources", i, "path"), f"no file matches '{given.get(text, text)}' (relative paths are read from the working directory, then the recipe's folder)")
+            adapter = ADAPTERS.get(src.adapter)
+            if not expand_paths(text, recipe_path, adapter):
+                why = no_match_reason(text, recipe_path, adapter.suffixes if adapter else RECORD_SUFFIXES)
+                err(("sources", i, "path"), f"no file matches '{given.get(text, text)}': {why}")
     if recipe.eval is not None:
         for j, name in enumerate(recipe.eval.benchmarks):
             if name not in KNOWN_BENCHMARKS and name not in recipe.eval.data:
@@ -254,6 +369,10 @@ def _semantic_errors(recipe: Recipe, recipe_path: Path | None, yaml_root, origin
                 f"'{ref.name}' is not a built-in benchmark ({', '.join(KNOWN_BENCHMARKS)}); give it a `path:` to a JSONL file")
         if ref.path is not None and not resolve_path(ref.path, recipe_path).is_file():
             err(("curate", "decontaminate", "benchmarks", j), f"benchmark file '{given.get(ref.path, ref.path)}' does not exist")
+    if recipe.sources and all(src.weight == 0 for src in recipe.sources) and (
+            recipe.relabel is None or not recipe.relabel.enabled):
+        err(("sources", 0, "weight"), "every source has weight 0, so the training set would be empty; "
+            "give at least one source a weight above 0")
     if not recipe.curate.enabled:
         err(("curate", "enabled"), "curation cannot be turned off: mix and train read its output; relax its filters instead")
     problem = _output_dir_problem(recipe.run_dir)
@@ -284,31 +403,59 @@ def _read_text(path: Path, origin: str) -> str:
         raise RecipeError(f"{origin}:{line}: not UTF-8 text (byte {data[e.start]:#04x}); save the recipe as UTF-8") from None
 
 
+def _parse(text: str, origin: str) -> tuple[Any, yaml.Node | None]:
+    """The recipe's data and its YAML node tree (for line numbers). A JSON recipe is read as
+    JSON when YAML refuses it (JSON indented with tabs is not YAML)."""
+    try:
+        return yaml.safe_load(text), yaml.compose(text)
+    except yaml.YAMLError as e:
+        if text.lstrip().startswith(("{", "[")):
+            try:
+                raw = json.loads(text)
+            except ValueError as je:
+                raise RecipeError(f"{origin}:{je.lineno}: not valid JSON: {je.msg} at column {je.colno}") from None
+            try:  # outside JSON strings a tab is only whitespace: as a space, YAML reads the same lines
+                return raw, yaml.compose(text.replace("\t", " "))
+            except yaml.YAMLError:
+                return raw, None
+        mark = getattr(e, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        if "\t" in str(problem):
+            problem += " (YAML indents with spaces, never tabs)"
+        raise RecipeError(f"{origin}{line}: not valid YAML: {problem}") from None
+
+
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     """Read, expand (`use:`), override (`--set`), make paths absolute and validate a recipe;
     raise RecipeError listing every problem."""
     path = Path(path)
     origin = str(path)
+    if path.is_dir():
+        inside = sorted(p.name for p in path.glob("*.y*ml"))[:3]
+        hint = f", e.g. {path / inside[0]}" if inside else ""
+        raise RecipeError(f"{origin}: is a directory; give the recipe file{hint}")
     if not path.is_file():
         raise RecipeError(f"{origin}: recipe file not found")
     text = _read_text(path, origin)
-    try:
-        yaml_root = yaml.compose(text)
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise RecipeError(f"{origin}{line}: not valid YAML: {getattr(e, 'problem', e)}") from None
+    raw, yaml_root = _parse(text, origin)
+    duplicates = _duplicate_keys(yaml_root, origin)
+    if duplicates:
+        raise RecipeError("\n".join(duplicates))
     if not isinstance(raw, dict):
         raise RecipeError(f"{origin}: a recipe is a YAML mapping with keys name, sources, curate, ...")
+    flags = override_keys(overrides or [])
     raw = apply_overrides(raw, overrides or [])
     errors: list[str] = []
-    _expand_uses(raw, path, errors, yaml_root, origin)
+    failed_uses = _expand_uses(raw, path, errors, yaml_root, origin)
     given = absolutize(raw, path)
     try:
         recipe = Recipe.model_validate(raw)
     except ValidationError as e:
-        errors += [_describe(err, yaml_root, origin) for err in e.errors()]
+        # a `use:` that named no entry is its one error, not also "name, adapter missing"
+        found = [err for err in _deepest(e.errors())
+                 if not (err["loc"][:1] == ("sources",) and len(err["loc"]) > 1 and err["loc"][1] in failed_uses)]
+        errors += [_describe(err, yaml_root, origin, flags) for err in found]
         raise RecipeError("\n".join(dict.fromkeys(errors))) from None
     errors += _semantic_errors(recipe, path, yaml_root, origin, given)
     if errors:

@@ -23,6 +23,9 @@ def resolve_path(text: str, recipe_path: Path | None) -> Path:
 
 
 def exists(p: Path) -> bool:
+    """Whether the path, or else the pattern (`*`, `?`, `[...]`), names anything."""
+    if p.exists():
+        return True
     if any(ch in str(p) for ch in "*?["):
         return bool(glob.glob(str(p), recursive=True))
     return p.exists()

@@ -13,14 +13,14 @@ from alchemist.leaderboard.spec import LeaderboardSpec
 from alchemist.llm.spec import HFLLM
 from alchemist.mix.spec import MixSpec
 from alchemist.relabel.spec import RelabelSpec
-from alchemist.specs import Strict
+from alchemist.specs import MAX_SEED, FileName, Strict
 from alchemist.train.spec import TrainSpec
 
 
 class Recipe(Strict):
-    name: str = Field(description="Name of the run (and of runs/NAME/ when output_dir is not given).")
+    name: FileName = Field(description="Name of the run (and of runs/NAME/ when output_dir is not given).")
     output_dir: str | None = Field(None, description="The run directory (default runs/NAME).")
-    seed: int = Field(0, description="Seeds sampling, mixing, data order and initialization.")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seeds sampling, mixing, data order and initialization (0 to 2**32 - 2).")
     sources: list[SourceSpec] = Field(min_length=1, description="The corpora to read.")
     curate: CurateSpec = Field(default_factory=CurateSpec, description="Dedup, decontamination, filters.")
     relabel: RelabelSpec | None = Field(None, description="AlchemistPrompts and comprehension tasks (absent: skipped).")

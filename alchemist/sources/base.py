@@ -31,6 +31,9 @@ class Adapter:
     # adapters that read files themselves (source code, not records) set this
     read: Callable[[Path, dict], Iterator[RawRecord]] | None = None
     validate_options: Callable[[dict], str | None] | None = None
+    # source files, not record files: one may hold no usable snippet (an empty or one-line
+    # __init__.py) without being broken; the source as a whole must still yield one
+    whole_files: bool = False
 
     def check_options(self, options: dict) -> str | None:
         unknown = sorted(set(options) - set(self.options))

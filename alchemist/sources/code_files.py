@@ -52,7 +52,10 @@ def read(path: Path, options: dict) -> Iterator[RawRecord]:
     except OSError as e:
         yield RawRecord(str(path), error=f"cannot read file: {e}")
         return
-    source, why = decode_text(raw)  # UTF-8 (BOM or not), UTF-16 and UTF-32 are decoded
+    if not raw.strip():  # an empty __init__.py: nothing to learn from, counted and skipped
+        yield RawRecord(str(path), error="empty file (skipped)")
+        return
+    source, why = decode_text(raw)  # UTF-8 (BOM or not), UTF-16, UTF-32, a PEP 263 coding line
     if source is None:
         yield RawRecord(str(path), error=why.replace("not text records", "not source code"))
         return
@@ -98,4 +101,5 @@ ADAPTER = Adapter(
     suffixes=CODE_SUFFIXES,
     read=read,
     validate_options=_validate,
+    whole_files=True,
 )

@@ -76,7 +76,9 @@ def _skipped_dir(name: str) -> bool:
 
 def expand_paths(text: str, recipe_path: Path | None, suffixes=RECORD_SUFFIXES) -> list[Path]:
     """A file, a glob or a directory (searched recursively for readable files), sorted. Empty
-    text is no path at all. Below a directory or a glob's fixed part, run directories, hidden
+    text is no path at all. A file or directory that exists under the very name given is taken
+    literally (`data[1].jsonl` is a file name, not a pattern). A directory a glob matches is
+    searched like a named one. Below a directory or a glob's fixed part, run directories, hidden
     directories and `__pycache__` are not entered; a file or run directory named explicitly is
     read (a previous run's train.parquet is a fine source)."""
     from alchemist.recipe import resolve_path
@@ -84,18 +86,48 @@ def expand_paths(text: str, recipe_path: Path | None, suffixes=RECORD_SUFFIXES) 
     if not text or not str(text).strip():
         return []
     p = resolve_path(text, recipe_path)
-    if any(ch in str(p) for ch in "*?["):
+    if any(ch in str(p) for ch in "*?[") and not p.exists():
         root = _glob_root(p)
-        found = [Path(x) for x in sorted(glob.glob(str(p), recursive=True))]
-        return [f for f in found if f.is_file() and not _inside_skipped(f, root)]
+        out: list[Path] = []
+        for x in sorted(glob.glob(str(p), recursive=True)):
+            f = Path(x)
+            if _inside_skipped(f if f.is_dir() else f.parent, root):
+                continue
+            if f.is_file():
+                out.append(f)
+            elif f.is_dir():
+                out += _walk(f, suffixes)
+        return sorted(dict.fromkeys(out))
     if p.is_dir():
-        out = []
-        for dirpath, dirnames, filenames in os.walk(p):
-            here = Path(dirpath)
-            dirnames[:] = sorted(d for d in dirnames if not _skipped_dir(d) and not is_run_dir(here / d))
-            out += [here / f for f in filenames if has_suffix(here / f, suffixes) and (here / f).is_file()]
-        return sorted(out)
+        return _walk(p, suffixes)
     return [p] if p.is_file() else []
+
+
+def _walk(p: Path, suffixes) -> list[Path]:
+    out = []
+    for dirpath, dirnames, filenames in os.walk(p):
+        here = Path(dirpath)
+        dirnames[:] = sorted(d for d in dirnames if not _skipped_dir(d) and not is_run_dir(here / d))
+        out += [here / f for f in filenames if has_suffix(here / f, suffixes) and (here / f).is_file()]
+    return sorted(out)
+
+
+def no_match_reason(text: str, recipe_path: Path | None, suffixes) -> str:
+    """Why a source's `path:` found no file, for the one-line error: what is there, what is read."""
+    from alchemist.recipe import resolve_path
+
+    p = resolve_path(text, recipe_path)
+    kinds = ", ".join(suffixes) if len(suffixes) <= 10 else ", ".join(suffixes[:10]) + ", ..."
+    if p.is_dir():
+        found = [f for f in p.rglob("*") if f.is_file()][:1000]
+        seen = sorted({(f.suffix or f.name) for f in found})
+        what = f"holds only {', '.join(seen[:5])} files" if seen else "is empty"
+        return f"the directory {what}; this adapter reads {kinds}"
+    if any(ch in str(p) for ch in "*?["):
+        return f"the pattern matches no file this adapter reads ({kinds})"
+    if p.exists():
+        return "it is not a regular file"
+    return "no such file or directory (relative paths are read from the working directory, then the recipe's folder)"
 
 
 def _glob_root(pattern: Path) -> Path:
@@ -107,16 +139,16 @@ def _glob_root(pattern: Path) -> Path:
     return Path(*parts) if parts else Path(".")
 
 
-def _inside_skipped(f: Path, root: Path) -> bool:
-    """Whether a directory between `root` (excluded) and the file is one not to enter."""
+def _inside_skipped(d: Path, root: Path) -> bool:
+    """Whether a directory between `root` (excluded) and `d` (included) is one not to enter."""
     try:
-        rel = f.parent.relative_to(root)
+        rel = d.relative_to(root)
     except ValueError:
         return False
-    d = root
+    cur = root
     for part in rel.parts:
-        d = d / part
-        if _skipped_dir(part) or is_run_dir(d):
+        cur = cur / part
+        if _skipped_dir(part) or is_run_dir(cur):
             return True
     return False
 
@@ -282,17 +314,41 @@ def _binary_line(line: bytes) -> bool:
     return controls * 20 > len(line)
 
 
+# PEP 263 (and Emacs/Vim): a coding declaration in a comment on the first or second line
+_CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
+
+
+def declared_encoding(raw: bytes) -> str | None:
+    """The encoding a source file declares on its first two lines (PEP 263), if any."""
+    for line in raw.split(b"\n", 2)[:2]:
+        m = _CODING.match(line)
+        if m:
+            return m.group(1).decode("ascii")
+        if line.strip() and not line.lstrip().startswith(b"#"):
+            return None  # the declaration must come before any code
+    return None
+
+
 def decode_text(raw: bytes) -> tuple[str | None, str | None]:
     """Whole-file text (source code) as (text, None) or (None, why not): UTF-8 (BOM or not),
-    UTF-16/32 decoded; binary content and invalid UTF-8 are reasons."""
+    UTF-16/32 decoded, and the encoding a PEP 263 coding line declares (Latin-1 sources are
+    common in old code bases); binary content and undecodable bytes are reasons."""
     encoding = sniff_encoding(raw[:HEAD_BYTES])
     reason = binary_reason(raw[:HEAD_BYTES], encoding)
     if reason:
         return None, reason
+    declared = declared_encoding(raw) if encoding == "utf-8" and not raw.startswith(codecs.BOM_UTF8) else None
+    if declared:
+        try:
+            codecs.lookup(declared)
+        except LookupError:
+            return None, f"declares an unknown encoding '{declared}' on its coding line"
+        encoding = declared
     try:
         return raw.decode("utf-8-sig" if encoding == "utf-8" else encoding), None
     except UnicodeDecodeError as e:
-        return None, f"not valid {_codec_label(encoding)} ({e.reason} at byte {e.start})"
+        said = " (as its coding line declares)" if declared else ""
+        return None, f"not valid {_codec_label(encoding)}{said} ({e.reason} at byte {e.start})"
 
 
 def _codec_label(encoding: str) -> str:
@@ -337,17 +393,20 @@ def _head_text(src: _Source) -> str:
 
 def _looks_like_document(src: _Source) -> bool:
     """A `.json` file is one JSON document (an array, a wrapper object, pretty-printed objects)
-    unless one of its first two lines is a complete object: then it is JSON lines (the first
-    line may be the broken one)."""
+    unless it is JSON lines: one of its first lines is a complete object, or two lines start
+    with an object's opening `{"` at the margin (a pretty-printed document has `{` alone on its
+    line; broken lines, even the first ones, are then still one record each)."""
     text = _head_text(src).lstrip(" \t\r\n")
     if text[:1] not in ("[", "{"):
         return False
     if text[0] == "[":
         return True
-    lines = [line for line in text.split("\n", 3)[:3] if line.strip()][:2]
+    lines = [line for line in text.split("\n", 200)[:200] if line.strip()]
     if len(lines) < 2:
         return True
-    for line in lines:
+    if sum(1 for line in lines if re.match(r'\{\s*"', line)) >= 2:
+        return False
+    for line in lines[:2]:
         try:
             if isinstance(json.loads(line), dict):
                 return False
@@ -466,8 +525,19 @@ def _recover(path: Path, text: str, codec: str) -> Iterator[RawRecord]:
     indent = text[line_start:pos]
     resync = re.compile("^" + re.escape(indent) + r"\{", re.M) if not indent.strip() and text.find("\n", pos) >= 0 and (
         line_start > 0 or not in_array) else _RESYNC_COMPACT
+    # Where the next item starts even when it is broken too, so that two broken items side by
+    # side are two records: in a document with one item per line, every line that opens an
+    # object at the items' indentation; in a compact one, an object that opens with the same
+    # first key as the first item (records of a corpus share their fields and their order).
+    first_key = re.compile(r'\{[ \t\r\n]*("(?:[^"\\]|\\.){1,200}")[ \t\r\n]*:').match(text, pos)
+    line_mode = resync is not _RESYNC_COMPACT
     i = 0
     to_end = False  # a broken stretch ran to the end of the file
+
+    def item_starts_here(start: int) -> bool:
+        if line_mode:
+            return True
+        return first_key is not None and text.startswith(first_key.group(1), _WS.match(text, start + 1).end())
 
     def line_of(p: int) -> int:
         return text.count("\n", 0, p) + 1
@@ -481,6 +551,8 @@ def _recover(path: Path, text: str, codec: str) -> Iterator[RawRecord]:
         m = resync.search(text, p + 1)
         while m:
             start = m.end() - 1
+            if item_starts_here(start):
+                break
             try:
                 decoder.raw_decode(text, start)
                 break
@@ -490,6 +562,7 @@ def _recover(path: Path, text: str, codec: str) -> Iterator[RawRecord]:
         to_end = m is None
         (line, col), (eline, ecol) = where_is(p), where_is(p if at is None else at)
         skipped = "the rest of the file" if to_end else f"the text up to line {line_of(nxt)}"
+        why = why.removesuffix(" at")  # json's "Invalid control character at"
         return RawRecord(f"{path}:{line}", error=f"not valid JSON: {why} at line {eline} column {ecol} "
                                                  f"(in the item at line {line} column {col}; {skipped} skipped)"), nxt
 
@@ -571,51 +644,99 @@ def _first_line(e: Exception) -> str:
 
 
 class _Lines:
-    """Physical lines of a text stream, counted, so that a CSV record cites the line it starts on."""
+    """Physical lines of a text stream, counted, so that a CSV record cites the line it starts on.
+    Lines can be handed out again (`replay`): after a broken record, reading restarts at the
+    line after the one it started on, to find where the next good record begins."""
 
     def __init__(self, text):
         self.text = text
-        self.count = 0
+        self.count = 0  # physical lines handed out so far
         self.last = ""
+        self.taken: list[str] = []  # lines handed out since the last `mark`
+        self.again: list[str] = []  # lines to hand out again, last first
 
     def __iter__(self):
-        for line in self.text:
-            self.count += 1
-            self.last = line
-            yield line
+        return self
+
+    def __next__(self) -> str:
+        line = self.again.pop() if self.again else next(self.text)
+        self.count += 1
+        self.last = line
+        self.taken.append(line)
+        return line
+
+    def mark(self) -> None:
+        self.taken = []
+
+    def replay(self, lines: list[str]) -> None:
+        self.again.extend(reversed(lines))
+        self.count -= len(lines)
 
 
 def _iter_csv(src: _Source) -> Iterator[RawRecord]:
+    """Rows of a CSV file with a header. Quotes are parsed strictly, so that a quote left open
+    (a scraper's unescaped `"`) is caught where it starts instead of pairing with the next
+    record's quotes and turning the rest of the file into junk rows: the broken stretch, from
+    the record's first line to the next line where a well-formed record of the header's width
+    starts, is one malformed record; reading goes on from there."""
     path = src.path
     csv.field_size_limit(sys.maxsize)
     codec = _codec_label(src.encoding)
     with src.open() as fh:
-        lines = _Lines(src.text(fh, newline=""))
-        reader = csv.reader(iter(lines))
+        lines = _Lines(iter(src.text(fh, newline="")))
+        reader = csv.reader(lines, strict=True)
         header, cut = None, None
-        while True:
+
+        def one() -> tuple[int, list[str] | None, str | None] | None:
+            """(first line, fields or None, why not) of the next record; None at the end."""
+            lines.mark()
             start = lines.count + 1
             try:
-                row = next(reader)
+                return start, next(reader), None
             except StopIteration:
-                break
+                return None
             except csv.Error as e:
-                yield RawRecord(f"{path}:{start}", error=f"not valid CSV: {e}")
-                continue
+                return start, None, f"not valid CSV: {e}"
+
+        while True:
+            got = one()
+            if got is None:
+                break
+            start, row, why = got
             where = f"{path}:{start}"
             if not lines.last.endswith(("\n", "\r")) and src.problem(fh):
                 cut = start  # the row the damage cut: reported below
                 break
-            if not row:
+            if row is not None and not row:
                 continue
             if header is None:
-                header = row
+                if row is None:
+                    yield RawRecord(where, error=why)
+                else:
+                    header = row
                 continue
+            if row is not None and len(lines.taken) > 1 and len(row) < len(header):
+                why = f"{len(row)} fields, fewer than the header's {len(header)}, over {len(lines.taken)} lines"
+            if why is not None:  # quoting went wrong
+                # resynchronize: the next line from which a record of the header's width parses
+                lines.replay(lines.taken[1:])
+                while True:
+                    got = one()
+                    if got is None or (got[1] is not None and len(got[1]) == len(header)):
+                        break
+                    lines.replay(lines.taken[1:])
+                upto = got[0] - 1 if got is not None else lines.count
+                span = f"line {start}" if upto <= start else f"lines {start} to {upto}"
+                yield RawRecord(where, error=f"{why} (a quote left open? {span} read as one broken record)")
+                if got is None:
+                    break
+                start, row, _ = got
+                where = f"{path}:{start}"
             joined = "".join(row)
-            if "\x00" in joined:
-                yield RawRecord(where, error="NUL bytes (binary data), not a CSV record")
-            elif len(row) > len(header):
+            if len(row) > len(header):
                 yield RawRecord(where, error=f"{len(row)} fields, more than the header's {len(header)}")
+            elif "\x00" in joined:
+                yield RawRecord(where, error="NUL bytes (binary data), not a CSV record")
             elif _MARKED.search(joined):
                 bad = next(h for h, v in zip(header, row) if _MARKED.search(v))
                 yield RawRecord(where, error=f"field '{bad}' is not valid {codec}")
