@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from alchemist.builtin_models import is_builtin
+from alchemist.builtin_models import resolve as resolve_builtin
 from alchemist.llm.client import LLMClient
 from alchemist.llm.spec import HFLLM, VLLMLLM, LLMSpec, OpenAILLM
 
@@ -31,7 +33,9 @@ def build_client(spec: LLMSpec, cache_path: Path | None) -> LLMClient:
             from alchemist.tiny_model import build_tiny_model
 
             model = str(build_tiny_model(cache_dir() / "models" / "tiny-random-v2"))
-        backend = HFBackend(HFConfig(model=model, batch_size=spec.batch_size))
+        elif is_builtin(model):  # a real model shipped in a package, converted into the cache once
+            model = str(resolve_builtin(model))
+        backend = HFBackend(HFConfig(model=model, batch_size=spec.batch_size, threads=spec.threads))
     else:
         raise TypeError(f"not an LLM spec: {spec!r}")
     return LLMClient(backend, cache_path)

@@ -12,7 +12,8 @@ from alchemist.specs import Strict, volatile
 
 class _Sampling(Strict):
     model: str = Field(description="Model name on the endpoint (openai), or a local path / hub id (vllm, hf); "
-                                   "`builtin:tiny-random` for the built-in offline model; in eval, `train` for the model this run trains.")
+                                   "`builtin:tiny-random` for the built-in offline model with random weights (hf), `builtin:smollm2-135m-instruct` for "
+                                   "a real 135M instruct model that installs offline (hf); in eval, `train` for the model this run trains.")
     temperature: float = Field(0.7, ge=0, le=2, description="Sampling temperature (0: greedy).")
     max_tokens: int = Field(1024, ge=1, description="Most new tokens per answer.")
 
@@ -35,7 +36,9 @@ class VLLMLLM(_Sampling):
 
 class HFLLM(_Sampling):
     backend: Literal["hf"] = Field("hf", description="Which backend serves the model: openai (any OpenAI-compatible server), vllm (offline engine, GPU), hf (transformers).")
-    batch_size: int = volatile(8, ge=1, description="Prompts per generate call.")
+    batch_size: int = volatile(8, ge=1, description="Prompts decoded together (batched by length; a finished answer leaves its batch at once).")
+    threads: int = volatile(1, ge=0, description="torch threads while generating on a CPU (0: one per core). One is fastest "
+                                                 "where other work shares the cores; see benchmarks/README.md.")
 
 
 def _backend_of(default: str):

