@@ -31,9 +31,8 @@ class Train:
         return local_model_files(ctx.recipe.train)
 
     def preflight(self, ctx) -> None:
-        from alchemist.train.trainer import preflight
-
         from alchemist.train.launch import planned_world_size
+        from alchemist.train.trainer import preflight
 
         preflight(ctx.recipe.train)
         ctx.recipe.train.accumulation(planned_world_size(ctx.recipe.train.launch))  # divisible, or one line

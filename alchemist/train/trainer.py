@@ -22,10 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from alchemist import builtin_models
 from alchemist.errors import UserError
 from alchemist.train import data as tokdata
 from alchemist.train import deepspeed as ds
 from alchemist.train import metrics
+from alchemist.train.mask import check_pair
 from alchemist.train.neftune import NEFTune
 from alchemist.train.spec import TrainSpec
 from alchemist.train.templates import TRAINING_TEMPLATE_FILE, apply_format, plain_template
@@ -62,6 +64,8 @@ def model_source(spec: TrainSpec, work: Path) -> str:
         else:
             _wait_for(where / "tokenizer.json", "the built-in tiny model")
         return str(where)
+    if builtin_models.is_builtin(spec.model):  # a real model shipped in a package, converted into the cache once
+        return str(builtin_models.resolve(spec.model))
     path = Path(spec.model).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
@@ -69,7 +73,7 @@ def model_source(spec: TrainSpec, work: Path) -> str:
         return str(path)
     if path.exists() or not _HUB_ID.match(spec.model):
         raise UserError(f"train.model: {spec.model} is not a model directory or a hub id (org/name); "
-                        "give a local Hugging Face model directory, a hub id, or builtin:tiny")
+                        "give a local Hugging Face model directory, a hub id, builtin:tiny or builtin:smollm2-135m-instruct")
     return spec.model
 
 
@@ -85,7 +89,9 @@ def local_model_files(spec: TrainSpec) -> list[Path]:
 def preflight(spec: TrainSpec) -> None:
     """The checks that need no model download and no data: run before any stage computes."""
     pick_device(spec)
-    if spec.model != BUILTIN_TINY:
+    if builtin_models.is_builtin(spec.model):
+        builtin_models.check(spec.model)
+    elif spec.model != BUILTIN_TINY:
         path = Path(spec.model).expanduser()
         if not path.is_dir() and (path.exists() or not _HUB_ID.match(spec.model)):
             model_source(spec, Path("."))  # raises the one-line error
@@ -222,6 +228,7 @@ def train(spec: TrainSpec, data_path: Path, out: Path, work: Path, seed: int = 0
         raise UserError(f"train.max_seq_len: {spec.max_seq_len} is above the model's {longest} positions; "
                         f"set train.max_seq_len to {longest} or less")
     chosen = apply_format(tokenizer, spec.chat_template)
+    check_pair(tokenizer, chosen.end_of_turn, chosen.source, spec.train_on_prompt)
     ds_config = ds.config(spec.deepspeed.stage, spec.deepspeed.offload, spec.deepspeed.config)
     if ds_config is not None and not _installed("deepspeed"):
         raise UserError("train.deepspeed: needs deepspeed (pip install deepspeed); or set train.deepspeed.stage: 0")
