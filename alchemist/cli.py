@@ -51,7 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _recipe_args(sub.add_parser("run", help="every stage the recipe enables, in order"))
     _recipe_args(sub.add_parser("data", help="data construction only: ingest, curate, relabel, mix"), control=False)
-    _recipe_args(sub.add_parser("train", help="the train stage: data/final/train.parquet -> model/"), control=False)
+    tr = sub.add_parser("train", help="the train stage: data/final/train.parquet -> model/")
+    _recipe_args(tr, control=False)
+    tr.add_argument("--check", action="store_true",
+                    help="show which tokens carry a loss in a few samples of each task, check the template's mask; train nothing")
     sub.add_parser("sources", help="list the source adapters and the known public corpora")
     ev = sub.add_parser("eval", help="the eval stage of a recipe, or: --benchmark NAME with --model or --samples")
     ev.add_argument("recipe", nargs="?", help="a recipe with an eval section (then --benchmark etc. are not needed)")
@@ -235,6 +238,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "train":
             if not recipe.trains:
                 raise UserError(f"{args.recipe}: no enabled train section; add one (model, epochs, lr, ...) or --set train.enabled=true")
+            if args.check:
+                from alchemist.train.check import run_check
+
+                return run_check(recipe.train, recipe.run_dir / "data" / "final" / "train.parquet", Console())
             _run_stages(recipe, ["train"], args, console)
         else:
             _run_stages(recipe, args.stages, args, console, start=args.start)
