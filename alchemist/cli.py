@@ -10,6 +10,9 @@ from rich.console import Console
 
 from alchemist import __version__
 from alchemist.errors import UserError
+from alchemist.ownership import check_overlap
+
+CACHE_FILES = tuple(f"llm_cache.sqlite{s}" for s in ("", "-wal", "-shm", "-journal"))  # SQLite and its journals
 
 
 def _number(kind, low: float, inclusive: bool, what: str):
@@ -145,9 +148,11 @@ def cmd_eval(args) -> None:
     if not args.benchmark or not (args.samples or args.model_path):
         raise UserError("alchemist eval: give a recipe, or --benchmark NAME with --samples FILE or --model PATH")
 
-    from alchemist.evaluate.run import evaluate, limit_problems
+    from alchemist.evaluate.run import claim_eval_dir, evaluate, limit_problems
     from alchemist.execution import Limits
     from alchemist.testsets import get_benchmark
+
+    inputs = [("--data", Path(args.data))] if args.data else []
 
     bench = get_benchmark(args.benchmark, args.data)
     problems, excluded = limit_problems(bench.eval_problems(args.data), args.limit)
@@ -157,13 +162,21 @@ def cmd_eval(args) -> None:
               "max_failure_rate": args.max_failure_rate, "require_isolation": args.require_isolation}
     if args.model_path:
         from alchemist.llm.factory import build_client
-        from alchemist.llm.spec import HFLLM, VLLMLLM, OpenAILLM
+        from alchemist.llm.spec import HFLLM, VLLMLLM
 
         out = Path(args.output or Path("runs") / "eval" / Path(args.model_path).name / args.benchmark)
+        model = Path(args.model_path)
+        check_overlap(out, [*inputs, *([("--model", model)] if model.exists() else [])], "-o")
         sampling = {"model": args.model_path, "temperature": args.temperature, "max_tokens": args.max_tokens}
-        spec = (OpenAILLM(base_url=args.base_url, api_key_env=args.api_key_env, **sampling) if args.backend == "openai"
+        spec = (_openai_spec(args, sampling) if args.backend == "openai"
                 else VLLMLLM(**sampling) if args.backend == "vllm" else HFLLM(**sampling))
-        client = build_client(spec, out.parent / "llm_cache.sqlite")
+        owned = claim_eval_dir(out)
+        # the answer cache: beside the benchmarks' folders by default (shared by them), inside -o's folder
+        cache_dir, cache = (owned, out) if args.output else (None, out.parent)
+        if cache_dir is not None:
+            cache_dir.check(*CACHE_FILES)
+            cache_dir.wrote(*CACHE_FILES)
+        client = build_client(spec, cache / CACHE_FILES[0]).named("--base-url", "--api-key-env")
         try:
             client.preflight()
             shots = bench.examples(args.data) if args.style == "mbpp-3shot" else None
@@ -174,10 +187,25 @@ def cmd_eval(args) -> None:
     else:
         samples = Path(args.samples)
         out = Path(args.output) if args.output else samples.parent / "eval" / args.benchmark
+        check_overlap(out, [("--samples", samples), *inputs], "-o")
         results = evaluate(bench, problems, out, samples=samples, model_name=args.model, **common)
     scores = ", ".join(f"{k} {v:.1%}" for k, v in results["pass_at_k"].items())
     print(f"{args.benchmark}: {scores} on {results['tasks_scored']} of {results['tasks_in_benchmark']} tasks "
           f"({results['samples']} samples, {results['programs_per_s']} programs/s) -> {out / 'results.json'}")
+
+
+def _openai_spec(args, sampling: dict):
+    from pydantic import ValidationError
+
+    from alchemist.llm.spec import OpenAILLM
+
+    try:
+        return OpenAILLM(base_url=args.base_url, api_key_env=args.api_key_env, **sampling)
+    except ValidationError as e:
+        err = e.errors()[0]
+        flag = {"base_url": "--base-url", "api_key_env": "--api-key-env", "model": "--model", "temperature": "--temperature",
+                "max_tokens": "--max-tokens"}.get(str(err["loc"][0]) if err["loc"] else "", "--model")
+        raise UserError(f"{flag}: {err['msg']}") from None
 
 
 def cmd_sources(console: Console) -> None:

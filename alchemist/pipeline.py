@@ -11,7 +11,6 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
-import shutil
 import signal
 import time
 from dataclasses import dataclass, field
@@ -24,11 +23,26 @@ from alchemist.errors import UserError
 from alchemist.evaluate.stage import Eval
 from alchemist.ingest.stage import Ingest
 from alchemist.leaderboard.stage import Leaderboard
+from alchemist.llm.factory import build_client
 from alchemist.mix.stage import Mix
-from alchemist.recipe import Recipe, dump_resolved
-from alchemist.relabel.stage import Relabel
+from alchemist.ownership import Owned, check_overlap, check_removable, read_record, remove_tree, shown
+from alchemist.recipe import Recipe, dump_resolved, resolve_path
+from alchemist.relabel.stage import Relabel, cache_path
 from alchemist.report.stage import Report
-from alchemist.rundir import DigestCache, RunLock, RunRecord, atomic_dir, copy_atomic, fingerprint, marker, now, write_text_atomic
+from alchemist.rundir import (
+    LOCK,
+    RUN_JSON,
+    DigestCache,
+    RunLock,
+    RunRecord,
+    atomic_dir,
+    copy_atomic,
+    fingerprint,
+    marker,
+    now,
+    partial_path,
+    write_text_atomic,
+)
 from alchemist.specs import stable_dump
 from alchemist.stage import OUTPUTS, RunContext, Stage, StageSkipped
 from alchemist.train.stage import Train
@@ -37,6 +51,12 @@ from alchemist.train.stage import Train
 STAGES: tuple[Stage, ...] = (Ingest(), Curate(), Relabel(), Mix(), Train(), Eval(), Leaderboard(), Report())
 STAGE_NAMES = tuple(s.name for s in STAGES)
 DATA_STAGES = ("ingest", "curate", "relabel", "mix")
+RESOLVED = "recipe.resolved.yaml"
+# What a run writes in its run directory besides the stages' outputs (each a folder of its own):
+# its record, the lock, the work and cache folders, the relabel answer cache (SQLite and its WAL).
+RUN_ENTRIES = (RUN_JSON, LOCK, RESOLVED, "work", "cache",
+               *(f"llm_cache.sqlite{s}" for s in ("", "-wal", "-shm", "-journal")))
+SQLITE_HEADER = b"SQLite format 3\0"
 
 
 @dataclass
@@ -134,10 +154,16 @@ class Pipeline:
                 out[name] = fps.get(name) or marker(self.run_dir / OUTPUTS[name])
         return out
 
+    # -- outputs -------------------------------------------------------------------------------
+
+    def check_outputs(self) -> Owned:
+        return check_run_dir(self.recipe)
+
     # -- planning --------------------------------------------------------------------------------
 
     def plan(self, selection: Selection) -> list[Plan]:
         """What a run would do, without writing anything."""
+        self.check_outputs()
         plans, fps, changed = [], {}, set()
         forced = dependents(selection.force, self.ctx.enabled)
         for stage in STAGES:
@@ -163,6 +189,8 @@ class Pipeline:
             else:
                 why = "no finished output" if marker(out) is None else "recipe or inputs changed"
             changed.add(name)
+            for folder in (out, partial_path(out), out.with_name(out.name + ".old"), self.run_dir / "work" / name):
+                check_removable(folder)  # a rerun replaces these: before any work, never a user's file
             estimate = stage.plan(self.ctx) if hasattr(stage, "plan") else ""
             plans.append(Plan(name, "run", why, fp, estimate))
         return plans
@@ -173,7 +201,11 @@ class Pipeline:
         _die_with_parent()
         distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
         rank0 = _is_rank_zero()
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if rank0:
+            self.owned = claim_run_dir(self.recipe)
+        else:
+            self.owned = None
+            self.run_dir.mkdir(parents=True, exist_ok=True)
         lock = RunLock(self.run_dir) if rank0 else None
         if lock:
             lock.__enter__()
@@ -187,12 +219,14 @@ class Pipeline:
     def _run(self, selection: Selection, rank0: bool, distributed: bool) -> Outcome:
         record = RunRecord(self.run_dir, self.recipe.name, write=rank0)
         if rank0:
-            write_text_atomic(self.run_dir / "recipe.resolved.yaml", dump_resolved(self.recipe))
+            write_text_atomic(self.run_dir / RESOLVED, dump_resolved(self.recipe))
         plans = {p.name: p for p in self.plan(selection)}
         for p in plans.values():  # unreachable endpoints, missing models: before any work
             stage = self._stage(p.name)
             if p.action == "run" and hasattr(stage, "preflight"):
                 stage.preflight(self.ctx)
+        if any(plans[n].action == "run" for n in ("curate", "relabel") if n in plans):
+            self._preflight_judge()
         outcome, fps = Outcome(), {}
         forced = dependents(selection.force, self.ctx.enabled)
         for stage in STAGES:
@@ -223,7 +257,7 @@ class Pipeline:
                 with atomic_dir(out, fp, fresh=rank0) as tmp:
                     counts = stage.run(self.ctx, tmp, work) or {}
             except StageSkipped as e:
-                shutil.rmtree(out.with_name(out.name + ".partial"), ignore_errors=True)
+                remove_tree(partial_path(out))
                 record.update(name, status="skipped", reason=str(e), end=now(), seconds=round(time.perf_counter() - start, 2))
                 self._line("skip", name, str(e), time.perf_counter() - start)
                 outcome.stages[name] = record.data["stages"][name]
@@ -236,12 +270,26 @@ class Pipeline:
             if rank0:
                 self._publish(stage, out)
                 if not getattr(stage, "keep_work", False):
-                    shutil.rmtree(work, ignore_errors=True)
+                    remove_tree(work)
             record.update(name, status="done", end=now(), seconds=round(seconds, 2), counts=counts, error=None)
             self._line("done", name, _headline(counts), seconds)
             outcome.stages[name] = record.data["stages"][name]
             self.digests.save() if rank0 else None
         return outcome
+
+    def _preflight_judge(self) -> None:
+        """The decontamination judge's endpoint (curate and relabel ask it), checked with the
+        others and named by its own keys: not found unreachable only after curation's screening."""
+        decontaminate = self.recipe.curate.decontaminate
+        llm = decontaminate.judge.llm
+        if not decontaminate.enabled or llm is None or llm.backend != "openai":
+            return
+        key = "curate.decontaminate.judge.llm"
+        client = build_client(llm, None).named(f"{key}.base_url", f"{key}.api_key_env")
+        try:
+            client.preflight()
+        finally:
+            client.close()
 
     def _stage(self, name: str) -> Stage:
         return STAGES[STAGE_NAMES.index(name)]
@@ -251,10 +299,10 @@ class Pipeline:
         work = self.run_dir / "work" / name
         stamp = work / ".fingerprint"
         if fresh and work.exists() and (not stamp.is_file() or stamp.read_text().strip() != fp):
-            shutil.rmtree(work, ignore_errors=True)
+            remove_tree(work)
         work.mkdir(parents=True, exist_ok=True)
         if fresh:
-            stamp.write_text(fp)
+            stamp.write_text(fp)  # also what marks the folder as alchemist's (ownership.STAMPS)
         return work
 
     def _publish(self, stage: Stage, out: Path) -> None:
@@ -262,12 +310,80 @@ class Pipeline:
         for rel, dest in getattr(stage, "publishes", {}).items():
             src, dst = out / rel, self.run_dir / dest
             if src.is_file() and (not dst.is_file() or dst.read_bytes() != src.read_bytes()):
+                if self.owned is not None:
+                    self.owned.check(dest)
+                    self.owned.wrote(dest)
                 copy_atomic(src, dst)
 
     def _line(self, kind: str, name: str, what: str, seconds: float) -> None:
         mark = "[green]✓[/]" if kind == "done" else "[dim]·[/]"
         verb = "done" if kind == "done" else "skipped"
         self.console.print(f"{mark} [bold]{name:<11}[/] {verb} in {seconds:.1f}s" + (f": {what}" if what else ""))
+
+
+def recipe_inputs(r: Recipe) -> list[tuple[str, Path]]:
+    """The user's files and folders a recipe names, as (key, path): what its outputs must neither
+    hold nor lie inside."""
+    out: list[tuple[str, Path]] = []
+    for i, spec in enumerate(r.sources):
+        for text in spec.paths():
+            out.append((f"source '{spec.name}' (sources.{i}.path)", _fixed_part(resolve_path(text, r._path))))
+    if r.eval is not None and r.eval.enabled:
+        out += [(f"eval.data.{name}", resolve_path(text, r._path)) for name, text in r.eval.data.items()]
+    for j, ref in enumerate(r.curate.decontaminate.refs()):
+        if ref.path is not None:
+            out.append((f"curate.decontaminate.benchmarks.{j}.path", resolve_path(ref.path, r._path)))
+    for key, llm in (("train.model", r.train if r.trains else None),
+                     ("relabel.llm.model", r.relabel.llm if r.relabel is not None and r.relabel.enabled else None),
+                     ("eval.llm.model", r.eval.llm if r.eval is not None and r.eval.enabled else None)):
+        model = getattr(llm, "model", None)
+        if isinstance(model, str) and model.strip() and not model.startswith("builtin:") and Path(model).exists():
+            out.append((key, Path(model)))
+    return out
+
+
+def check_run_dir(recipe: Recipe) -> Owned:
+    """Before any work: the run directory overlaps no input, and holds nothing a run would replace
+    that alchemist did not write (the stages' folders: `Pipeline.plan`). Returns its record (the
+    folder is not created)."""
+    run_dir = recipe.run_dir
+    check_overlap(run_dir, recipe_inputs(recipe), "output_dir")
+    owned = Owned(run_dir, "output_dir", legacy=RUN_JSON)
+    if run_dir.is_dir():
+        record = read_record(run_dir)
+        if record is None and (run_dir / RUN_JSON).is_file():  # an older alchemist's run directory
+            record = {e.name for e in run_dir.iterdir()}
+        if record is not None:
+            owned.record = record
+            owned.check(*RUN_ENTRIES, *(dest for s in STAGES for dest in getattr(s, "publishes", {}).values()))
+    cache = cache_path(recipe) if recipe.relabel is not None and recipe.relabel.enabled else None
+    if cache is not None and cache.is_file() and cache.stat().st_size and not _is_sqlite(cache):
+        raise UserError(f"relabel.llm.cache {shown(cache)}: exists and is not an SQLite answer cache alchemist wrote; "
+                        "choose another path for the cache")
+    return owned
+
+
+def claim_run_dir(recipe: Recipe, *entries: str) -> Owned:
+    """The run directory, checked (`check_run_dir`), created or taken, its record holding what a
+    run writes there first (and `entries`)."""
+    owned = check_run_dir(recipe).claim()
+    owned.wrote(RUN_JSON, LOCK, RESOLVED, "work", *entries)
+    return owned
+
+
+def _fixed_part(path: Path) -> Path:
+    """A glob's folder before its first wildcard; any other path as it is."""
+    parts = []
+    for part in path.parts:
+        if any(ch in part for ch in "*?["):
+            break
+        parts.append(part)
+    return Path(*parts) if parts else Path(".")
+
+
+def _is_sqlite(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(16) == SQLITE_HEADER
 
 
 def _headline(counts: dict, most: int = 6) -> str:

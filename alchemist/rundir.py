@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from alchemist.errors import UserError
+from alchemist.ownership import Owned, check_removable, mark_created, remove_tree, seal, shown
 from alchemist.schema import safe_json
 
 MARKER = "_SUCCESS"
@@ -48,9 +49,13 @@ class DigestCache:
         self.entries: dict[str, list] = {}
         if path is not None and path.is_file():
             try:
-                self.entries = json.loads(path.read_text())
-            except ValueError:
-                self.entries = {}
+                entries = json.loads(path.read_text())
+            except (ValueError, UnicodeDecodeError):
+                entries = None
+            if not isinstance(entries, dict) or not all(_digest_entry(v) for v in entries.values()):
+                raise UserError(f"{shown(path)}: not the digest cache alchemist writes (a JSON object of "
+                                "[size, mtime, digest]); delete it and rerun: it is rebuilt")
+            self.entries = entries
         self.dirty = False
 
     def digest(self, file: Path) -> str:
@@ -68,6 +73,11 @@ class DigestCache:
         if self.path is not None and self.dirty:
             write_json_atomic(self.path, self.entries)
             self.dirty = False
+
+
+def _digest_entry(v) -> bool:
+    return (isinstance(v, list) and len(v) == 3 and all(isinstance(x, int) and not isinstance(x, bool) for x in v[:2])
+            and isinstance(v[2], str))
 
 
 def marker(directory: Path) -> str | None:
@@ -90,19 +100,24 @@ def atomic_dir(final: Path, fp: str, fresh: bool = True):
     `fresh=False` (a rank other than 0 of a distributed run) the directory is joined, not reset,
     and rank 0 does the rename."""
     tmp = partial_path(final)
+    old = final.with_name(final.name + ".old")
     if fresh:
-        shutil.rmtree(tmp, ignore_errors=True)
+        check_removable(final)  # before any work: only a folder alchemist made is ever replaced
+        remove_tree(tmp)
     tmp.mkdir(parents=True, exist_ok=True)
+    if fresh:
+        mark_created(tmp)
     yield tmp
     if not fresh:
         return
     (tmp / MARKER).write_text(fp)
-    old = final.with_name(final.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
+    seal(tmp)
+    remove_tree(old)
     if final.exists():
+        check_removable(final)
         os.replace(final, old)
     os.replace(tmp, final)
-    shutil.rmtree(old, ignore_errors=True)
+    remove_tree(old)
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -133,7 +148,7 @@ class RunLock:
         self.fh = None
 
     def __enter__(self) -> RunLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        Owned(self.path.parent, "output_dir", legacy=RUN_JSON).claim().wrote(LOCK)
         fh = open(self.path, "a+")
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -169,13 +184,15 @@ class RunRecord:
         self.path = run_dir / RUN_JSON
         self.write = write
         self.data = {"recipe": recipe_name, "stages": {}}
-        if self.path.is_file():
+        if self.path.is_file() and write:
             try:
                 old = json.loads(self.path.read_text())
-                if isinstance(old.get("stages"), dict):
-                    self.data["stages"] = old["stages"]
-            except ValueError:
-                pass
+            except (ValueError, UnicodeDecodeError):
+                old = None
+            if not isinstance(old, dict) or not isinstance(old.get("stages", {}), dict):
+                raise UserError(f"{shown(self.path)}: not the run record alchemist writes (a JSON object with `stages`); "
+                                "delete it and rerun: finished stages are kept, their outputs carry their fingerprints")
+            self.data["stages"] = {k: v for k, v in old.get("stages", {}).items() if isinstance(v, dict)}
         self.data.update({"pid": os.getpid(), "started": now()})
 
     def update(self, stage: str, **fields) -> dict:

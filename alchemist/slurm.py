@@ -21,6 +21,8 @@ from pathlib import Path
 
 from alchemist.errors import UserError
 from alchemist.llm.spec import HFLLM, VLLMLLM
+from alchemist.ownership import Owned, check_overlap, inside
+from alchemist.pipeline import claim_run_dir, recipe_inputs
 from alchemist.recipe import Recipe, dump_resolved
 
 
@@ -39,7 +41,7 @@ def write_slurm_scripts(recipe: Recipe, out_dir: Path, nodes: int | None = None)
         if launch.launcher == "deepspeed" and launch.nnodes > 1 and not launch.hostfile:
             raise UserError("train.launch.launcher deepspeed needs a hostfile across nodes; under Slurm use "
                             "launcher: torchrun (one torchrun per node through srun)")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    owned = claim_slurm_dir(recipe, out_dir)
     resolved = out_dir / "recipe.resolved.yaml"
     resolved.write_text(dump_resolved(recipe), encoding="utf-8")
     env = _env_line(recipe)
@@ -50,6 +52,8 @@ def write_slurm_scripts(recipe: Recipe, out_dir: Path, nodes: int | None = None)
     if recipe.eval is not None and recipe.eval.enabled:
         scripts["eval"] = _eval_script(recipe, resolved, out_dir, env)
     paths = []
+    owned.check(*(f"{stage}.sbatch" for stage in scripts))
+    owned.wrote(*(f"{stage}.sbatch" for stage in scripts))
     for stage, text in scripts.items():
         path = out_dir / f"{stage}.sbatch"
         path.write_text(text, encoding="utf-8")
@@ -58,6 +62,18 @@ def write_slurm_scripts(recipe: Recipe, out_dir: Path, nodes: int | None = None)
     submit.write_text(_submit_script(paths), encoding="utf-8")
     submit.chmod(0o755)
     return [*paths, submit]
+
+
+def claim_slurm_dir(recipe: Recipe, out_dir: Path) -> Owned:
+    """The scripts' folder: overlapping none of the recipe's inputs, new, empty or alchemist's; of
+    what is there, only the scripts are replaced."""
+    check_overlap(out_dir, [*([("the recipe", recipe._path)] if recipe._path else []), *recipe_inputs(recipe)], "-o")
+    if inside(out_dir, recipe.run_dir) and not inside(recipe.run_dir, out_dir):  # e.g. the default runs/NAME/slurm
+        claim_run_dir(recipe, str(out_dir.relative_to(recipe.run_dir.resolve())))
+    owned = Owned(out_dir, "-o").claim()
+    owned.check("recipe.resolved.yaml", "submit.sh")
+    owned.wrote("recipe.resolved.yaml", "submit.sh")
+    return owned
 
 
 def _env_line(recipe: Recipe) -> str:

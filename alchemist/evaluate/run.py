@@ -5,16 +5,62 @@ call `evaluate()`; they load the problems once and build (and close) the client.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Collection
 from pathlib import Path
 
 from alchemist.errors import UserError
 from alchemist.execution import Limits
+from alchemist.ownership import Owned
+from alchemist.rundir import write_text_atomic
 from alchemist.testsets import Benchmark, Problem
+
+ARRAY_LINES = "samples.input.jsonl"  # a samples file given as one JSON array, as JSON lines
+SAMPLES_FORMAT = "JSON lines (one {task_id, solution or completion} per line) or one JSON array of such objects"
+# What evaluate() writes in its folder (score's temporary files included); nothing else there is replaced.
+WRITES = ("generations.jsonl", "samples.jsonl", "results.json", ".samples.jsonl.tmp", ".results.json.tmp", ARRAY_LINES)
 
 # More generation failures than this share of the answers (requests failed after retries, fewer
 # choices than n) is an error, not a score: `eval.max_failure_rate`.
 MAX_FAILURE_RATE = 0.05
+
+
+def claim_eval_dir(out_dir: Path, what: str = "-o") -> Owned:
+    """The eval folder, made alchemist's; refused when it holds files alchemist did not write
+    under the names evaluate writes."""
+    owned = Owned(out_dir, what).claim()
+    owned.check(*WRITES)
+    return owned
+
+
+def array_as_lines(path: Path, dest: Path) -> Path:
+    """`path` itself, or, when it holds one JSON array (pretty-printed or on one line), its items
+    as JSON lines in `dest` (item N on line N). Anything else starting with `[` is an error that
+    says what the format is."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 16)
+            if head[:2] == b"\x1f\x8b":
+                return path  # gzipped JSON lines: read as they are
+            if not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
+                return path
+            data = head + fh.read()
+    except OSError:
+        return path  # the reader names what is wrong with the file
+    try:
+        items = json.loads(data.decode("utf-8-sig"))
+    except (ValueError, RecursionError) as e:
+        where = f":{e.lineno}" if isinstance(e, json.JSONDecodeError) else ""
+        raise UserError(f"{path}{where}: starts with '[' but is not one valid JSON array ({getattr(e, 'msg', e)}); "
+                        f"give {SAMPLES_FORMAT}") from None
+    if not isinstance(items, list):
+        raise UserError(f"{path}: not samples; give {SAMPLES_FORMAT}")
+    for i, item in enumerate(items, 1):
+        if not isinstance(item, dict):
+            raise UserError(f"{path}: item {i} of the array is {type(item).__name__}, not an object; give {SAMPLES_FORMAT}")
+    write_text_atomic(dest, "".join(json.dumps(item) + "\n" for item in items))
+    return dest
 
 
 def limit_problems(problems: list[Problem], limit: int) -> tuple[list[Problem], set[str]]:
@@ -55,7 +101,7 @@ def evaluate(benchmark: Benchmark, problems: list[Problem], out_dir: Path, *, cl
              shots: list[Problem] | None = None, sanitize: bool = True, limits: Limits = Limits(), workers: int = 0,
              model_name: str | None = None, excluded: Collection[str] = (),
              say: Callable[[str], None] | None = None, max_failure_rate: float = MAX_FAILURE_RATE,
-             require_isolation: bool = False) -> dict:
+             require_isolation: bool = False, what: str = "-o") -> dict:
     """Score `problems` of `benchmark` and return the results dict (what results.json holds).
 
     Exactly one of `client` (an LLMClient: generate `n` answers per problem in `style`, default
@@ -66,7 +112,9 @@ def evaluate(benchmark: Benchmark, problems: list[Problem], out_dir: Path, *, cl
     `max_failure_rate`: the share of answers whose generation may fail (a failed request, fewer
     choices than n) before this is an error; such answers are counted, never scored as wrong.
     With mbpp-3shot, tasks that are also few-shot examples are not scored (results.json lists them).
-    `require_isolation`: a sandbox layer this machine cannot provide is an error, not a warning."""
+    `require_isolation`: a sandbox layer this machine cannot provide is an error, not a warning.
+    `what`: how the user named `out_dir` (a flag), for errors about it. The folder must be new,
+    empty or one alchemist made (`ownership`); only the files evaluate writes are replaced."""
     from alchemist.evaluate.generate import generate_samples
     from alchemist.evaluate.score import check_out_dir, score
 
@@ -74,7 +122,8 @@ def evaluate(benchmark: Benchmark, problems: list[Problem], out_dir: Path, *, cl
         raise UserError("evaluate: give exactly one of an LLM client (to generate with) or a samples file (to score)")
     _check_settings(n, temperature, max_tokens, limits, workers, max_failure_rate)
     out_dir = Path(out_dir)
-    check_out_dir(out_dir)
+    check_out_dir(out_dir, what)
+    owned = claim_eval_dir(out_dir, what)
     if not problems:
         raise UserError(f"{benchmark.name}: no problems to evaluate")
     say = say or (lambda _msg: None)
@@ -94,9 +143,22 @@ def evaluate(benchmark: Benchmark, problems: list[Problem], out_dir: Path, *, cl
         generation = {"llm": client.model_id, "prompt_style": style, "n": n, "temperature": temperature,
                       "max_tokens": max_tokens}
         model_name = model_name or Path(client.model_id.split(":", 1)[-1]).name
-    results = score(benchmark, problems, Path(samples), out_dir, do_sanitize=sanitize, limits=limits, workers=workers,
-                    model=model_name, generation=generation, excluded=excluded,
-                    max_failure_rate=max_failure_rate, few_shot_excluded=shot_ids, require_isolation=require_isolation)
+    owned.wrote(*WRITES)
+    given = Path(samples)
+    lines = array_as_lines(given, out_dir / ARRAY_LINES) if client is None else given
+    if lines != given:
+        model_name = model_name or given.name.removesuffix(".gz").removesuffix(".json")
+        generation = {"source": str(given)}
+    try:
+        results = score(benchmark, problems, lines, out_dir, do_sanitize=sanitize, limits=limits, workers=workers,
+                        model=model_name, generation=generation, excluded=excluded,
+                        max_failure_rate=max_failure_rate, few_shot_excluded=shot_ids, require_isolation=require_isolation)
+    except UserError as e:
+        if lines == given:
+            raise
+        # name the user's file and the array's item, not the converted lines
+        raise UserError(re.sub(rf"^{re.escape(str(lines))}(?::(\d+))?",
+                               lambda m: f"{given}: item {m[1]} of the array" if m[1] else str(given), str(e))) from None
     for note in results["notes"]:
         say(f"{benchmark.name}: {note}")
     return results

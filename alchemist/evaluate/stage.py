@@ -77,7 +77,7 @@ class Eval:
         if llm.backend == "openai":
             from alchemist.llm.factory import build_client
 
-            client = build_client(llm, None)
+            client = build_client(llm, None).named("eval.llm.base_url", "eval.llm.api_key_env")
             try:
                 client.preflight()
             finally:
@@ -92,7 +92,7 @@ class Eval:
         llm = spec.llm
         if llm.model == TRAINED:
             llm = llm.model_copy(update={"model": str(ctx.output("train"))})
-        client = build_client(llm, ctx.run_dir / "cache" / "eval_llm.sqlite")
+        client = build_client(llm, ctx.run_dir / "cache" / "eval_llm.sqlite").named("eval.llm.base_url", "eval.llm.api_key_env")
         client.preflight()
         counts = {}
         try:

@@ -129,6 +129,11 @@ class Ingest:
     def plan(self, ctx) -> str:
         return f"{len(ctx.recipe.sources)} sources"
 
+    def preflight(self, ctx) -> None:
+        for i, spec in enumerate(ctx.recipe.sources):
+            if spec.hf:
+                check_hub(spec, f"sources.{i}.hf")
+
     def run(self, ctx, out: Path, work: Path) -> dict:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -172,6 +177,31 @@ def _carry_over(previous: Path, out: Path, name: str, fp: str) -> dict | None:
         shutil.copyfile(shard, out / shard.name)
     shutil.copyfile(stats_path, out / stats_path.name)
     return stats
+
+
+def check_hub(spec: SourceSpec, key: str) -> None:
+    """Before any work: with the hub out of reach, an `hf:` source that is not in the local cache
+    is one line at once (datasets would retry for half a minute, printing every retry); a cached
+    one is left to datasets."""
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return
+    host = urlparse(constants.ENDPOINT).hostname or "huggingface.co"
+    try:
+        socket.create_connection((host, 443), timeout=10).close()
+        return
+    except OSError as e:
+        why = e.strerror or type(e).__name__
+    cached = [Path(constants.HF_HUB_CACHE) / f"datasets--{spec.hf.replace('/', '--')}",
+              Path(os.environ.get("HF_DATASETS_CACHE", Path(constants.HF_HOME) / "datasets")) / spec.hf.replace("/", "___")]
+    if not any(p.exists() for p in cached):
+        raise UserError(f"source '{spec.name}' ({key}: {spec.hf}): the Hugging Face hub ({host}) cannot be reached ({why}) "
+                        "and the dataset is not in the local cache; connect to the network, or download it elsewhere "
+                        "and point the source's `path:` at the files")
 
 
 def shard_paths(ctx) -> list[Path]:

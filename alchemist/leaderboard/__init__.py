@@ -11,6 +11,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from alchemist.errors import UserError
+from alchemist.ownership import Owned, check_overlap
 from alchemist.testsets import BENCHMARKS, title
 
 
@@ -90,7 +91,9 @@ def _group(model: str, entries: list[tuple[Path, dict]], notes: list[str]) -> li
     return [(name, es) for name, es in zip(names, by_run.values())]
 
 
-def collect(paths: list[Path], with_reference: bool = True) -> dict:
+def collect(paths: list[Path], with_reference: bool = True, baseline: str | None = None) -> dict:
+    """Rows of our results and the paper's. `baseline`: a model whose scores every other row of
+    ours is compared with (`delta`: this row minus the baseline, per benchmark both have)."""
     by_model: dict[str, list[tuple[Path, dict]]] = defaultdict(list)
     for path in paths:
         r = read_result(path)
@@ -117,12 +120,45 @@ def collect(paths: list[Path], with_reference: bool = True) -> dict:
                           "scores": dict(zip(reference["benchmarks"], ref["scores"])), "sources": {}}
     benchmarks = [b for b in BENCHMARKS if any(b in r["scores"] for r in rows.values())]
     benchmarks += sorted({b for r in rows.values() for b in r["scores"]} - set(benchmarks))
+    # An average over fewer benchmarks is another number: a row's average exists only when it has
+    # every benchmark of the board. Rows are ranked by their mean over the benchmarks all rows have.
+    rank_by = [b for b in benchmarks if all(b in r["scores"] for r in rows.values())]
     for row in rows.values():
-        scores = [row["scores"][b] for b in benchmarks if b in row["scores"]]
-        row["average"] = round(sum(scores) / len(scores), 1) if scores else None
-    ordered = sorted(rows.values(), key=lambda r: -(r["average"] or 0))
-    return {"benchmarks": benchmarks, "titles": {b: title(b) for b in benchmarks}, "rows": ordered,
+        row["average"] = _mean(row["scores"], benchmarks)
+        row["rank_score"] = _mean(row["scores"], rank_by) if rank_by else row["average"]
+    ordered = sorted(rows.values(), key=lambda r: (r["rank_score"] is None, -(r["rank_score"] or 0)))
+    titles = {b: title(b) for b in benchmarks}
+    if rank_by and rank_by != benchmarks:
+        notes.append(f"ranked by {', '.join(titles[b] for b in rank_by)}, the benchmark{'s' if len(rank_by) > 1 else ''} "
+                     f"every row has; an average is shown only for rows with all {len(benchmarks)} benchmarks")
+    elif not rank_by and len(rows) > 1:
+        notes.append(f"no benchmark is shared by every row: ranked by the average over all {len(benchmarks)} "
+                     "benchmarks, rows without one last")
+    if baseline is not None:
+        base = rows.get(baseline)
+        if base is None:
+            notes.append(f"the baseline '{baseline}' has no row: no differences shown")
+            baseline = None
+        else:
+            for row in rows.values():
+                if row is not base and not row["reference"]:
+                    row["delta"] = {b: round(v - base["scores"][b], 1) for b, v in row["scores"].items() if b in base["scores"]}
+    return {"benchmarks": benchmarks, "titles": titles, "rows": ordered, "rank_by": rank_by, "baseline": baseline,
             "notes": notes, "reference_source": reference["source"]}
+
+
+def _mean(scores: dict, benchmarks: list[str]) -> float | None:
+    """The mean over `benchmarks`, or None when the row lacks one of them (or there are none)."""
+    if not benchmarks or any(b not in scores for b in benchmarks):
+        return None
+    return round(sum(scores[b] for b in benchmarks) / len(benchmarks), 1)
+
+
+def _cell(row: dict, bench: str) -> str:
+    if bench not in row["scores"]:
+        return "–"
+    delta = row.get("delta", {}).get(bench)
+    return f"{row['scores'][bench]}" + (f" ({delta:+.1f})" if delta is not None else "")
 
 
 def to_markdown(board: dict) -> str:
@@ -130,8 +166,11 @@ def to_markdown(board: dict) -> str:
     lines = ["# Leaderboard (pass@1, %)", "", "| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
     for i, r in enumerate(board["rows"], 1):
         name = f"{r['model']} *(reference)*" if r["reference"] else f"**{r['model']}**"
-        cells = [str(r["scores"].get(b, "–")) for b in board["benchmarks"]]
-        lines.append("| " + " | ".join([str(i), name, r["params"] or "", *cells, str(r["average"] or "–")]) + " |")
+        cells = [_cell(r, b) for b in board["benchmarks"]]
+        average = "–" if r["average"] is None else str(r["average"])
+        lines.append("| " + " | ".join([str(i), name, r["params"] or "", *cells, average]) + " |")
+    if board.get("baseline"):
+        lines += ["", f"(+x.x): difference from {board['baseline']}, in points."]
     lines += [""] + [f"Note: {note}." for note in board.get("notes", [])]
     lines += ["", f"Reference rows: {board['reference_source']}.", ""]
     return "\n".join(lines)
@@ -174,11 +213,19 @@ def _check_out_dir(out_dir: Path) -> None:
             return
 
 
-def write_leaderboard(paths: list[str], out_dir: Path, with_reference: bool = True) -> dict:
+WRITES = ("leaderboard.json", "leaderboard.md", "index.html", "pass_at_1.png")
+
+
+def write_leaderboard(paths: list[str], out_dir: Path, with_reference: bool = True, baseline: str | None = None) -> dict:
     out_dir = Path(out_dir)
     _check_out_dir(out_dir)
-    board = collect(find_results(paths), with_reference)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    files = find_results(paths)
+    # the folder must be new, empty or alchemist's, hold no results it reads, and only its own files are replaced
+    check_overlap(out_dir, [("results file", f) for f in files], "-o")
+    board = collect(files, with_reference, baseline)
+    owned = Owned(out_dir, "-o").claim()
+    owned.check(*WRITES)
+    owned.wrote(*WRITES)
     (out_dir / "leaderboard.json").write_text(json.dumps(board, indent=2) + "\n")
     (out_dir / "leaderboard.md").write_text(to_markdown(board))
     (out_dir / "index.html").write_text(to_html(board))

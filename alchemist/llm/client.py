@@ -39,6 +39,14 @@ class LLMClient:
     def preflight(self) -> None:
         self.backend.preflight()
 
+    def named(self, base_url: str, api_key_env: str) -> LLMClient:
+        """Say how the user named the endpoint settings (recipe keys, or flags such as --base-url):
+        errors about them name what was typed. Backends without endpoints have nothing to name."""
+        config = getattr(self.backend, "config", None)
+        if isinstance(getattr(config, "names", None), dict):
+            config.names = {"base_url": base_url, "api_key_env": api_key_env}
+        return self
+
     def generate(self, requests: list[ChatRequest], progress=None) -> list[ChatResult]:
         """Answers in order. Cached answers are returned without a request; new answers are cached
         as each one lands, so a killed run resends nothing that was answered."""

@@ -18,6 +18,7 @@ import os
 import random
 import time
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -27,6 +28,18 @@ from alchemist.schema import SURROGATE
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 log = logging.getLogger(__name__)
+
+
+def check_url(url: str, key: str) -> None:
+    """An endpoint URL with a scheme and a host; `localhost:8000` gets the `http://` it lacks."""
+    parts = urlsplit(url) if "://" in url else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        hint = f"; did you mean 'http://{url}'?" if "://" not in url else "; give an http:// or https:// URL"
+        raise UserError(f"{key} {url!r}: not an http(s) URL{hint}")
+
+
+def _no_key(key: str) -> str:
+    return "leave out --api-key-env" if key.startswith("--") else f"set {key}: null"
 
 
 class Malformed(Exception):
@@ -47,6 +60,8 @@ class OpenAIConfig:
     eject_after: int = 3  # consecutive failures that take an endpoint out of rotation
     eject_cooldown: float = 2.0  # seconds before the first probe; doubles after each failed probe
     eject_cooldown_max: float = 120.0
+    # how the user named the endpoint settings (recipe keys or flags), for errors about them
+    names: dict = field(default_factory=lambda: {"base_url": "relabel.llm.base_url", "api_key_env": "relabel.llm.api_key_env"})
 
     @property
     def endpoints(self) -> list[str]:
@@ -162,10 +177,13 @@ class OpenAIBackend:
     # -- preflight -------------------------------------------------------------------------
 
     def preflight(self) -> None:
+        names = self.config.names
+        for url in self.config.endpoints:
+            check_url(url, names["base_url"])
         env = self.config.api_key_env
         if env and not os.environ.get(env):
-            raise UserError(f"the environment variable {env} (relabel.llm.api_key_env) is not set: export your API key "
-                            "in it, or set api_key_env: null for a server that needs no key")
+            raise UserError(f"the environment variable {env} ({names['api_key_env']}) is not set: export your API key "
+                            f"in it, or {_no_key(names['api_key_env'])} for a server that needs no key")
         asyncio.run(self._preflight())
 
     async def _preflight(self) -> None:
@@ -178,7 +196,8 @@ class OpenAIBackend:
                 try:
                     async with session.get(f"{url}/models") as resp:
                         if resp.status in (401, 403):
-                            raise UserError(f"{url} rejected the API key (HTTP {resp.status}); check {self.config.api_key_env}")
+                            raise UserError(f"{url} rejected the API key (HTTP {resp.status}); check {self.config.api_key_env} "
+                                            f"({self.config.names['api_key_env']})")
                         if resp.status != 200:
                             continue  # not every server lists models; the first request will tell
                         data = orjson.loads(await resp.read())
@@ -189,11 +208,12 @@ class OpenAIBackend:
                     continue
                 ids = [m.get("id") for m in data.get("data", []) if isinstance(m, dict)] if isinstance(data, dict) else []
                 if ids and self.config.model not in ids:
-                    raise UserError(f"model '{self.config.model}' is not served by {url}; it serves: {', '.join(map(str, ids[:10]))}")
+                    raise UserError(f"model '{self.config.model}' is not served by {url} ({self.config.names['base_url']}); "
+                                    f"it serves: {', '.join(map(str, ids[:10]))}")
                 served.update(served_checkpoints(data, self.config.model))
         if len(unreachable) == len(self.config.endpoints):
             url, why = unreachable[0]
-            raise UserError(f"cannot reach the LLM endpoint {url} ({why}); start the server or fix relabel.llm.base_url")
+            raise UserError(f"cannot reach the LLM endpoint {url} ({why}); start the server or fix {self.config.names['base_url']}")
         for url, why in unreachable:  # among several: start without it, probe it back after its cool-down
             log.warning("LLM endpoint %s is unreachable (%s); continuing on the others", url, why)
             self._eject(self.endpoints[url], time.monotonic())

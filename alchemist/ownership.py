@@ -1,0 +1,178 @@
+"""What alchemist may replace or delete: only what it wrote.
+
+Every folder alchemist writes into (a run directory, the folder of `eval -o`, `leaderboard -o` or
+`slurm -o`, a stage's output, a work directory) holds `.alchemist`: the record of the entries it
+wrote there. A folder that exists without one and holds anything belongs to someone else, and
+alchemist refuses to write into it. Inside a recorded folder, an entry that is not in the record
+is never replaced or deleted. An output that overlaps an input (holds it, or lies inside it) is
+refused before any work.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+
+from alchemist.errors import UserError
+
+MARK = ".alchemist"
+# Files that show alchemist made a directory without a record: a stage's finished
+# output, a work directory's stamp.
+STAMPS = ("_SUCCESS", ".fingerprint")
+TEMP_SUFFIXES = (".partial", ".old")  # names alchemist gives its own temporary folders
+
+
+def shown(path: Path) -> str:
+    """A path as one printable line: non-UTF-8 bytes and control characters escaped."""
+    return repr(str(path))[1:-1] if not str(path).isprintable() else str(path)
+
+
+def inside(path: Path, folder: Path) -> bool:
+    """Whether `path` is `folder` or lies below it (both resolved: `.`, `..` and links followed)."""
+    p, f = Path(os.path.realpath(path)), Path(os.path.realpath(folder))
+    return p == f or f in p.parents
+
+
+def check_overlap(out: Path, inputs: Iterable[tuple[str, Path]], what: str) -> None:
+    """Refuse an output folder that holds an input or lies inside one. `inputs`: (how the user
+    named it, path) pairs; `what`: how the user named the output (a flag or a recipe key)."""
+    for name, path in inputs:
+        if inside(path, out):
+            raise UserError(f"{what} {shown(out)} holds {name} {shown(path)}: an output must not overlap an input; "
+                            f"give {what} a folder outside it")
+        if path.is_dir() and inside(out, path):
+            raise UserError(f"{what} {shown(out)} lies inside {name} {shown(path)}: its outputs would mix with the input; "
+                            f"give {what} a folder outside it")
+
+
+def _cannot_create(path: Path, what: str, e: OSError) -> UserError:
+    for p in (path, *path.parents):
+        if p.exists() and not p.is_dir():
+            return UserError(f"{what} {shown(path)}: {shown(p)} is a file, not a folder; choose another {what}")
+    if e.errno == errno.ENAMETOOLONG:
+        return UserError(f"{what} {shown(path)}: the path or a name in it is too long for this filesystem "
+                         f"({max(len(os.fsencode(n)) for n in path.parts)} bytes in one name); choose a shorter {what}")
+    return UserError(f"{what} {shown(path)}: cannot create this folder ({e.strerror or e}); choose another {what}")
+
+
+class Owned:
+    """A folder alchemist writes into, and its record (`.alchemist`) of the entries it wrote."""
+
+    def __init__(self, root: Path, what: str, legacy: str | None = None):
+        self.root = Path(root)
+        self.what = what  # how the user named the folder: -o, output_dir, ...
+        self.legacy = legacy  # a file whose presence shows an older alchemist made the folder
+        self.record: set[str] = set()
+
+    def claim(self) -> Owned:
+        """Create the folder, or take an empty one, or one alchemist made; refuse anything else."""
+        root = self.root
+        try:
+            if root.exists() and not root.is_dir():
+                raise UserError(f"{self.what} {shown(root)}: exists and is a file; give a folder")
+            if root.is_dir():
+                record = read_record(root)
+                if record is None:
+                    entries = sorted(os.listdir(root))
+                    if entries and not (self.legacy and (root / self.legacy).is_file()):
+                        raise UserError(f"{self.what} {shown(root)}: holds files alchemist did not write "
+                                        f"({', '.join(shown(Path(e)) for e in entries[:3])}{', ...' if len(entries) > 3 else ''}); "
+                                        f"choose a new or empty folder, or one alchemist made")
+                    record = set(entries)  # an older alchemist's folder: what is there is its own
+                self.record = record
+            else:
+                root.mkdir(parents=True)
+            self._save()
+        except OSError as e:
+            raise _cannot_create(root, self.what, e) from None
+        return self
+
+    def check(self, *names: str) -> None:
+        """Refuse to replace an entry of the folder that alchemist did not write."""
+        for name in names:
+            p = self.root / name
+            if (p.exists() or p.is_symlink()) and not self.owns(name):
+                raise UserError(f"{shown(p)}: exists and was not written by alchemist; move it away or choose another {self.what}")
+
+    def owns(self, name: str) -> bool:
+        if "*" in self.record:  # a folder alchemist created whole
+            return True
+        parts = Path(name).parts
+        return any("/".join(parts[:i]) in self.record for i in range(1, len(parts) + 1))
+
+    def wrote(self, *names: str) -> None:
+        new = set(names) - self.record
+        if new:
+            self.record |= new
+            self._save()
+
+    def _save(self) -> None:
+        tmp = self.root / f"{MARK}.tmp{os.getpid()}"
+        tmp.write_text(json.dumps({"wrote": sorted(self.record, key=str)}, ensure_ascii=True, indent=1) + "\n")
+        os.replace(tmp, self.root / MARK)
+
+
+def read_record(folder: Path) -> set[str] | None:
+    """The entries alchemist recorded in `folder`, or None when it holds no record. A record that
+    is not one (edited by hand) claims nothing."""
+    path = folder / MARK
+    if not path.is_file():
+        return None
+    try:
+        names = json.loads(path.read_text()).get("wrote")
+    except (ValueError, AttributeError, OSError):
+        return set()
+    return {n for n in names if isinstance(n, str)} if isinstance(names, list) else set()
+
+
+def mark_created(folder: Path) -> None:
+    """Mark a folder alchemist just created (a stage's temporary output, a work directory)."""
+    (folder / MARK).write_text(json.dumps({"wrote": ["*"]}) + "\n")
+
+
+def seal(folder: Path) -> None:
+    """Record every file of a finished output folder: a file put there later is someone else's."""
+    files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if not p.is_dir() and p.name != MARK)
+    tmp = folder / f"{MARK}.tmp{os.getpid()}"
+    tmp.write_text(json.dumps({"wrote": files}, indent=1) + "\n")
+    os.replace(tmp, folder / MARK)
+
+
+def foreign(folder: Path) -> str | None:
+    """Why alchemist may not delete `folder`, or None when it made it (missing, empty, marked,
+    or one of its temporary folders) and holds no file it did not write."""
+    if not folder.exists() and not folder.is_symlink():
+        return None
+    if folder.is_symlink() or not folder.is_dir():
+        return "is not a folder alchemist made"
+    record = read_record(folder)
+    if record is not None and "*" not in record:
+        for p in folder.rglob("*"):
+            rel = str(p.relative_to(folder))
+            if not p.is_dir() and p.name != MARK and rel not in record:
+                return f"holds {rel}, which alchemist did not write"
+        return None
+    if record is not None or folder.name.endswith(TEMP_SUFFIXES) or any((folder / m).is_file() for m in STAMPS):
+        return None
+    return None if not any(folder.iterdir()) else "was not made by alchemist"
+
+
+def removable(folder: Path) -> bool:
+    return foreign(folder) is None
+
+
+def check_removable(folder: Path, what: str = "output_dir") -> None:
+    why = foreign(folder)
+    if why:
+        raise UserError(f"{shown(folder)}: {why}, and a rerun would replace it; move it away or choose another {what}")
+
+
+def remove_tree(folder: Path, what: str = "output_dir") -> None:
+    """Delete a folder alchemist made; refuse one it did not."""
+    check_removable(folder, what)
+    if folder.exists():
+        shutil.rmtree(folder, ignore_errors=True)
