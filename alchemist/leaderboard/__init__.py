@@ -109,6 +109,11 @@ def collect(paths: list[Path], with_reference: bool = True, baseline: str | None
                 row["sources"][bench] = str(path)
                 if r.get("tasks_scored") != r.get("tasks_in_benchmark"):
                     row.setdefault("partial", {})[bench] = f"{r.get('tasks_scored')}/{r.get('tasks_in_benchmark')} tasks"
+                unverified = (r.get("verdicts") or {}).get("unverified_tasks") or []
+                if unverified:  # tests run inside the candidate's process: their passes are not counted
+                    row.setdefault("unverified", {})[bench] = len(unverified)
+                    notes.append(f"'{name}' on {title(bench)}: {len(unverified)} tasks unverified (their tests run in "
+                                 f"the candidate's process, so no pass there is counted)")
     reference = json.loads((Path(__file__).parent / "reference.json").read_text())
     if with_reference:
         for ref in reference["rows"]:

@@ -30,6 +30,22 @@ class Leaderboard:
         sources = ([str(evals)] if evals is not None and any(evals.rglob("results.json")) else []) + ctx.recipe.leaderboard.results
         if not sources:
             raise StageSkipped("no eval results yet")
-        board = write_leaderboard(sources, out, with_reference=ctx.recipe.leaderboard.reference)
+        baseline = compared_with(ctx.recipe.leaderboard.results) if evals is not None else None
+        board = write_leaderboard(sources, out, with_reference=ctx.recipe.leaderboard.reference, baseline=baseline)
         ctx.say(f"leaderboard: {len(board['rows'])} rows -> {ctx.run_dir / 'leaderboard' / 'index.html'}")
-        return {"rows": len(board["rows"]), "models": sum(1 for r in board["rows"] if not r["reference"])}
+        stats = {"rows": len(board["rows"]), "models": sum(1 for r in board["rows"] if not r["reference"])}
+        if board["baseline"]:
+            stats["baseline"] = board["baseline"]
+            stats["delta"] = {r["model"]: r["delta"] for r in board["rows"] if "delta" in r}
+        return stats
+
+
+def compared_with(extra: list[str]) -> str | None:
+    """The model this run is compared with: the one model of `leaderboard.results` (e.g. the base
+    model this run fine-tunes, scored by another run), else none."""
+    from alchemist.leaderboard import find_results, read_result
+
+    if not extra:
+        return None
+    models = {read_result(p)["model"] for p in find_results(extra)}
+    return models.pop() if len(models) == 1 else None

@@ -100,7 +100,8 @@ def test_one_model_over_several_benchmarks_is_one_row(tmp_path):
     assert r.returncode == 0, r.stderr
     data = json.loads((tmp_path / "board" / "leaderboard.json").read_text())
     ours = [r for r in data["rows"] if not r["reference"]]
-    assert [(r["model"], r["scores"]) for r in ours] == [("m", {"humaneval": 50.0, "mbpp": 25.0})] and data["notes"] == []
+    assert [(r["model"], r["scores"]) for r in ours] == [("m", {"humaneval": 50.0, "mbpp": 25.0})]
+    assert [n for n in data["notes"] if not n.startswith("ranked by")] == []  # one row: nothing about runs sharing a name
     assert data["titles"]["humaneval"] == "HumanEval"
 
 
@@ -121,3 +122,42 @@ def test_output_that_is_a_file_is_one_error(tmp_path):
     (tmp_path / "board").write_text("")
     r = run_cli("leaderboard", path, "-o", tmp_path / "board")
     assert r.returncode == 2 and "board: exists and is a file; -o needs a folder" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_an_average_over_fewer_benchmarks_is_not_ranked_beside_full_ones(tmp_path):
+    """One benchmark scored: no average (the paper's rows have four), ranked by the benchmark every
+    row has, and the note says so; with every benchmark, the average is back."""
+    from alchemist.leaderboard import collect
+
+    paths = [_results(tmp_path / "a" / "results.json", "weak", 0.0),
+             _results(tmp_path / "b" / "results.json", "strong", 0.9)]
+    board = collect(paths)
+    ours = {r["model"]: r for r in board["rows"] if not r["reference"]}
+    assert ours["weak"]["average"] is None and ours["strong"]["average"] is None
+    assert board["rank_by"] == ["humaneval"]
+    ranked = [r["model"] for r in board["rows"]]
+    assert ranked[0] == "strong" and ranked[-1] == "weak"  # 90.0 beats every reference HumanEval score; 0 is last
+    humaneval = [r["scores"]["humaneval"] for r in board["rows"]]
+    assert humaneval == sorted(humaneval, reverse=True)
+    assert any("ranked by HumanEval" in n and "average is shown only for rows with all 4" in n for n in board["notes"])
+    refs = [r for r in board["rows"] if r["reference"]]
+    assert all(r["average"] is not None for r in refs)
+    alone = collect([_results(tmp_path / "c" / "results.json", "x", 0.5, benchmark=b) for b in ("humaneval",)]
+                    + [_results(tmp_path / b / "results.json", "x", 0.5, benchmark=b) for b in ("humaneval_plus", "mbpp", "mbpp_plus")],
+                    with_reference=False)
+    assert alone["rows"][0]["average"] == 50.0 and alone["rank_by"] == ["humaneval", "humaneval_plus", "mbpp", "mbpp_plus"]
+
+
+def test_a_baseline_row_gives_every_other_row_its_difference(tmp_path):
+    from alchemist.leaderboard import to_markdown, write_leaderboard
+
+    _results(tmp_path / "base" / "results.json", "base", 0.067)
+    _results(tmp_path / "tuned" / "results.json", "tuned", 0.085)
+    board = write_leaderboard([str(tmp_path / "base"), str(tmp_path / "tuned")], tmp_path / "out", baseline="base")
+    tuned = next(r for r in board["rows"] if r["model"] == "tuned")
+    assert tuned["delta"] == {"humaneval": 1.8}
+    assert all("delta" not in r for r in board["rows"] if r["model"] != "tuned")
+    md = to_markdown(board)
+    assert "8.5 (+1.8)" in md and "difference from base" in md
+    missing = write_leaderboard([str(tmp_path / "tuned")], tmp_path / "out2", baseline="base")
+    assert any("baseline 'base' has no row" in n for n in missing["notes"])
