@@ -30,9 +30,9 @@ def _file_name(value: str) -> str:
     bad = sorted({ch for ch in value if ch in "/\\" or ord(ch) < 32 or ch == "\x7f"})
     if bad:
         shown = ", ".join(repr(ch) for ch in bad)
-        raise ValueError(f"'{value}' holds {shown}; a name becomes a file name: use letters, digits, '-', '_' and '.'")
+        raise ValueError(f"{value!r} holds {shown}; a name becomes a file name: use letters, digits, '-', '_' and '.'")
     if value.startswith(".") or value != value.strip():
-        raise ValueError(f"'{value}' starts with '.' or has spaces around it; a name becomes a file name")
+        raise ValueError(f"{value!r} starts with '.' or has spaces around it; a name becomes a file name")
     if len(value.encode("utf-8", "surrogatepass")) > 100:
         raise ValueError(f"'{value[:40]}...' is {len(value)} characters long; a name becomes a file name: keep it under 100")
     return value

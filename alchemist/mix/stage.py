@@ -12,6 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from alchemist.errors import UserError
 from alchemist.rundir import write_json_atomic, write_text_atomic
 
 # Raw source snippets seed generation; they are never trained on as they are.
@@ -63,6 +64,10 @@ def mix(recipe, curated: Path, relabeled: Path | None, out: Path) -> dict:
             chosen = [rows[j] for j in plan(len(rows), recipe.mix.task_weights.get(kind, 1.0), None, rng)]
             task_stats[kind] = {"rows": len(chosen), "distinct": len(set(chosen))}
             picked += chosen
+    if not picked and recipe.trains:  # train would fail later on an empty file; say why now
+        raise UserError(f"the training set is empty: {table.num_rows} curated samples, none picked "
+                        "(source weights 0, only code_files seeds, or every record dropped: see data/ingested/*.stats.json "
+                        "and data/curated/); give a source a weight above 0 or relax the filters")
     if recipe.mix.shuffle:
         rng.shuffle(picked)
     final = table.take(pa.array(picked, pa.int64())) if picked else table.slice(0, 0)

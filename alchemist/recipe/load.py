@@ -226,7 +226,7 @@ def _describe(err: dict, yaml_root, origin: str, flags: dict[tuple, str] | None 
     if lead and err["type"] == "value_error":
         named = tuple(lead.group(1).split("."))
         if named[:len(loc)] == loc:  # the key lies inside the section that raised
-            loc = named
+            loc, msg = named, msg[lead.end():].lstrip()
     where = _dotted(loc) or "(top level)"
     flag = _flag_for(loc, flags or {}, yaml_root)
     if err["type"] == "extra_forbidden":
@@ -247,6 +247,9 @@ def _describe(err: dict, yaml_root, origin: str, flags: dict[tuple, str] | None 
         msg = f"unknown key; did you mean '{guess[0]}'?" if guess else f"unknown key; allowed keys: {', '.join(allowed)}"
     else:
         line = _line_of(yaml_root, loc)
+        if loc and _node_at(yaml_root, loc) is None:  # a missing key: the line of its section's key
+            have = next(loc[:n] for n in range(len(loc) - 1, -1, -1) if _node_at(yaml_root, loc[:n]) is not None)
+            line = _key_line(yaml_root, have) if have else line
         msg = _not_text_hint(err, yaml_root, loc, flag) or msg
         if err["type"] == "missing":
             msg = "required key is missing"
@@ -327,7 +330,8 @@ def _expand_uses(raw: dict, recipe_path: Path | None, errors: list[str], yaml_ro
 
 # -- checks that need the validated recipe --------------------------------------------------------
 
-def _semantic_errors(recipe: Recipe, recipe_path: Path | None, yaml_root, origin: str, given: dict[str, str]) -> list[str]:
+def _semantic_errors(recipe: Recipe, recipe_path: Path | None, yaml_root, origin: str, given: dict[str, str],
+                     flags: dict[tuple, str] | None = None) -> list[str]:
     from alchemist.sources import ADAPTERS, expand_paths
     from alchemist.sources.readers import RECORD_SUFFIXES, no_match_reason
     from alchemist.testsets import KNOWN_BENCHMARKS
@@ -335,6 +339,10 @@ def _semantic_errors(recipe: Recipe, recipe_path: Path | None, yaml_root, origin
     errors = []
 
     def err(loc: tuple, msg: str):
+        flag = _flag_for(loc, flags or {}, yaml_root)
+        if flag is not None:
+            errors.append(f"--set {flag}: {_dotted(loc)}: {msg}")
+            return
         line = _line_of(yaml_root, loc)
         errors.append(f"{origin}:{line}: {_dotted(loc)}: {msg}" if line else f"{origin}: {_dotted(loc)}: {msg}")
 
@@ -421,7 +429,7 @@ def _parse(text: str, origin: str) -> tuple[Any, yaml.Node | None]:
         mark = getattr(e, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        if "\t" in str(problem):
+        if "'\\t'" in str(problem):
             problem += " (YAML indents with spaces, never tabs)"
         raise RecipeError(f"{origin}{line}: not valid YAML: {problem}") from None
 
@@ -457,7 +465,7 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
                  if not (err["loc"][:1] == ("sources",) and len(err["loc"]) > 1 and err["loc"][1] in failed_uses)]
         errors += [_describe(err, yaml_root, origin, flags) for err in found]
         raise RecipeError("\n".join(dict.fromkeys(errors))) from None
-    errors += _semantic_errors(recipe, path, yaml_root, origin, given)
+    errors += _semantic_errors(recipe, path, yaml_root, origin, given, flags)
     if errors:
         raise RecipeError("\n".join(errors))
     recipe._path = path.resolve()

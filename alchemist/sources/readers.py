@@ -117,7 +117,9 @@ def no_match_reason(text: str, recipe_path: Path | None, suffixes) -> str:
     from alchemist.recipe import resolve_path
 
     p = resolve_path(text, recipe_path)
-    kinds = ", ".join(suffixes) if len(suffixes) <= 10 else ", ".join(suffixes[:10]) + ", ..."
+    common = [s for s in (".py", ".js", ".ts", ".java", ".c", ".cpp", ".go", ".rs") if s in suffixes]
+    ordered = common + [s for s in suffixes if s not in common]
+    kinds = ", ".join(ordered) if len(ordered) <= 12 else ", ".join(ordered[:12]) + f", ... ({len(ordered)} kinds)"
     if p.is_dir():
         found = [f for f in p.rglob("*") if f.is_file()][:1000]
         seen = sorted({(f.suffix or f.name) for f in found})
