@@ -20,6 +20,7 @@ from alchemist.ingest.spec import SourceSpec
 from alchemist.rundir import fingerprint, write_json_atomic
 from alchemist.schema import SAMPLE_SCHEMA, Sample, rows_to_table, surrogate_reason
 from alchemist.sources import ADAPTERS, AdapterError, RawRecord, expand_paths, iter_file, iter_hub
+from alchemist.sources.readers import no_match_reason
 
 MAX_EXAMPLES = 5
 BATCH = 8192
@@ -30,7 +31,8 @@ def source_files(spec: SourceSpec, recipe_path: Path | None) -> list[Path]:
     for text in spec.paths():
         found = expand_paths(text, recipe_path, ADAPTERS[spec.adapter])
         if not found:
-            raise UserError(f"source '{spec.name}': no file matches '{text}'")
+            raise UserError(f"source '{spec.name}': no file matches '{text}': "
+                            f"{no_match_reason(text, recipe_path, ADAPTERS[spec.adapter].suffixes)}")
         files += found
     if spec.path is not None and not files:
         raise UserError(f"source '{spec.name}': `path` names no file; give a file, glob or directory")

@@ -385,7 +385,9 @@ def _semantic_errors(recipe: Recipe, recipe_path: Path | None, yaml_root, origin
         err(("curate", "enabled"), "curation cannot be turned off: mix and train read its output; relax its filters instead")
     problem = _output_dir_problem(recipe.run_dir)
     if problem:
-        err(("output_dir",), problem)
+        given_dir = _node_at(yaml_root, ("output_dir",)) is not None or _flag_for(("output_dir",), flags or {}, yaml_root)
+        # without an output_dir key the run directory comes from `name`: cite that line
+        err(("output_dir",) if given_dir else ("name",), problem if given_dir else f"the run directory {problem}")
     return errors
 
 
