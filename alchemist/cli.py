@@ -15,6 +15,12 @@ from alchemist.ownership import check_overlap
 CACHE_FILES = tuple(f"llm_cache.sqlite{s}" for s in ("", "-wal", "-shm", "-journal"))  # SQLite and its journals
 
 
+def _print(text: str, file=None) -> None:
+    """A line for the user; a non-UTF-8 file name in it (lone surrogates in Python) is escaped
+    instead of failing to print."""
+    print(text.encode("utf-8", "backslashreplace").decode("utf-8"), file=file or sys.stdout)
+
+
 def _number(kind, low: float, inclusive: bool, what: str):
     def parse(text: str):
         try:
@@ -117,7 +123,7 @@ def cmd_leaderboard(args) -> None:
 
     board = write_leaderboard(args.results, Path(args.output), with_reference=not args.no_reference)
     ours = sum(1 for r in board["rows"] if not r["reference"])
-    print(f"leaderboard: {ours} models + {len(board['rows']) - ours} reference rows -> {args.output}/index.html")
+    _print(f"leaderboard: {ours} models + {len(board['rows']) - ours} reference rows -> {args.output}/index.html")
 
 
 def cmd_eval(args) -> None:
@@ -158,7 +164,7 @@ def cmd_eval(args) -> None:
     problems, excluded = limit_problems(bench.eval_problems(args.data), args.limit)
     common = {"style": args.style, "n": args.num_samples, "temperature": args.temperature, "max_tokens": args.max_tokens,
               "sanitize": not args.no_sanitize, "limits": Limits(timeout=args.timeout), "workers": args.workers,
-              "excluded": excluded, "say": lambda m: print(m, file=sys.stderr),
+              "excluded": excluded, "say": lambda m: _print(m, sys.stderr),
               "max_failure_rate": args.max_failure_rate, "require_isolation": args.require_isolation}
     if args.model_path:
         from alchemist.llm.factory import build_client
@@ -190,7 +196,7 @@ def cmd_eval(args) -> None:
         check_overlap(out, [("--samples", samples), *inputs], "-o")
         results = evaluate(bench, problems, out, samples=samples, model_name=args.model, **common)
     scores = ", ".join(f"{k} {v:.1%}" for k, v in results["pass_at_k"].items())
-    print(f"{args.benchmark}: {scores} on {results['tasks_scored']} of {results['tasks_in_benchmark']} tasks "
+    _print(f"{args.benchmark}: {scores} on {results['tasks_scored']} of {results['tasks_in_benchmark']} tasks "
           f"({results['samples']} samples, {results['programs_per_s']} programs/s) -> {out / 'results.json'}")
 
 
@@ -260,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
             from alchemist.slurm import write_slurm_scripts
 
             for p in write_slurm_scripts(recipe, Path(args.output) if args.output else recipe.run_dir / "slurm", args.nodes):
-                print(p)
+                _print(str(p))
         elif args.command == "data":
             _run_stages(recipe, list(DATA_STAGES), args, console)
         elif args.command == "train":
@@ -275,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
             _run_stages(recipe, args.stages, args, console, start=args.start)
         return 0
     except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
+        # a non-UTF-8 file name (lone surrogates in Python) is shown escaped, on any terminal
+        _print(f"error: {e}", sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: rerun the same command to resume; finished stages are kept", file=sys.stderr)

@@ -26,9 +26,24 @@ STAMPS = ("_SUCCESS", ".fingerprint")
 TEMP_SUFFIXES = (".partial", ".old")  # names alchemist gives its own temporary folders
 
 
+NAME_MAX = 255  # bytes in one file name, on every common filesystem
+
+
 def shown(path: Path) -> str:
-    """A path as one printable line: non-UTF-8 bytes and control characters escaped."""
-    return repr(str(path))[1:-1] if not str(path).isprintable() else str(path)
+    """A path as one printable line: non-UTF-8 bytes and control characters escaped, a name too
+    long to read cut short."""
+    text = str(path)
+    if any(len(part) > 80 for part in Path(text).parts):
+        text = str(Path(*(part if len(part) <= 80 else f"{part[:40]}...({len(os.fsencode(part))} bytes)" for part in Path(text).parts)))
+    return repr(text)[1:-1] if not text.isprintable() else text
+
+
+def check_names(path: Path, what: str) -> None:
+    """A path whose every name fits the filesystem (else exists() itself fails)."""
+    for part in Path(path).parts:
+        if len(os.fsencode(part)) > NAME_MAX:
+            raise UserError(f"{what} {shown(path)}: a name in it is {len(os.fsencode(part))} bytes, more than the "
+                            f"{NAME_MAX} a filesystem allows; choose a shorter {what}")
 
 
 def inside(path: Path, folder: Path) -> bool:
@@ -40,6 +55,7 @@ def inside(path: Path, folder: Path) -> bool:
 def check_overlap(out: Path, inputs: Iterable[tuple[str, Path]], what: str) -> None:
     """Refuse an output folder that holds an input or lies inside one. `inputs`: (how the user
     named it, path) pairs; `what`: how the user named the output (a flag or a recipe key)."""
+    check_names(out, what)
     for name, path in inputs:
         if inside(path, out):
             raise UserError(f"{what} {shown(out)} holds {name} {shown(path)}: an output must not overlap an input; "
@@ -71,6 +87,7 @@ class Owned:
     def claim(self) -> Owned:
         """Create the folder, or take an empty one, or one alchemist made; refuse anything else."""
         root = self.root
+        check_names(root, self.what)
         try:
             if root.exists() and not root.is_dir():
                 raise UserError(f"{self.what} {shown(root)}: exists and is a file; give a folder")

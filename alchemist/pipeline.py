@@ -356,6 +356,10 @@ def check_run_dir(recipe: Recipe) -> Owned:
         if record is not None:
             owned.record = record
             owned.check(*RUN_ENTRIES, *(dest for s in STAGES for dest in getattr(s, "publishes", {}).values()))
+        for name, kind in ((RUN_JSON, "file"), (LOCK, "file"), (RESOLVED, "file"), ("work", "folder"), ("cache", "folder")):
+            p = run_dir / name
+            if (p.exists() or p.is_symlink()) and not (p.is_file() if kind == "file" else p.is_dir()):
+                raise UserError(f"{shown(p)}: should be a {kind} of alchemist's run state, but is not; move it away and rerun")
     cache = cache_path(recipe) if recipe.relabel is not None and recipe.relabel.enabled else None
     if cache is not None and cache.is_file() and cache.stat().st_size and not _is_sqlite(cache):
         raise UserError(f"relabel.llm.cache {shown(cache)}: exists and is not an SQLite answer cache alchemist wrote; "

@@ -56,10 +56,10 @@ def write_slurm_scripts(recipe: Recipe, out_dir: Path, nodes: int | None = None)
     owned.wrote(*(f"{stage}.sbatch" for stage in scripts))
     for stage, text in scripts.items():
         path = out_dir / f"{stage}.sbatch"
-        path.write_text(text, encoding="utf-8")
+        path.write_text(text, encoding="utf-8", errors="surrogateescape")  # a non-UTF-8 path: its own bytes
         paths.append(path)
     submit = out_dir / "submit.sh"
-    submit.write_text(_submit_script(paths), encoding="utf-8")
+    submit.write_text(_submit_script(paths), encoding="utf-8", errors="surrogateescape")
     submit.chmod(0o755)
     return [*paths, submit]
 

@@ -5,8 +5,10 @@ call `evaluate()`; they load the problems once and build (and close) the client.
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
+import zlib
 from collections.abc import Callable, Collection
 from pathlib import Path
 
@@ -35,32 +37,55 @@ def claim_eval_dir(out_dir: Path, what: str = "-o") -> Owned:
 
 
 def array_as_lines(path: Path, dest: Path) -> Path:
-    """`path` itself, or, when it holds one JSON array (pretty-printed or on one line), its items
-    as JSON lines in `dest` (item N on line N). Anything else starting with `[` is an error that
-    says what the format is."""
+    """`path` itself when it is JSON lines; else, when it is unambiguous, its samples as JSON lines
+    in `dest` (sample N on line N): one JSON array (pretty-printed or on one line), plain or
+    gzipped, or JSON objects each spread over several lines. Anything else that is not JSON lines
+    is an error that says what the format is."""
     try:
         with open(path, "rb") as fh:
-            head = fh.read(1 << 16)
-            if head[:2] == b"\x1f\x8b":
-                return path  # gzipped JSON lines: read as they are
-            if not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
-                return path
-            data = head + fh.read()
-    except OSError:
+            gz = fh.read(2) == b"\x1f\x8b"
+        with gzip.open(path, "rb") if gz else open(path, "rb") as fh:
+            data = fh.read(1 << 20)
+            text = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+            first, newline, _ = text.partition(b"\n")
+            if not text.startswith(b"[") and not (text.startswith(b"{") and newline and not _is_json(first)):
+                return path  # JSON lines (or not JSON at all: the reader names the line)
+            data += fh.read()
+    except (OSError, EOFError, zlib.error):
         return path  # the reader names what is wrong with the file
     try:
-        items = json.loads(data.decode("utf-8-sig"))
+        items = _json_values(data.decode("utf-8-sig"))
     except (ValueError, RecursionError) as e:
         where = f":{e.lineno}" if isinstance(e, json.JSONDecodeError) else ""
-        raise UserError(f"{path}{where}: starts with '[' but is not one valid JSON array ({getattr(e, 'msg', e)}); "
+        raise UserError(f"{path}{where}: not JSON lines, nor one valid JSON array ({getattr(e, 'msg', e)}); "
                         f"give {SAMPLES_FORMAT}") from None
-    if not isinstance(items, list):
-        raise UserError(f"{path}: not samples; give {SAMPLES_FORMAT}")
+    if len(items) == 1 and isinstance(items[0], list):
+        items = items[0]
     for i, item in enumerate(items, 1):
         if not isinstance(item, dict):
-            raise UserError(f"{path}: item {i} of the array is {type(item).__name__}, not an object; give {SAMPLES_FORMAT}")
+            raise UserError(f"{path}: item {i} is {type(item).__name__}, not an object; give {SAMPLES_FORMAT}")
     write_text_atomic(dest, "".join(json.dumps(item) + "\n" for item in items))
     return dest
+
+
+def _is_json(line: bytes) -> bool:
+    try:
+        json.loads(line)
+        return True
+    except (ValueError, RecursionError):
+        return False
+
+
+def _json_values(text: str) -> list:
+    """Every JSON value of a text, one after another (whitespace between them)."""
+    decoder, values, pos = json.JSONDecoder(), [], 0
+    while True:
+        while pos < len(text) and text[pos] in " \t\r\n":
+            pos += 1
+        if pos == len(text):
+            return values
+        value, pos = decoder.raw_decode(text, pos)
+        values.append(value)
 
 
 def limit_problems(problems: list[Problem], limit: int) -> tuple[list[Problem], set[str]]:
@@ -158,7 +183,7 @@ def evaluate(benchmark: Benchmark, problems: list[Problem], out_dir: Path, *, cl
             raise
         # name the user's file and the array's item, not the converted lines
         raise UserError(re.sub(rf"^{re.escape(str(lines))}(?::(\d+))?",
-                               lambda m: f"{given}: item {m[1]} of the array" if m[1] else str(given), str(e))) from None
+                               lambda m: f"{given}: item {m[1]}" if m[1] else str(given), str(e))) from None
     for note in results["notes"]:
         say(f"{benchmark.name}: {note}")
     return results

@@ -223,10 +223,10 @@ WRITES = ("leaderboard.json", "leaderboard.md", "index.html", "pass_at_1.png")
 
 def write_leaderboard(paths: list[str], out_dir: Path, with_reference: bool = True, baseline: str | None = None) -> dict:
     out_dir = Path(out_dir)
-    _check_out_dir(out_dir)
     files = find_results(paths)
     # the folder must be new, empty or alchemist's, hold no results it reads, and only its own files are replaced
     check_overlap(out_dir, [("results file", f) for f in files], "-o")
+    _check_out_dir(out_dir)
     board = collect(files, with_reference, baseline)
     owned = Owned(out_dir, "-o").claim()
     owned.check(*WRITES)

@@ -34,7 +34,7 @@ def check_url(url: str, key: str) -> None:
     """An endpoint URL with a scheme and a host; `localhost:8000` gets the `http://` it lacks."""
     parts = urlsplit(url) if "://" in url else None
     if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
-        hint = f"; did you mean 'http://{url}'?" if "://" not in url else "; give an http:// or https:// URL"
+        hint = f"; did you mean 'http://{url}'?" if "://" not in url and url.strip() else "; give an http:// or https:// URL"
         raise UserError(f"{key} {url!r}: not an http(s) URL{hint}")
 
 
