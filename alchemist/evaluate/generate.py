@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from alchemist.evaluate.prompts import make_prompt
@@ -39,10 +40,17 @@ def generate_samples(client: LLMClient, problems: list[Problem], style: str, out
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    start, first = time.monotonic(), client.usage.completion_tokens
+
+    def advance(k: int) -> None:
+        # tokens/s of the answers generated now (cached answers cost no tokens)
+        tokens = client.usage.completion_tokens - first
+        bar.update(task, advance=k, rate=f"{tokens / max(time.monotonic() - start, 1e-9):.1f} tok/s")
+
     with Progress(TextColumn(f"generate {out.parent.name}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=Console(stderr=True)) as bar:
-        task = bar.add_task("generate", total=len(requests))
-        results = client.generate(requests, progress=lambda k: bar.advance(task, k))
+                  TextColumn("{task.fields[rate]}"), console=Console(stderr=True)) as bar:
+        task = bar.add_task("generate", total=len(requests), rate="")
+        results = client.generate(requests, progress=advance)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")  # a killed run leaves no half file that looks whole
     with open(tmp, "w", encoding="utf-8") as fh:

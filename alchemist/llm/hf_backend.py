@@ -195,6 +195,8 @@ class HFBackend:
             return request.prompt
         if not self._tok.chat_template:
             raise UserError(f"model '{self.config.model}' has no chat template; use completion prompts or add one")
+        if request.messages and request.messages[-1]["role"] == "assistant":  # a pre-filled answer: continue it
+            return self._tok.apply_chat_template(request.messages, tokenize=False, continue_final_message=True)
         return self._tok.apply_chat_template(request.messages, tokenize=False, add_generation_prompt=True)
 
     def _stop_check(self, stops: tuple[str, ...]):

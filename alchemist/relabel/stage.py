@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -154,8 +155,9 @@ def _relabel(ctx, curated: Path, client: LLMClient, work: Path) -> tuple[list[Sa
         jobs += [(task, i, task.request(samples[i], seed)) for i in picks]
     counts = Counter(task.name for task, _, _ in jobs)
     say("relabel: " + ", ".join(f"{counts.get(name, 0)} {name}" for name in TASKS))
-    results = generate(client, [ChatRequest(m, sampling) for _, _, m in jobs], ", ".join(TASKS),
-                       spec.max_failure_rate, console)
+    continued = spec.llm.backend == "hf"  # continues a pre-filled answer (relabel/templates.py)
+    results = generate(client, [ChatRequest(m, replace(sampling, stop=tasks.stop_strings(task.name, continued)))
+                                for task, _, m in jobs], ", ".join(TASKS), spec.max_failure_rate, console)
 
     evolved: list[tuple[int, str]] = []
     for (task, i, _), result in zip(jobs, results):

@@ -26,7 +26,68 @@ def _tag(text: str, name: str) -> str | None:
 # -- AlchemistPrompts --------------------------------------------------------------------------
 
 def alchemist_prompt_request(sample: Sample) -> list[dict]:
-    return load("alchemist_prompt").messages(instruction=clip(sample.instruction), response=clip(sample.response))
+    return load("alchemist_prompt").messages(instruction=clip(sample.instruction), response=clip(sample.response),
+                                             language=language_name(sample.language))
+
+
+# Stop strings per task. The AlchemistPrompt request pre-fills `<prompt>` and asks for one line: a
+# small model writes a prompt and then rambles on the next lines, so its answer ends at the first
+# newline where the backend continues the pre-filled turn (hf); other backends stop at the tag only
+# (a model answering in a new turn may open with a line of its own).
+STOPS_CONTINUED = {"alchemist_prompt": ("</prompt>", "\n")}
+STOPS_NEW_TURN = {"alchemist_prompt": ("</prompt>",)}
+
+
+def stop_strings(task: str, continues_prefill: bool) -> tuple[str, ...]:
+    return (STOPS_CONTINUED if continues_prefill else STOPS_NEW_TURN).get(task, ())
+
+
+# Names a prompt may give to a language, -> alchemist.code's canonical names. C is named only in
+# phrases that cannot be a letter ("in C", "C code"); Java never matches inside JavaScript.
+_LANGUAGE_NAMES = {
+    "python": r"python", "javascript": r"javascript|node\.?js", "typescript": r"typescript", "java": r"java(?!\s*script)",
+    "c": r"(?:in|using|the) C\b(?![+#])|\bC (?:code|program|function|language|snippet)", "cpp": r"c\+\+|cpp",
+    "csharp": r"c#|c sharp|csharp", "go": r"golang|\bgo (?:code|program|function|language|snippet)|(?:in|using) go\b",
+    "rust": r"rust", "ruby": r"ruby", "php": r"php", "kotlin": r"kotlin", "swift": r"swift", "scala": r"scala",
+    "shell": r"bash|shell script", "sql": r"\bsql\b", "haskell": r"haskell", "lua": r"\blua\b", "perl": r"\bperl\b",
+    "r": r"\bR (?:code|script|program|function|language)|(?:in|using) R\b",
+}
+_LANGUAGE_RE = {lang: re.compile(rf"(?<![\w+#]){pat}(?![\w+#])" if lang not in ("c", "go", "r") else pat,
+                                 0 if lang in ("c", "r") else re.I) for lang, pat in _LANGUAGE_NAMES.items()}
+_DISPLAY = {"python": "Python", "javascript": "JavaScript", "typescript": "TypeScript", "java": "Java", "c": "C", "cpp": "C++",
+            "csharp": "C#", "go": "Go", "rust": "Rust", "ruby": "Ruby", "php": "PHP", "shell": "Shell", "sql": "SQL"}
+
+
+def language_name(language: str | None) -> str:
+    return _DISPLAY.get(language or "", (language or "unknown language").capitalize())
+
+
+def languages_named(text: str) -> set[str]:
+    """The programming languages a text names (canonical names of alchemist.code)."""
+    return {lang for lang, rx in _LANGUAGE_RE.items() if rx.search(text)}
+
+
+def _examples() -> set[str]:
+    """The example prompts a template shows, normalized: a prompt that repeats one describes
+    another answer, not this one."""
+    text = " ".join(c for _, c in load("alchemist_prompt").sections)
+    return {_norm(line[2:]) for line in text.splitlines() if line.startswith("- ")}
+
+
+def _restates(prompt: str, instruction: str) -> bool:
+    """Most of the prompt's content words (4+ letters, beyond the usual request words) come from
+    the request: it repeats the task instead of describing the answer."""
+    words = [w for w in _norm(prompt).split() if len(w) >= 4 and w not in _REQUEST_WORDS]
+    asked = set(_norm(instruction).split())
+    return len(words) >= 3 and sum(w in asked for w in words) >= 0.7 * len(words)
+
+
+_REQUEST_WORDS = {"please", "write", "generate", "provide", "code", "following", "task", "function", "program", "your",
+                  "that", "this", "with", "using", "example", "python", "javascript", "java", "rust", "golang"}
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
 
 
 def _code_lines(response: str) -> set[str]:
@@ -70,8 +131,15 @@ def parse_alchemist_prompt(answer: str, sample: Sample, min_words: int, max_word
     A refusal ("I'm sorry, but I can't...", "As an AI language model...") is `refusal`. A chatty
     lead-in that ends at a colon or a line break ("Sure! Here is the prompt: ...") is cut and the
     rest judged like any prompt: the model did write one, and the cut is exact. Chatter that cannot
-    be cut cleanly (an answer that describes a prompt, "I hope this helps") is `preamble`."""
+    be cut cleanly (an answer that describes a prompt, "I hope this helps") is `preamble`. A prompt
+    that repeats one of the template's examples is `copies_example`, one made mostly of the
+    request's own words `restates_task`; one that names a programming language other than the
+    sample's is `wrong_language`."""
     normalized = answer.replace("\u2019", "'").replace("\u2018", "'")
+    if "</prompt>" in normalized.lower() and "<prompt>" not in normalized.lower():
+        normalized = "<prompt>" + normalized  # the continuation of a pre-filled `<prompt>`
+    elif "<prompt>" in normalized.lower() and "</prompt>" not in normalized.lower() and "\n\n" not in normalized.strip():
+        normalized += "</prompt>"  # stopped at the closing tag, which the stop string removes
     prompt = _tag(normalized, "prompt")
     if _REFUSAL.search(prompt if prompt is not None else normalized):
         return None, "refusal"
@@ -92,6 +160,13 @@ def parse_alchemist_prompt(answer: str, sample: Sample, min_words: int, max_word
         return None, "too_long"
     if "```" in prompt or any(line in prompt for line in _code_lines(sample.response)):
         return None, "pastes_code"
+    if _norm(prompt) in _examples():
+        return None, "copies_example"
+    if _restates(prompt, sample.instruction):
+        return None, "restates_task"
+    named = languages_named(prompt)
+    if sample.language and named and sample.language not in named:
+        return None, "wrong_language"  # "Please generate Python code" for a JavaScript answer
     return prompt, None
 
 

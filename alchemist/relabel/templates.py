@@ -1,6 +1,12 @@
 """Prompt templates: files in prompts/ named NAME.vN.txt, sections `## system`, `## user`,
 `## assistant`, placeholders `{{field}}`. The newest version is used, and its id (NAME.vN) is
-recorded in every Sample it produced."""
+recorded in every Sample it produced.
+
+In a request template, a last `## assistant` section is the start of the answer, pre-filled (e.g.
+an opening tag): a small model that would not write the format itself continues it. The hf backend
+continues that turn; OpenAI-compatible servers do where they support it (vLLM:
+`extra_body: {continue_final_message: true, add_generation_prompt: false}`), and a model that
+answers in a new turn writes the whole format, which the parsers accept as well."""
 
 from __future__ import annotations
 

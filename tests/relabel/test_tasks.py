@@ -15,10 +15,10 @@ SAMPLE = Sample(source="s", messages=[
 
 def test_templates_have_versions_and_fill_fields():
     t = load("alchemist_prompt")
-    assert t.id == "alchemist_prompt.v1"
-    messages = t.messages(instruction="{{not a field}}", response="R")
+    assert t.id == "alchemist_prompt.v2"
+    messages = t.messages(instruction="{{not a field}}", response="R", language="Python")
     assert messages[0]["role"] == "system" and "{{not a field}}" in messages[1]["content"]
-    with pytest.raises(KeyError, match="needs field 'response'"):
+    with pytest.raises(KeyError, match="needs field '(response|language)'"):
         t.messages(instruction="x")
 
 
@@ -85,8 +85,8 @@ def test_alchemist_prompt_chatter_that_cannot_be_cut_is_rejected(answer):
 
 
 @pytest.mark.parametrize("answer", [
-    "Please generate Python code for the following task and attempt to use the concept of Dynamic Programming.",
-    "Please provide a Python code example for the following task including the expected output after the code execution.",
+    "Please generate Python code for the following task and attempt to use the Bellman-Ford algorithm.",
+    "Please provide a Python code example for the following task including the distances it returns.",
     "Please write Python code that reads input and prints an error if the value can't be parsed.",
     "Here is a graph as an adjacency list; write Python code that relaxes every edge with Bellman-Ford.",
     "Great care is needed: write Python code, with comments, that uses the Bellman-Ford algorithm.",
@@ -154,3 +154,51 @@ def test_stratified_selection_is_seeded_and_proportional():
 def test_syntax_explanation_survives_code_too_deep_to_parse():
     deep = "x = " + "-" * 100_000 + "1"
     assert "does not parse" in tasks._syntax_error(f"```python\n{deep}\n```")
+
+
+def _sample(language: str, response: str = "```js\nconst add = (a, b) => a + b;\n```") -> Sample:
+    return Sample(source="t", messages=[{"role": "user", "content": "Calculate the distance between two numbers."},
+                                        {"role": "assistant", "content": response}], task="codegen", language=language)
+
+
+@pytest.mark.parametrize("answer, language, why", [
+    ("Please generate Python code for the task.", "javascript", "wrong_language"),
+    ("Please write a short JavaScript arrow function for the following task.", "javascript", None),
+    ("Please write a Java class with a main method for the following task.", "javascript", "wrong_language"),
+    ("Please write JavaScript code for the task and show how to call it.", "python", "wrong_language"),
+    ("Please write C++ code for the following task with comments.", "c", "wrong_language"),
+    ("Please write a concise solution in C for the following task.", "c", None),
+    ("Please answer the task with a one-line function and an example call.", "rust", None),  # names none: fine
+    ("Your task: add two numbers and return their total.", "javascript", None),
+    ("Your task: Calculate the distance between two numbers.", "javascript", "restates_task"),
+    # the template's own example, repeated: it describes another answer
+    ("Please generate Python code for the following task and attempt to use the concept of Dynamic Programming.", "python",
+     "copies_example"),
+])
+def test_prompt_naming_another_language_or_copying_the_example_is_rejected(answer, language, why):
+    from alchemist.relabel.tasks import parse_alchemist_prompt
+
+    prompt, reason = parse_alchemist_prompt(answer, _sample(language), 4, 80)
+    assert reason == why and (prompt is None) == (why is not None)
+
+
+@pytest.mark.parametrize("answer", [
+    "Please write a short JavaScript arrow function for the following task.",  # cut at the newline: bare line
+    "Please write a short JavaScript arrow function for the following task.</prompt>",  # the pre-filled tag's continuation
+    "<prompt>Please write a short JavaScript arrow function for the following task.",  # a new turn, stopped at </prompt>
+])
+def test_continuations_of_the_prefilled_tag_are_read(answer):
+    from alchemist.relabel.tasks import parse_alchemist_prompt
+
+    prompt, reason = parse_alchemist_prompt(answer, _sample("javascript"), 4, 80)
+    assert reason is None and prompt == "Please write a short JavaScript arrow function for the following task."
+
+
+def test_the_prompt_request_prefills_the_tag_and_names_the_language():
+    from alchemist.relabel.tasks import alchemist_prompt_request, stop_strings
+
+    messages = alchemist_prompt_request(_sample("javascript"))
+    assert messages[-1] == {"role": "assistant", "content": "<prompt>"}
+    assert "### Answer (JavaScript)" in messages[1]["content"]
+    assert stop_strings("alchemist_prompt", True) == ("</prompt>", "\n")
+    assert stop_strings("alchemist_prompt", False) == ("</prompt>",) and stop_strings("code_review", True) == ()
