@@ -41,6 +41,8 @@ CASES = [
     ("name-is-off", "name: off\n" + SRC, [], [":1:", "as a boolean"]),
     ("source-name-is-a-year", "name: t\nsources:\n  - name: 2024\n    adapter: alpaca\n    path: data.jsonl\n", [],
      [":3:", "sources[0].name", 'name: "2024"']),
+    ("benchmark-is-a-number", OK + "eval:\n  llm: {backend: hf, model: x}\n  benchmarks:\n    - humaneval\n    - 2024\n", [],
+     [":10:", "eval.benchmarks[1]", '- "2024"']),
     ("adapter-is-a-number", "name: t\nsources:\n  - name: a\n    adapter: 1\n    path: data.jsonl\n", [], [":4:", "sources[0].adapter"]),
     ("set-name-007", OK, ["name=007"], ["--set name=007", "as a number", "--set 'name=\"007\"'"]),
     ("set-name-date", OK, ["name=2024-05-01"], ["--set name=2024-05-01", "as a date"]),
@@ -157,6 +159,18 @@ def test_a_directory_given_as_the_recipe(workdir, capsys):
     (workdir / "recipes" / "tiny.yaml").write_text(OK)
     line = one_line_error(capsys, ["data", "recipes", "--dry-run"])
     assert line == "error: recipes: is a directory; give the recipe file, e.g. recipes/tiny.yaml"
+
+
+@pytest.mark.parametrize("entry, expected", [
+    ("adapter: alpaca\npath: [unclosed\n", "not valid YAML"),
+    ("- adapter: alpaca\n", "not a mapping"),
+])
+def test_a_broken_catalog_entry_beside_the_recipe(workdir, capsys, entry, expected):
+    (workdir / "data_sources").mkdir()
+    (workdir / "data_sources" / "mine.yaml").write_text(entry)
+    (workdir / "r.yaml").write_text("name: t\nsources:\n  - use: mine\n")
+    line = one_line_error(capsys, ["data", "r.yaml", "--dry-run"])
+    assert line.startswith("error: r.yaml:3: sources[0].use: the data_sources entry") and expected in line, line
 
 
 def test_a_json_recipe_indented_with_tabs_loads(workdir, capsys):

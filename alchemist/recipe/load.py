@@ -202,7 +202,8 @@ def _not_text_hint(err: dict, yaml_root, loc: tuple, flag: str | None) -> str | 
         return f"YAML reads {value} as {kind}, not text; quote it: --set '{key}=\"{value}\"'"
     node = _node_at(yaml_root, loc)
     value = node.value if isinstance(node, yaml.ScalarNode) else str(err["input"])
-    return f"YAML reads {value} as {kind}, not text; quote it: {loc[-1]}: \"{value}\""
+    as_written = f"- \"{value}\"" if isinstance(loc[-1], int) else f"{loc[-1]}: \"{value}\""
+    return f"YAML reads {value} as {kind}, not text; quote it: {as_written}"
 
 
 def _flag_for(loc: tuple, flags: dict[tuple, str], yaml_root) -> str | None:
@@ -294,7 +295,12 @@ def load_catalog_entry(name: str, recipe_path: Path | None) -> dict:
     for d in catalog_dirs(recipe_path):
         f = d / f"{name}.yaml"
         if f.is_file():
-            entry = yaml.safe_load(f.read_text(encoding="utf-8")) or {}
+            try:
+                entry = yaml.safe_load(f.read_text(encoding="utf-8")) or {}
+            except (yaml.YAMLError, UnicodeDecodeError) as e:
+                raise KeyError(f"the data_sources entry {f} is not valid YAML ({str(e).splitlines()[0]}); fix or remove it") from None
+            if not isinstance(entry, dict):
+                raise KeyError(f"the data_sources entry {f} is not a mapping of source keys (adapter, hf or path, ...)")
             return {k: v for k, v in entry.items() if k not in CATALOG_ONLY_KEYS}
     known = sorted({p.stem for d in catalog_dirs(recipe_path) if d.is_dir() for p in d.glob("*.yaml")})
     guess = difflib.get_close_matches(name, known, n=1)

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from alchemist.cli import main
+from tests.helpers import run_cli
 
 N = 10
 RECORDS = [{"instruction": f"Write f{i}, a function that returns {i} (see \"docs\").",
@@ -235,3 +236,13 @@ def assert_counts(tmp_path, monkeypatch, capsys, path: str, read: int, malformed
     got = (stats["read"], stats["ingested"], stats["malformed"])
     assert got == (read, read - malformed, malformed), (got, stats["malformed_examples"])
     return stats
+
+
+def test_an_open_csv_quote_through_the_real_command_line(tmp_path):
+    write(tmp_path, "data.csv", open_quote_in_instruction(csv_text(), 4))
+    write(tmp_path, "r.yaml", recipe("data.csv", "alpaca"))
+    proc = run_cli("run", "r.yaml", "--stages", "ingest", cwd=tmp_path)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr + proc.stdout, proc.stderr
+    stats = json.loads((tmp_path / "runs" / "t" / "data" / "ingested" / "a.stats.json").read_text())
+    assert (stats["read"], stats["ingested"], stats["malformed"]) == (N, N - 1, 1)
+    assert stats["malformed_examples"][0]["where"] == f"{tmp_path / 'data.csv'}:14"  # header, then 3 lines a record
