@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -89,14 +90,27 @@ def compare(workers: int, runs: int) -> dict:
     return out
 
 
+def red_team() -> dict:
+    """How many hostile programs the test suite's red team runs against this sandbox, per class
+    (tests/execution/test_red_team.py), so the timings are read beside what they pay for."""
+    sys.path.insert(0, str(Path(__file__).parents[1]))
+    from tests.execution.test_red_team import program_count
+
+    with tempfile.TemporaryDirectory() as d:
+        counts = program_count(Path(d))
+    return {"programs": sum(counts.values()), "by_class": counts, "suite": "tests/execution/test_red_team.py"}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--note", default="", help="what else ran on the machine while measuring")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "sandbox_throughput.json"))
     args = ap.parse_args()
     result = {"benchmark": "sandbox_throughput", "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-              **compare(args.workers, args.runs), "goal": "ratio <= 0.5 with every layer on", "alchemist_isolation": isolation()}
+              "note": args.note, **compare(args.workers, args.runs), "goal": "ratio <= 0.5 with every layer on",
+              "red_team": red_team(), "alchemist_isolation": isolation()}
     print(json.dumps(result, indent=2))
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
 

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from sandbox_throughput import humaneval_problems, run_ours, run_theirs  # noqa: E402
+from sandbox_throughput import humaneval_problems, red_team, run_ours, run_theirs  # noqa: E402
 
 from alchemist.execution import isolation  # noqa: E402
 
@@ -35,6 +35,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--burners", type=int, default=3)
+    ap.add_argument("--note", default="", help="what else ran on the machine while measuring")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "sandbox_under_load.json"))
     args = ap.parse_args()
     problems = humaneval_problems()
@@ -55,7 +56,8 @@ def main() -> None:
             p.wait()
     median = {k: statistics.median(r["seconds"] for r in v) for k, v in runs.items()}
     result = {
-        "benchmark": "sandbox_under_load", "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "benchmark": "sandbox_under_load", "machine": f"{platform.machine()}, {os.cpu_count()} cores", "note": args.note,
+        "red_team": red_team(),
         "programs": len(problems), "workers": args.workers, "cpu_burners": args.burners, "runs": runs,
         "median_seconds": median,
         "ratio_plain": round(median["plain"] / median["human_eval"], 3),

@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
+from alchemist.errors import UserError
 from alchemist.evaluate import driver, oracle
 from alchemist.evaluate.driver import decode, encode
 from alchemist.execution import Checks
@@ -54,10 +55,11 @@ def run_job(sandbox, job: dict, limits) -> tuple[list, object]:
     frames = []
     for line in outcome.stdout.splitlines():
         if line.startswith(prefix):
-            try:
-                frames.append(json.loads(line[len(prefix):]))
-            except ValueError:
-                frames.append(["garbled"])
+            try:  # hostile input: a frame nested 100,000 deep raises RecursionError, not ValueError
+                frame = json.loads(line[len(prefix):])
+            except (ValueError, RecursionError, MemoryError):
+                frame = ["garbled"]
+            frames.append(frame if isinstance(frame, list) and frame else ["garbled"])
     return frames, outcome
 
 
@@ -75,7 +77,10 @@ def as_module(code: str) -> str:
 
 
 def short(value) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except (RecursionError, MemoryError, ValueError):  # a program's value nested too deep to show
+        return f"<a {type(value).__name__} too deeply nested to show>"
     return text if len(text) <= SHOWN else text[:SHOWN] + f"... ({len(text)} characters)"
 
 
@@ -173,7 +178,7 @@ def prepare(checks: str, p: Problem, sandbox, limits) -> dict:
 def _outputs(frames: list, n: int) -> tuple[list, str | None]:
     """The candidate's result per call (None where none came, or more than one did) and the
     error that stopped it loading."""
-    load = next((f[1] for f in frames if f and f[0] == "load"), None)
+    load = next((str(f[1])[:500] for f in frames if f[0] == "load" and len(f) > 1), None)
     seen: dict[int, list] = defaultdict(list)
     for f in frames:
         if f and f[0] == "out" and len(f) >= 3 and isinstance(f[1], int) and isinstance(f[2], dict):
@@ -225,7 +230,8 @@ def score_differential(p: Problem, ref: dict, code: str, sandbox, limits) -> dic
     frames, outcome = run_job(sandbox, {"mode": "compute", "code": code, "calls": ref["calls"], "limits": per_input,
                                         "stop_on_error": True}, replace(limits, timeout=timeout, file_mb=out_mb))
     outs, load = _outputs(frames, len(ref["calls"]))
-    seconds_by_call = {f[1]: f[3] for f in frames if f and f[0] == "out" and len(f) > 3 and isinstance(f[3], (int, float))}
+    seconds_by_call = {f[1]: f[3] for f in frames if f[0] == "out" and len(f) > 3 and isinstance(f[1], int)
+                       and isinstance(f[3], (int, float))}
     for i, r in enumerate(outs):
         if r is not None:
             r["seconds"] = seconds_by_call.get(i, 0.0)
@@ -282,6 +288,21 @@ def score_with_checks(checks: str, p: Problem, ref: dict, code: str, sandbox, li
             "failure": failure}
 
 
+def guarded(score):
+    """`score(item)` as a verdict that never raises: whatever a program's output makes the harness
+    trip on is that program's failure, with the reason, never the end of the run. (A missing
+    dependency or bad input, a UserError, still stops the run.)"""
+    def run(item):
+        try:
+            return score(item)
+        except UserError:
+            raise
+        except Exception as e:  # noqa: BLE001 (hostile input; the reason goes into the verdict)
+            return {"status": "failed", "checked": "outside", "seconds": 0.0, "failure": None,
+                    "error": f"the harness could not read this program's result ({type(e).__name__}: {str(e)[:200]})"}
+    return run
+
+
 def score_all(checks: str, problems: dict[str, Problem], items: list[tuple[str, str]], sandbox, limits, workers: int,
               in_process) -> tuple[list[dict], dict]:
     """A verdict per (task id, code) item; `in_process(problem, code)` scores one the old way.
@@ -291,15 +312,15 @@ def score_all(checks: str, problems: dict[str, Problem], items: list[tuple[str, 
         refs = dict(zip(tasks, pool.map(lambda t: prepare(checks, problems[t], sandbox, limits), tasks)))
         verdicts: list[dict | None] = [None] * len(items)
         if checks == "differential":
-            verdicts = list(pool.map(lambda it: score_differential(problems[it[0]], refs[it[0]], it[1], sandbox, limits),
-                                     items))
+            verdicts = list(pool.map(guarded(lambda it: score_differential(problems[it[0]], refs[it[0]], it[1], sandbox,
+                                                                           limits)), items))
         else:
             called = [i for i, (t, _) in enumerate(items) if refs[t]["mode"] == "checks"]
-            for i, v in zip(called, pool.map(lambda i: score_with_checks(checks, problems[items[i][0]], refs[items[i][0]],
-                                                                           items[i][1], sandbox, limits), called)):
+            for i, v in zip(called, pool.map(guarded(lambda i: score_with_checks(
+                    checks, problems[items[i][0]], refs[items[i][0]], items[i][1], sandbox, limits)), called)):
                 verdicts[i] = v
         rest = [i for i, v in enumerate(verdicts) if v is None]
-        for i, v in zip(rest, pool.map(lambda i: in_process(problems[items[i][0]], items[i][1]), rest)):
+        for i, v in zip(rest, pool.map(guarded(lambda i: in_process(problems[items[i][0]], items[i][1])), rest)):
             verdicts[i] = v
     how = {t: {"checks": "in_process" if r["mode"] == "in_process" else "outside",
                **({"reason": r["reason"]} if r.get("reason") else {})} for t, r in refs.items()}

