@@ -418,35 +418,87 @@ def _looks_like_document(src: _Source) -> bool:
 
 
 def _iter_jsonl(src: _Source) -> Iterator[RawRecord]:
+    """JSON lines, one record a line. A record whose line ends before its JSON does (a raw
+    newline written into a string) is one malformed record together with the lines that
+    continue it, up to the next line that opens an object."""
     path = src.path
     lineno, cut = 0, None
+    held: RawRecord | None = None  # a broken record whose line ended inside its JSON
+    held_from = 0
+
+    def merged(record: RawRecord, upto: int) -> RawRecord:
+        if upto == held_from:
+            return record
+        return RawRecord(record.where, error=f"{record.error} (lines {held_from} to {upto} read as one broken record: "
+                                             "a newline inside a string?)")
+
+    last_line = 0
+    ended: list[str | None] = []  # the damage the stream reports at its end
+    for lineno, line, record in _jsonl_lines(src, ended):
+        if record is None:  # the damage of a .gz cut this line (the last one): reported below
+            cut = lineno
+            continue
+        if held is not None:
+            if line is not None and not line.lstrip().startswith("{") and record.error is not None:
+                last_line = lineno
+                continue  # the held record goes on
+            yield merged(held, last_line)
+            held = None
+        if record.error is not None and line is not None and _unfinished(line):
+            held, held_from, last_line = record, lineno, lineno
+            continue
+        yield record
+    if held is not None:
+        yield merged(held, last_line)
+    problem = ended[0] if ended else None
+    if problem:
+        at = cut or lineno + 1
+        yield RawRecord(f"{path}:{at}", error=f"{problem}; the lines before line {at} were read")
+
+
+def _jsonl_lines(src: _Source, ended: list) -> Iterator[tuple[int, str | None, RawRecord | None]]:
+    """(line number, text, its record) for each non-blank line; record None for a line the
+    damage of a .gz cut. At the end, the stream's damage (or None) is appended to `ended`."""
+    path = src.path
     with src.open() as fh:
         if src.encoding == "utf-8":  # bytes lines, so that a bad line says at which byte
             for lineno, raw in enumerate(fh, 1):
                 if raw[-1:] != b"\n" and src.problem(fh):
-                    cut = lineno  # the line the damage cut: reported below, once
+                    yield lineno, None, None
                     break
                 try:
                     line = raw.decode("utf-8")
                 except UnicodeDecodeError as e:
-                    yield RawRecord(f"{path}:{lineno}", error=f"not valid UTF-8 ({e.reason} at byte {e.start})")
+                    yield lineno, None, RawRecord(f"{path}:{lineno}", error=f"not valid UTF-8 ({e.reason} at byte {e.start})")
                     continue
                 if line.isspace():
                     continue
-                yield _json_record(f"{path}:{lineno}", line.removeprefix("\ufeff") if lineno == 1 else line)
+                line = line.removeprefix("\ufeff") if lineno == 1 else line
+                yield lineno, line, _json_record(f"{path}:{lineno}", line)
         else:
             for lineno, line in enumerate(src.text(fh, newline="\n"), 1):
                 if line[-1:] != "\n" and src.problem(fh):
-                    cut = lineno
+                    yield lineno, None, None
                     break
                 if _MARKED.search(line):
-                    yield RawRecord(f"{path}:{lineno}", error=f"not valid {_codec_label(src.encoding)}")
+                    yield lineno, None, RawRecord(f"{path}:{lineno}", error=f"not valid {_codec_label(src.encoding)}")
                 elif not line.isspace():
-                    yield _json_record(f"{path}:{lineno}", line)
-        problem = src.problem(fh)
-    if problem:
-        at = cut or lineno + 1
-        yield RawRecord(f"{path}:{at}", error=f"{problem}; the lines before line {at} were read")
+                    yield lineno, line, _json_record(f"{path}:{lineno}", line)
+        ended.append(src.problem(fh))
+
+
+def _unfinished(line: str) -> bool:
+    """Whether a line that is not valid JSON stops inside its object (the record goes on)."""
+    text = line.rstrip("\r\n")
+    if not text.lstrip().startswith("{"):
+        return False
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as e:
+        return e.msg.startswith("Unterminated string") or e.pos >= len(text.rstrip())
+    except RecursionError:
+        return False
+    return False
 
 
 def _json_record(where: str, line: str) -> RawRecord:

@@ -89,6 +89,10 @@ def cut(item: str) -> str:  # a copy-paste that lost the item's end
     return item[: len(item) * 2 // 3]
 
 
+def raw_newline(item: str) -> str:  # the scraper wrote the code's newline itself, inside the string
+    return item.replace("\\n    return", "\n    return", 1)
+
+
 def python_repr(record: dict) -> str:  # a scraper that printed dicts instead of dumping JSON
     return repr(record)
 
@@ -135,7 +139,7 @@ def test_json_array(tmp_path, monkeypatch, capsys, style, breaks):
 
 def test_json_array_item_with_a_raw_newline_in_a_string(tmp_path, monkeypatch, capsys):
     parts = items(None)
-    parts[4] = parts[4].replace("\\n    return", "\n    return", 1)  # the scraper wrote the newline itself
+    parts[4] = raw_newline(parts[4])
     write(tmp_path, "data.json", array(parts, "lines"))
     assert_counts(tmp_path, monkeypatch, capsys, "data.json", read=N, malformed=1)
 
@@ -156,6 +160,10 @@ LINES_CASES = [
     ("json-python-reprs-first", "data.json", {0: python_repr, 1: python_repr}, False),
     ("jsonl-two-side-by-side", "data.jsonl", {6: cut, 7: missing_colon}, False),
     ("ndjson-first-and-last", "data.ndjson", {0: cut, 9: cut}, False),
+    ("jsonl-raw-newline-in-a-string", "data.jsonl", {5: raw_newline}, False),
+    ("jsonl-raw-newlines-side-by-side", "data.jsonl", {2: raw_newline, 3: raw_newline}, False),
+    ("json-lines-raw-newline-first", "data.json", {0: raw_newline, 1: cut}, False),
+    ("jsonl-raw-newline-last", "data.jsonl", {9: raw_newline}, False),
 ]
 
 
