@@ -563,6 +563,12 @@ def _item(where: str, obj) -> RawRecord:
     return RawRecord(where, error=f"expected a JSON object, got {type(obj).__name__}")
 
 
+_JSON_STRING = r'"(?:[^"\\]|\\.)*"'
+# an object whose last key, after keys with plain values, opens the array of records
+_WRAPPER = re.compile(r"\{(?:[ \t\r\n]*" + _JSON_STRING + r"[ \t\r\n]*:[ \t\r\n]*(?:" + _JSON_STRING
+                      + r"|-?[0-9.eE+-]+|true|false|null)[ \t\r\n]*,)*[ \t\r\n]*" + _JSON_STRING + r"[ \t\r\n]*:[ \t\r\n]*\[")
+
+
 def _recover(path: Path, text: str, codec: str) -> Iterator[RawRecord]:
     """Items of a broken JSON array or stream of objects: every item that parses is a record,
     each broken stretch between them is one error record at its line. After a broken stretch,
@@ -572,6 +578,9 @@ def _recover(path: Path, text: str, codec: str) -> Iterator[RawRecord]:
     decoder = json.JSONDecoder()
     n = len(text)
     pos = _WS.match(text, 0).end()
+    wrapper = _WRAPPER.match(text, pos)  # {"version": 1, "data": [ ... ]}: the items of its array
+    if wrapper:
+        pos = wrapper.end() - 1
     in_array = text.startswith("[", pos)
     if in_array:
         pos = _WS.match(text, pos + 1).end()
@@ -623,6 +632,8 @@ def _recover(path: Path, text: str, codec: str) -> Iterator[RawRecord]:
     while pos < n:
         if in_array and text.startswith("]", pos):
             pos = _WS.match(text, pos + 1).end()
+            if wrapper and text.startswith("}", pos):
+                pos = _WS.match(text, pos + 1).end()
             if pos < n:
                 yield broken(pos, "extra data after the closing ']'")[0]
             return

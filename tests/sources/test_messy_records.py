@@ -137,6 +137,23 @@ def test_json_array(tmp_path, monkeypatch, capsys, style, breaks):
     assert_counts(tmp_path, monkeypatch, capsys, "data.json", read=N, malformed=len(breaks))
 
 
+@pytest.mark.parametrize("pretty, breaks", [
+    (True, {3: missing_colon, 4: cut}),
+    (True, {0: cut}),
+    (False, {3: missing_colon}),
+    (False, {6: missing_colon, 7: missing_colon}),
+], ids=["pretty-two-side-by-side", "pretty-first-cut", "compact-one", "compact-two-side-by-side"])
+def test_json_wrapper_object(tmp_path, monkeypatch, capsys, pretty, breaks):
+    """{"version": 1, "data": [...]} as dataset exports write it, with broken items inside."""
+    parts = [json.dumps(r, indent=2).replace("\n", "\n    ") if pretty else json.dumps(r) for r in RECORDS]
+    for i, how in breaks.items():
+        parts[i] = how(parts[i])
+    text = ('{\n  "version": "1.0",\n  "count": 10,\n  "data": [\n    ' + ",\n    ".join(parts) + "\n  ]\n}\n" if pretty
+            else '{"version": "1.0", "data": [' + ", ".join(parts) + "]}")
+    write(tmp_path, "data.json", text)
+    assert_counts(tmp_path, monkeypatch, capsys, "data.json", read=N, malformed=len(breaks))
+
+
 def test_json_array_item_with_a_raw_newline_in_a_string(tmp_path, monkeypatch, capsys):
     parts = items(None)
     parts[4] = raw_newline(parts[4])
