@@ -11,6 +11,7 @@ refused before any work.
 from __future__ import annotations
 
 import errno
+import fnmatch
 import json
 import os
 import shutil
@@ -53,16 +54,38 @@ def inside(path: Path, folder: Path) -> bool:
 
 
 def check_overlap(out: Path, inputs: Iterable[tuple[str, Path]], what: str) -> None:
-    """Refuse an output folder that holds an input or lies inside one. `inputs`: (how the user
-    named it, path) pairs; `what`: how the user named the output (a flag or a recipe key)."""
+    """Refuse an output folder that holds an input or lies where an input is read from (a folder
+    read recursively, or a glob that could match files in it). `inputs`: (how the user named it,
+    path or glob) pairs; `what`: how the user named the output (a flag or a recipe key)."""
     check_names(out, what)
     for name, path in inputs:
-        if inside(path, out):
+        root = glob_root(path)
+        if inside(root, out):
             raise UserError(f"{what} {shown(out)} holds {name} {shown(path)}: an output must not overlap an input; "
                             f"give {what} a folder outside it")
-        if path.is_dir() and inside(out, path):
+        if root.is_dir() and inside(out, root) and _could_match(path, root, out):
             raise UserError(f"{what} {shown(out)} lies inside {name} {shown(path)}: its outputs would mix with the input; "
                             f"give {what} a folder outside it")
+
+
+def glob_root(path: Path) -> Path:
+    """A glob's folder before its first wildcard; any other path as it is."""
+    parts = []
+    for part in Path(path).parts:
+        if any(ch in part for ch in "*?["):
+            break
+        parts.append(part)
+    return Path(*parts) if parts else Path(".")
+
+
+def _could_match(pattern: Path, root: Path, out: Path) -> bool:
+    """Whether files below `out` (inside `root`) can be read through `pattern`: always for a
+    folder or a `**` glob; for another glob, when `out` matches its leading parts."""
+    if pattern == root or "**" in str(pattern):
+        return True
+    rel_pattern = Path(pattern).parts[len(root.parts):]
+    rel_out = Path(os.path.realpath(out)).parts[len(Path(os.path.realpath(root)).parts):]
+    return len(rel_out) < len(rel_pattern) and all(fnmatch.fnmatchcase(o, p) for o, p in zip(rel_out, rel_pattern))
 
 
 def _cannot_create(path: Path, what: str, e: OSError) -> UserError:

@@ -118,9 +118,19 @@ def _die_with_parent() -> None:
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         PR_SET_PDEATHSIG = 1
-        os.register_at_fork(after_in_child=lambda: libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0))
     except (OSError, AttributeError):  # not Linux: nothing to register
-        pass
+        return
+    forker = [0]
+
+    def before() -> None:
+        forker[0] = os.getpid()
+
+    def in_child() -> None:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != forker[0]:  # the parent died before the line above: nothing will signal us
+            os._exit(1)
+
+    os.register_at_fork(before=before, after_in_child=in_child)
 
 
 class Pipeline:
@@ -327,7 +337,7 @@ def recipe_inputs(r: Recipe) -> list[tuple[str, Path]]:
     out: list[tuple[str, Path]] = []
     for i, spec in enumerate(r.sources):
         for text in spec.paths():
-            out.append((f"source '{spec.name}' (sources.{i}.path)", _fixed_part(resolve_path(text, r._path))))
+            out.append((f"source '{spec.name}' (sources.{i}.path)", resolve_path(text, r._path)))
     if r.eval is not None and r.eval.enabled:
         out += [(f"eval.data.{name}", resolve_path(text, r._path)) for name, text in r.eval.data.items()]
     for j, ref in enumerate(r.curate.decontaminate.refs()):
@@ -373,16 +383,6 @@ def claim_run_dir(recipe: Recipe, *entries: str) -> Owned:
     owned = check_run_dir(recipe).claim()
     owned.wrote(RUN_JSON, LOCK, RESOLVED, "work", *entries)
     return owned
-
-
-def _fixed_part(path: Path) -> Path:
-    """A glob's folder before its first wildcard; any other path as it is."""
-    parts = []
-    for part in path.parts:
-        if any(ch in part for ch in "*?["):
-            break
-        parts.append(part)
-    return Path(*parts) if parts else Path(".")
 
 
 def _is_sqlite(path: Path) -> bool:

@@ -286,3 +286,70 @@ def test_killed_in_every_stage_resumes_to_the_uninterrupted_result(tiny_run, tmp
             ra, rb = (json.loads((d / "eval" / bench / "results.json").read_text()) for d in (out, ref))
             assert ra["pass_at_k"] == rb["pass_at_k"]
             assert {t: v["status"] for t, v in ra["tasks"].items()} == {t: v["status"] for t, v in rb["tasks"].items()}
+
+
+def _proc(pid: int) -> dict | None:
+    """What /proc says of a process: group, state, start time (to tell a reused pid), and whether
+    a SIGKILL is pending (it is then doomed, whatever it is doing)."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        status = open(f"/proc/{pid}/status").read()
+    except OSError:
+        return None
+    pending = 0
+    for line in status.splitlines():
+        if line.startswith(("SigPnd:", "ShdPnd:")):
+            pending |= int(line.split()[1], 16)
+    return {"state": fields[0], "pgrp": int(fields[2]), "start": fields[19], "sigkill": bool(pending & (1 << (signal.SIGKILL - 1)))}
+
+
+def _tagged(tag: str) -> set[int]:
+    out = set()
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                if tag.encode() in open(f"/proc/{d}/environ", "rb").read():
+                    out.add(int(d))
+            except OSError:
+                continue
+    return out
+
+
+@pytest.mark.slow
+def test_a_kill_9_of_the_run_at_any_moment_leaves_no_process_behind(tmp_path):
+    """The tiny run killed (SIGKILL to its process group) at many moments, each rerun going further
+    (curation's workers, the sandbox's, generation's, the trainer's): right after each kill every
+    process of the group has the kill pending, and soon after nothing of the run is left; processes
+    outside the group (sandboxed programs in their own sessions) die with their parents."""
+    import random
+    import uuid
+
+    rng = random.Random(19)
+    out, tag = tmp_path / "run", f"ALCHEMIST_KILL_TEST={uuid.uuid4().hex}"
+    env = {**os.environ, tag.split("=")[0]: tag.split("=")[1]}
+    kills = 0
+    for _ in range(8):
+        proc = subprocess.Popen([sys.executable, "-m", "alchemist.cli", "run", "recipes/tiny.yaml", "--set", f"output_dir={out}"],
+                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.time() + rng.uniform(2.0, 25.0)
+        while time.time() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        if proc.poll() is not None:
+            break  # the run finished: every stage was reached
+        seen = {p: _proc(p) for p in _descendants(proc.pid) | _tagged(tag) | {proc.pid}}
+        os.killpg(proc.pid, signal.SIGKILL)
+        kills += 1
+        for pid, before in seen.items():  # right after: the group is doomed, to the last process
+            now = _proc(pid)
+            if before and now and now["start"] == before["start"] and now["pgrp"] == proc.pid:
+                assert now["sigkill"] or now["state"] in "ZX", (pid, now)
+        proc.wait()
+        deadline = time.time() + 120  # dying takes a while on a loaded machine; left behind is never
+        while time.time() < deadline:
+            left = [p for p, b in seen.items() if b and (n := _proc(p)) and n["start"] == b["start"] and n["state"] not in "ZX"]
+            left += [p for p in _tagged(tag) if (n := _proc(p)) and n["state"] not in "ZX"]
+            if not left:
+                break
+            time.sleep(0.1)
+        assert not left, f"kill {kills}: processes of the run still alive: {left}"
+    assert kills >= 3

@@ -10,6 +10,7 @@ from alchemist.errors import UserError
 from alchemist.evaluate.run import evaluate, limit_problems
 from alchemist.evaluate.score import program
 from alchemist.llm import ChatResult
+from alchemist.llm.client import Usage
 from alchemist.testsets import BENCHMARKS, Problem, get_benchmark
 from tests.helpers import run_cli, write_jsonl
 
@@ -30,6 +31,7 @@ class ReferenceClient:
     def __init__(self, problems):
         self.answers = {p.prompt: p.prompt + p.solution for p in problems}
         self.requests = []
+        self.usage = Usage()  # what generation's progress reads (tokens/s)
 
     def generate(self, requests, progress=None):
         self.requests += requests
@@ -48,7 +50,7 @@ def test_generate_then_score_writes_the_three_files(tmp_path, problems):
     client = ReferenceClient(problems[:3])
     results = evaluate(HUMANEVAL, problems[:3], tmp_path / "eval" / "humaneval", client=client, model_name="ref")
     out = tmp_path / "eval" / "humaneval"
-    assert sorted(f.name for f in out.iterdir()) == ["generations.jsonl", "results.json", "samples.jsonl"]
+    assert sorted(f.name for f in out.iterdir()) == [".alchemist", "generations.jsonl", "results.json", "samples.jsonl"]  # and its record
     assert results == json.loads((out / "results.json").read_text())
     assert results["pass_at_k"] == {"pass@1": 1.0} and results["model"] == "ref" and results["checks"] == "check_function"
     assert results["generation"] == {"llm": "canned:reference-model", "prompt_style": "instruct", "n": 1,
