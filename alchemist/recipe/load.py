@@ -250,8 +250,10 @@ def _describe(err: dict, yaml_root, origin: str, flags: dict[tuple, str] | None 
         line = _line_of(yaml_root, loc)
         if loc and _node_at(yaml_root, loc) is None:  # a missing key: the line of its section's key
             have = next(loc[:n] for n in range(len(loc) - 1, -1, -1) if _node_at(yaml_root, loc[:n]) is not None)
-            line = _key_line(yaml_root, have) if have else line
+            line = _key_line(yaml_root, have) if have else None  # a top-level key that is nowhere: no line
         msg = _not_text_hint(err, yaml_root, loc, flag) or msg
+        if err["type"] == "list_type" and isinstance(err.get("input"), dict):
+            msg += "; give a list: start each entry with '- '"
         if err["type"] == "missing":
             msg = "required key is missing"
         elif err["type"] == "finite_number":
