@@ -264,11 +264,19 @@ def _describe(err: dict, yaml_root, origin: str, flags: dict[tuple, str] | None 
 
 
 def _deepest(errors: list[dict]) -> list[dict]:
-    """Drop an error at a key when another error lies deeper under it: for `bool | section`
-    given a mapping, the section's error is the one that matters, not "should be a boolean"."""
+    """One error per key, the one that matters. Drop an error at a key when another lies deeper
+    under it (`bool | section` given a mapping: the section's error, not "should be a
+    boolean"); of a union's errors at one key, keep the text one when YAML read text as a
+    number or date (it says to quote it), else the first."""
     locs = [_clean_loc(tuple(e["loc"]))[0] for e in errors]
-    return [e for e, loc in zip(errors, locs)
+    deep = [(e, loc) for e, loc in zip(errors, locs)
             if not any(len(other) > len(loc) and other[: len(loc)] == loc for other in locs)]
+    best: dict[tuple, dict] = {}
+    for e, loc in deep:
+        quoted = e["type"] == "string_type" and type(e.get("input")).__name__ in _NOT_TEXT
+        if loc not in best or quoted:
+            best[loc] = e
+    return list(best.values())
 
 
 def _duplicate_keys(node: yaml.Node | None, origin: str, path: tuple = ()) -> list[str]:
