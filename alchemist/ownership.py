@@ -92,6 +92,9 @@ def _cannot_create(path: Path, what: str, e: OSError) -> UserError:
     for p in (path, *path.parents):
         if p.exists() and not p.is_dir():
             return UserError(f"{what} {shown(path)}: {shown(p)} is a file, not a folder; choose another {what}")
+    top = Path(os.path.abspath(path)).parts[1:2]
+    if top in (("proc",), ("sys",), ("dev",)):
+        return UserError(f"{what} {shown(path)}: /{top[0]} is the kernel's, not a place for files; choose a folder on disk")
     if e.errno == errno.ENAMETOOLONG:
         return UserError(f"{what} {shown(path)}: the path or a name in it is too long for this filesystem "
                          f"({max(len(os.fsencode(n)) for n in path.parts)} bytes in one name); choose a shorter {what}")
