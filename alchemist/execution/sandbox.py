@@ -7,7 +7,7 @@ need: system libraries, the standard library, the packages in `zygote.ALLOWED_PA
 HumanEval.jsonl.gz, evalplus' cache, earlier results), no /dev/shm, /run or /var/tmp (so no host
 AF_UNIX socket to connect to). Where cgroups are writable it runs in its own pids+memory cgroup,
 below the service's own cgroup where that is writable. Per program it forks a child into a work
-dir of its own, a tmpfs with a byte and inode quota that is unmounted after it; the child drops
+dir of its own in a tmpfs with a byte and inode quota, emptied after it; the child drops
 every capability and gets rlimits, a reduced environment, no inherited fds, Landlock (read/execute
 on what the new root holds and of /proc only its own entries, full access in its work dir only,
 no TCP bind/connect, no signals or abstract sockets outside itself) and a seccomp filter (no
@@ -27,8 +27,8 @@ is a BPF program written here (no libseccomp needed), loaded per program with pr
 Landlock and the work dir's tmpfs are a few syscalls per program. Where a layer is missing (no
 user namespaces, an old kernel, not x86_64 for the filter) the others still apply and it is
 reported. Everything a program leaves is hostile input: the worker reads its outputs back bounded
-(never through a symlink, only regular files) and removes its work dir by unmounting it (or,
-without a mount namespace, without recursion); the harness reads only what the worker sends.
+(never through a symlink, only regular files) and removes its work dir without recursion (a
+worker that cannot is replaced); the harness reads only what the worker sends.
 
 Time: `Limits.timeout` is CPU seconds (RLIMIT_CPU plus the child's rusage), so a loaded machine
 does not turn a pass into a timeout; `Limits.wall_timeout` (default 4 x timeout + 10 s) is the
@@ -311,7 +311,10 @@ class Zygote:
         start = time.perf_counter()
         if self.proc is None or self.proc.poll() is not None:
             self.close()
-            self.start(limits)
+            try:
+                self.start(limits)
+            except RuntimeError:  # killed while starting: the harness failed, not the program (callers retry)
+                return Outcome("failed", None, round(time.perf_counter() - start, 3), "", WORKER_FAILED)
         self._jobs += 1
         n = limits.output_chars
         job = {"id": f"{self._jobs:x}", "cpu": limits.timeout, "wall": limits.wall, "memory_mb": limits.memory_mb,

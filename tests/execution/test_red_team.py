@@ -310,6 +310,30 @@ def test_cleanup_of_a_tree_a_program_shaped(tmp_path):
     assert not top.exists() and keep.read_text() == "keep me"
 
 
+def test_the_sanitizer_stays_linear_on_hostile_answers(monkeypatch):
+    """A long answer under one unclosed bracket costs a few parses, not one per line (it cost
+    the harness 11 s at 1,500 lines, x4 per doubling); code nested too deep to parse is kept as
+    it is, never an exception in the harness."""
+    import ast
+
+    from alchemist.evaluate import sanitize as sanitize_mod
+
+    parses = []
+    real = ast.parse
+    monkeypatch.setattr(sanitize_mod.ast, "parse", lambda *a, **k: parses.append(1) or real(*a, **k))
+    counts = []
+    for n in (1500, 6000):
+        sanitize_mod._parse_prefix.cache_clear()
+        parses.clear()
+        answer = "```python\ndef f(x):\n    return (x +\n" + "".join(f"    {i} +\n" for i in range(n)) + "```\n"
+        sanitize_mod.sanitize(answer, "f")
+        counts.append(len(parses))
+    assert counts[0] == counts[1] <= 10, counts
+    deep = "def f(x):\n    return " + "(" * 100000 + "x" + ")" * 100000 + "\n"
+    assert sanitize_mod.sanitize(deep, "f").startswith("def f(x):")
+    assert sanitize_mod.sanitize("[" * 300000, "f")
+
+
 # ------------------------------------------------------------------ class 2: the same worker
 
 HUMANEVAL_20 = [f"HumanEval/{i}" for i in range(0, 160, 8)]

@@ -201,7 +201,7 @@ def test_isolation_names_every_layer():
 def test_isolation_here_holds_every_layer():
     report = isolation()
     assert report["namespaces"] == "user, mount, pid, network, ipc, uts, cgroup"
-    assert "no repository, benchmark data" in report["filesystem"] and report["quota"].startswith("a tmpfs per program")
+    assert "no repository, benchmark data" in report["filesystem"] and report["quota"].startswith("the work dir a tmpfs")
     assert report["capabilities"] == "all dropped"
     assert report["landlock"].startswith("ABI ")
     assert report["seccomp"].startswith("BPF")
