@@ -47,7 +47,8 @@ from alchemist.errors import UserError
 
 RECORD_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".json", ".json.gz", ".parquet", ".csv", ".csv.gz")
 RUN_MARKERS = ("run.json", "recipe.resolved.yaml")  # a directory holding one is an alchemist run directory
-HEAD_BYTES = 1 << 16  # how much of a file is sniffed for its encoding and for binary content
+HEAD_BYTES = 1 << 16
+RESYNC_SPAN = 256  # lines a CSV record may span when reading resumes after a broken one  # how much of a file is sniffed for its encoding and for binary content
 
 
 @dataclass(slots=True)
@@ -719,11 +720,14 @@ class _Lines:
         self.last = ""
         self.taken: list[str] = []  # lines handed out since the last `mark`
         self.again: list[str] = []  # lines to hand out again, last first
+        self.limit: int | None = None  # most lines one record may take (while resynchronizing)
 
     def __iter__(self):
         return self
 
     def __next__(self) -> str:
+        if self.limit is not None and len(self.taken) >= self.limit:
+            raise StopIteration  # mid-record, the csv reader calls it "unexpected end of data"
         line = self.again.pop() if self.again else next(self.text)
         self.count += 1
         self.last = line
@@ -784,12 +788,16 @@ def _iter_csv(src: _Source) -> Iterator[RawRecord]:
                 why = f"{len(row)} fields, fewer than the header's {len(header)}, over {len(lines.taken)} lines"
             if why is not None:  # quoting went wrong
                 # resynchronize: the next line from which a record of the header's width parses
+                # (a candidate may span RESYNC_SPAN lines at most, so that a file of quotes that
+                # never close is not read to its end once per line)
                 lines.replay(lines.taken[1:])
+                lines.limit = RESYNC_SPAN
                 while True:
                     got = one()
                     if got is None or (got[1] is not None and len(got[1]) == len(header)):
                         break
                     lines.replay(lines.taken[1:])
+                lines.limit = None
                 upto = got[0] - 1 if got is not None else lines.count
                 span = f"line {start}" if upto <= start else f"lines {start} to {upto}"
                 yield RawRecord(where, error=f"{why} (a quote left open? {span} read as one broken record)")
