@@ -149,3 +149,11 @@ def test_a_slurm_folder_inside_the_run_directory_leaves_the_run_directory_usable
     assert (recipe.run_dir / "slurm" / "submit.sh").is_file()
     pipeline.Pipeline(recipe).run()
     assert stages[0].runs == 1
+
+
+def test_a_run_directory_whose_name_is_not_utf8_works(project, stages):
+    recipe = load_recipe(project / "r.yaml", ["output_dir=" + os.fsdecode(b"runs/caf\xe9")])
+    pipeline.Pipeline(recipe).run()
+    pipeline.Pipeline(recipe).run()
+    assert stages[0].runs == 1  # the second run found the first one's outputs, record and digests
+    assert (project / os.fsdecode(b"runs/caf\xe9") / MARK).is_file()
