@@ -378,10 +378,11 @@ def check_run_dir(recipe: Recipe) -> Owned:
 
 
 def claim_run_dir(recipe: Recipe, *entries: str) -> Owned:
-    """The run directory, checked (`check_run_dir`), created or taken, its record holding what a
-    run writes there first (and `entries`)."""
+    """The run directory, checked (`check_run_dir`), created or taken, its record holding the
+    names a run writes there besides the stages' folders (`RUN_ENTRIES`, checked free just before)
+    and `entries`."""
     owned = check_run_dir(recipe).claim()
-    owned.wrote(RUN_JSON, LOCK, RESOLVED, "work", *entries)
+    owned.wrote(*RUN_ENTRIES, *entries)
     return owned
 
 

@@ -153,3 +153,15 @@ def test_a_run_directory_whose_name_is_not_utf8_works(project, stages):
     pipeline.Pipeline(recipe).run()
     assert stages[0].runs == 1  # the second run found the first one's outputs, record and digests
     assert (project / os.fsdecode(b"runs/caf\xe9") / MARK).is_file()
+
+
+def test_what_a_run_wrote_beside_its_stages_does_not_block_the_next_run(project, stages):
+    """The relabel answer cache, the eval and judge caches, the published files: alchemist's own."""
+    recipe = load_recipe(project / "r.yaml", ["output_dir=runs/t"])
+    pipeline.Pipeline(recipe).run()
+    (recipe.run_dir / "llm_cache.sqlite").write_bytes(b"SQLite format 3\0")
+    (recipe.run_dir / "cache").mkdir()
+    (recipe.run_dir / "cache" / "eval_llm.sqlite").write_bytes(b"SQLite format 3\0")
+    stages[1].knob = 7
+    pipeline.Pipeline(recipe).run()
+    assert stages[1].runs == 2
