@@ -25,6 +25,11 @@ def result_from_output(out) -> ChatResult:
                       completion_tokens=sum(len(c.token_ids) for c in out.outputs), attempts=1)
 
 
+def prefilled(request: ChatRequest) -> bool:
+    """The request ends with the start of the answer (an assistant message) for the model to continue."""
+    return bool(request.messages) and request.messages[-1].get("role") == "assistant"
+
+
 class VLLMBackend:
     def __init__(self, config: VLLMConfig):
         self.config = config
@@ -80,12 +85,13 @@ class VLLMBackend:
         results: list[ChatResult | None] = [None] * len(requests)
         groups: dict = {}
         for i, r in enumerate(requests):
-            groups.setdefault((r.sampling, r.prompt is None), []).append(i)
-        for (s, chat), idxs in groups.items():
+            groups.setdefault((r.sampling, r.prompt is None, prefilled(r)), []).append(i)
+        for (s, chat, prefill), idxs in groups.items():
             params = SamplingParams(n=s.n, temperature=s.temperature, top_p=s.top_p, max_tokens=s.max_tokens,
                                     stop=list(s.stop) or None, seed=s.seed)
-            if chat:
-                outputs = self._llm.chat([requests[i].messages for i in idxs], params, use_tqdm=True)
+            if chat:  # a pre-filled answer (last message from the assistant) is continued, not answered anew
+                outputs = self._llm.chat([requests[i].messages for i in idxs], params, use_tqdm=True,
+                                         add_generation_prompt=not prefill, continue_final_message=prefill)
             else:
                 outputs = self._llm.generate([requests[i].prompt for i in idxs], params, use_tqdm=True)
             for i, out in zip(idxs, outputs):
