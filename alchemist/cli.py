@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--dry-run", action="store_true", help="with a recipe: print the plan, write nothing")
     ev.add_argument("--benchmark", help="a built-in benchmark (see `alchemist sources`), or any name with --data")
     source = ev.add_mutually_exclusive_group()
-    source.add_argument("--samples", help="JSON lines: task_id + solution (a program) or completion")
+    source.add_argument("--samples", help="JSON lines (or one JSON array): task_id + solution (a program) or completion")
     source.add_argument("--model", dest="model_path", help="generate first: a model path / hub id (hf, vllm) or served name (openai)")
     ev.add_argument("--backend", choices=("hf", "vllm", "openai"), default="hf")
     ev.add_argument("--base-url", default="http://127.0.0.1:8000/v1", help="openai backend endpoint")
