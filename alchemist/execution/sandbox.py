@@ -384,6 +384,7 @@ def isolation() -> dict:
     out = {k: layers.get(k, "unavailable") for k in LAYERS}
     out["uid"] = layers.get("uid", "?")
     out["quota"] = layers.get("quota", "unavailable")  # bytes and inodes of a program's whole work dir
+    out["readable"] = layers.get("readable", [])  # all a program may read besides its work dir (Landlock)
     out["network"] = ("none (own namespace)" if not out["namespaces"].startswith("unavailable")
                       else "not isolated: no network namespace")
     out["time"] = "CPU-time limit per program, wall-clock ceiling; the worker kills the program"

