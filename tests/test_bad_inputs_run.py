@@ -2,6 +2,7 @@
 alchemist did not write, flags and endpoints, eval samples in other shapes. Each ends, before any
 work, with exit code 2 and one line that names the file, key or flag; never a traceback."""
 
+import gzip
 import json
 import os
 import shutil
@@ -229,8 +230,6 @@ def test_a_non_utf8_output_folder_works(project, capsys):
 
 @pytest.mark.parametrize("shape", ["pretty", "one-line", "gzip", "objects"])
 def test_samples_as_a_json_array_or_spread_objects_are_scored(project, shape, capsys):
-    import gzip
-
     items = [ARRAY_ITEM, {"task_id": "HumanEval/0", "solution": "def has_close_elements(numbers, threshold):\n    return True\n"}]
     text = {"pretty": json.dumps(items, indent=2), "one-line": json.dumps(items), "gzip": json.dumps(items),
             "objects": "\n".join(json.dumps(i, indent=2) for i in items)}[shape]

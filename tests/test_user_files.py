@@ -5,6 +5,7 @@ Inside alchemist's own folders, a file it did not write is never replaced or del
 import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -113,8 +114,6 @@ def test_a_folder_in_place_of_a_stage_output_is_not_replaced(project, stages):
     recipe = load_recipe(project / "r.yaml", ["output_dir=runs/t"])
     pipeline.Pipeline(recipe).run()
     curated = recipe.run_dir / OUTPUTS["curate"]
-    import shutil
-
     shutil.rmtree(curated)
     write_jsonl(curated / "corpus.jsonl", RECORDS)  # the user's own data where the output was
     stages[1].knob = 3
