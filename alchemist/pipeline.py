@@ -308,7 +308,7 @@ class Pipeline:
         """A directory that survives a kill; reused only by a rerun with the same fingerprint."""
         work = self.run_dir / "work" / name
         stamp = work / ".fingerprint"
-        if fresh and work.exists() and (not stamp.is_file() or stamp.read_text().strip() != fp):
+        if fresh and work.exists() and (not stamp.is_file() or stamp.read_bytes().decode("utf-8", "replace").strip() != fp):
             remove_tree(work)
         work.mkdir(parents=True, exist_ok=True)
         if fresh:

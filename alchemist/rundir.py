@@ -83,7 +83,8 @@ def _digest_entry(v) -> bool:
 def marker(directory: Path) -> str | None:
     """The fingerprint a finished output carries, or None when it is missing or unfinished."""
     path = directory / MARKER
-    return path.read_text().strip() if path.is_file() else None
+    # bytes that are not alchemist's (a marker edited or damaged) match no fingerprint: the stage reruns
+    return path.read_bytes().decode("utf-8", "replace").strip() if path.is_file() else None
 
 
 def is_complete(directory: Path, fp: str) -> bool:

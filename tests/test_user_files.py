@@ -164,3 +164,13 @@ def test_what_a_run_wrote_beside_its_stages_does_not_block_the_next_run(project,
     stages[1].knob = 7
     pipeline.Pipeline(recipe).run()
     assert stages[1].runs == 2
+
+
+def test_a_damaged_marker_or_work_stamp_reruns_the_stage(project, stages):
+    recipe = load_recipe(project / "r.yaml", ["output_dir=runs/t"])
+    pipeline.Pipeline(recipe).run()
+    (recipe.run_dir / OUTPUTS["curate"] / "_SUCCESS").write_bytes(b"\xff\xfe\x00")
+    (recipe.run_dir / "work" / "curate").mkdir(parents=True, exist_ok=True)
+    (recipe.run_dir / "work" / "curate" / ".fingerprint").write_bytes(b"\xff")
+    pipeline.Pipeline(recipe).run()
+    assert stages[1].runs == 2 and stages[0].runs == 1
