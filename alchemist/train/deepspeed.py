@@ -65,7 +65,11 @@ def check(cfg: dict) -> None:
     zero = cfg.get("zero_optimization")
     if zero is None:
         return
-    from deepspeed.runtime.zero.config import DeepSpeedZeroConfig
+    try:
+        from deepspeed.runtime.zero.config import DeepSpeedZeroConfig
+    except ImportError:
+        raise UserError("train.deepspeed: needs deepspeed (pip install deepspeed); "
+                        "or set train.deepspeed.stage: 0") from None
     from pydantic import ValidationError
 
     try:

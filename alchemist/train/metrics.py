@@ -1,7 +1,7 @@
 """Throughput, model FLOPs utilization, per-task held-out loss, and the training report.
 
 MFU = achieved model FLOPs / device peak. Model FLOPs per trained token are
-6 x parameters (forward 2, backward 4) plus attention: 12 x layers x hidden x L, where L is the
+6 x parameters (forward 2, backward 4; LoRA: 4 x parameters + 2 x trainable ones) plus attention: 12 x layers x hidden x L, where L is the
 mean length a token attends over (sum of len^2 / sum of len over samples; packing keeps samples
 apart, so it is the sample length, not the row length). Recomputation from gradient
 checkpointing is not counted: MFU counts the model's FLOPs, not the hardware's.
@@ -16,16 +16,35 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-# Dense bf16 tensor-core peaks in TFLOPS, per device (from the vendors' data sheets).
+# Dense bf16 tensor-core peaks in TFLOPS, per device: the vendors' data sheets list them with
+# sparsity, halved here (NVIDIA H100 datasheet 2023: SXM 1,979 / PCIe 1,513 / NVL 1,671 sparse;
+# H200 datasheet 2024: SXM 1,979 / NVL 1,671; A100 datasheet: 624 for SXM and PCIe; AMD MI300X
+# datasheet: 1,307 dense). The form factor is in the device name torch reports ("NVIDIA H100
+# PCIe", "NVIDIA H100 NVL"; an SXM part names only its memory, "NVIDIA H100 80GB HBM3"), so the
+# longest matching key wins.
 PEAK_TFLOPS = {
-    "H200": 989.0, "H100": 989.0, "H800": 989.0, "GH200": 989.0, "B200": 2250.0, "A100": 312.0, "A800": 312.0,
+    "H200": 989.0, "H200 NVL": 835.0, "H100": 989.0, "H100 PCIe": 756.0, "H100 NVL": 835.0,
+    "H800": 989.0, "H800 PCIe": 756.0, "GH200": 989.0, "B200": 2250.0, "A100": 312.0, "A800": 312.0,
     "L40S": 362.0, "L40": 181.0, "A6000": 155.0, "A10G": 125.0, "A10": 125.0, "L4": 121.0,
     "RTX 4090": 165.0, "RTX 3090": 71.0, "V100": 125.0, "MI300X": 1307.0, "MI250X": 383.0,
 }
 
 
-def flops_per_token(n_params: int, layers: int, hidden: int, attention_length: float) -> float:
-    return 6.0 * n_params + 12.0 * layers * hidden * attention_length
+def flops_per_token(n_params: int, layers: int, hidden: int, attention_length: float,
+                    trainable: int | None = None) -> float:
+    """Forward 2N, backward 2N for the activations' gradients (they flow through frozen weights
+    too) plus 2 x trainable parameters for the weights' gradients: 6N for a full fine-tune, about
+    4N for LoRA, whose frozen base gets no weight gradient."""
+    trained = n_params if trainable is None else trainable
+    return 4.0 * n_params + 2.0 * trained + 12.0 * layers * hidden * attention_length
+
+
+def peak_for(name: str) -> float | None:
+    """The dense bf16 peak of a GPU named `name` (torch.cuda.get_device_name), or None."""
+    for key in sorted(PEAK_TFLOPS, key=len, reverse=True):
+        if key in name:
+            return PEAK_TFLOPS[key]
+    return None
 
 
 def device_peak_tflops(override: float | None = None) -> tuple[float | None, str]:
@@ -36,10 +55,7 @@ def device_peak_tflops(override: float | None = None) -> tuple[float | None, str
         return override, "given"
     if torch.cuda.is_available():
         name = torch.cuda.get_device_name(0)
-        for key in sorted(PEAK_TFLOPS, key=len, reverse=True):
-            if key in name:
-                return PEAK_TFLOPS[key], name
-        return None, name
+        return peak_for(name), name
     return _cpu_peak_tflops()
 
 
@@ -64,11 +80,21 @@ def _cpu_peak_tflops() -> tuple[float | None, str]:
 class MetricsCallback(TrainerCallback):
     """Adds tokens/s and MFU to every log line and keeps the history for the report."""
 
-    def __init__(self, flops_token: float, peak_tflops: float | None, world_size: int = 1):
+    def __init__(self, flops_token: float, peak_tflops: float | None, world_size: int = 1,
+                 history_file: Path | None = None, resumed_at: int = 0):
+        """`history_file` keeps every attempt's log lines: a resumed run's report covers the whole
+        run. Lines past the checkpoint resumed from (`resumed_at`) belong to steps this attempt
+        redoes, and are dropped."""
         self.flops_token = flops_token
         self.peak = peak_tflops
         self.world = world_size
+        self.history_file = history_file
         self.history: list[dict] = []
+        if history_file is not None:
+            self.history = [h for h in _read_lines(history_file) if h.get("step", 0) <= resumed_at]
+            self.attempt = max((h.get("attempt", 0) for h in self.history), default=0) + 1
+            history_file.parent.mkdir(parents=True, exist_ok=True)
+            history_file.write_text("".join(json.dumps(h) + "\n" for h in self.history))
         self._last: tuple[float, float] | None = None  # (time, tokens) at the previous log
         self.train_seconds = 0.0
         self._began: float | None = None
@@ -85,15 +111,45 @@ class MetricsCallback(TrainerCallback):
         if logs is None:
             return
         now = time.perf_counter()
-        tokens = logs.get("num_tokens")
-        if tokens is not None and "loss" in logs:
+        tokens = state.num_input_tokens_seen  # non-padding tokens, all ranks
+        if tokens and "loss" in logs:
             if self._last is not None and now > self._last[0] and tokens > self._last[1]:
                 rate = (tokens - self._last[1]) / (now - self._last[0])
                 logs["tokens_per_s"] = round(rate, 1)
                 if self.peak:
                     logs["mfu"] = round(rate * self.flops_token / (self.peak * 1e12 * self.world), 4)
             self._last = (now, tokens)
-        self.history.append({"step": state.global_step, **{k: v for k, v in logs.items() if _jsonable(v)}})
+        entry = {"step": state.global_step, **{k: v for k, v in logs.items() if _jsonable(v)}}
+        if self.history_file is not None:
+            entry["attempt"] = self.attempt
+            with self.history_file.open("a") as f:
+                f.write(json.dumps(entry) + "\n")
+        self.history.append(entry)
+
+
+def _read_lines(path: Path) -> list[dict]:
+    out = []
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                break  # a line cut by a kill: what follows it was never written
+    return out
+
+
+def mean_train_loss(history: list[dict]) -> float | None:
+    """The mean training loss over every step of the run, from logged losses (each the mean over
+    the steps since the previous log), whatever attempt logged them."""
+    total = steps = 0.0
+    last = 0
+    for h in sorted((h for h in history if "loss" in h and "step" in h), key=lambda h: h["step"]):
+        if h["step"] <= last:
+            continue
+        total += h["loss"] * (h["step"] - last)
+        steps += h["step"] - last
+        last = h["step"]
+    return total / steps if steps else None
 
 
 def _jsonable(v) -> bool:

@@ -333,10 +333,13 @@ def train(spec: TrainSpec, data_path: Path, out: Path, work: Path, seed: int = 0
     n_layers = getattr(config, "num_hidden_layers", 0) or 0
     hidden = getattr(config, "hidden_size", 0) or 0
     peak, peak_name = metrics.device_peak_tflops(spec.peak_tflops)
-    flops_tok = metrics.flops_per_token(n_params, n_layers, hidden, st.attention_length)
-    meter = metrics.MetricsCallback(flops_tok, peak, world_size())
-    trainer = SFTTrainer(model=model, args=cfg, train_dataset=tok.train.remove_columns("task"),
-                         eval_dataset=evals or None, processing_class=tokenizer)
+    flops_tok = metrics.flops_per_token(n_params, n_layers, hidden, st.attention_length, trainable)
+    resume = last_checkpoint(ckpt_dir)
+    resumed_at = json.loads((resume / "trainer_state.json").read_text()).get("global_step", 0) if resume else 0
+    meter = metrics.MetricsCallback(flops_tok, peak, world_size(), work / "history.jsonl" if main else None, resumed_at)
+    trainer = _trainer_class(SFTTrainer, fused_head=device.kind == "cuda")(
+        model=model, args=cfg, train_dataset=tok.train.remove_columns("task"), eval_dataset=evals or None,
+        processing_class=tokenizer)
     # first, so the progress bar and tensorboard see the tokens/s and MFU it adds to each log
     trainer.callback_handler.callbacks.insert(0, meter)
     if "tensorboard" in spec.report_to and main:
@@ -346,7 +349,6 @@ def train(spec: TrainSpec, data_path: Path, out: Path, work: Path, seed: int = 0
         say(f"tensorboard: tensorboard --logdir {work / 'tensorboard'}")
 
     # 5. Train, resuming where a killed attempt left off.
-    resume = last_checkpoint(ckpt_dir)
     tokens_before = 0
     if resume is not None:
         saved = json.loads((resume / "trainer_state.json").read_text())
@@ -374,7 +376,9 @@ def train(spec: TrainSpec, data_path: Path, out: Path, work: Path, seed: int = 0
         "epochs": round(state.epoch or 0.0, 3),
         "tokens": tokens,
         "loss": last.get("loss"),
-        "train_loss_mean": round(result.training_loss, 5),
+        # over every attempt's logged steps (the trainer's own mean covers this attempt only)
+        "train_loss_mean": round(metrics.mean_train_loss(history) or result.training_loss, 5),
+        "attempts": max((h.get("attempt", 1) for h in history), default=1),
         "eval_loss": eval_loss,
         "seconds": round(seconds, 1),
         "tokens_per_s": round(rate, 1) if rate else None,
@@ -407,6 +411,28 @@ def train(spec: TrainSpec, data_path: Path, out: Path, work: Path, seed: int = 0
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.barrier()
     return summary
+
+
+def _trainer_class(sft_trainer, fused_head: bool):
+    """TRL's SFTTrainer; without a GPU, with the plain causal-LM loss (logits, then cross-entropy).
+
+    TRL computes the loss through a fused LM head that never holds the [tokens x vocab] logits (on
+    a GPU: a Triton kernel; memory is what bounds long rows there). Without Triton it scores the
+    head in Python-driven tiles, recomputes them in the backward pass and adds entropy and
+    accuracy metrics: on CPU that made a micro batch of one packed row slower than a plain HF
+    Trainer (benchmarks/train_throughput.py). The loss is the same: summed over label tokens and
+    divided by the step's label count."""
+    if fused_head:
+        return sft_trainer
+    from transformers import Trainer
+
+    class PlainLossSFTTrainer(sft_trainer):
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            inputs["use_cache"] = False
+            return Trainer.compute_loss(self, model, inputs, return_outputs=return_outputs,
+                                        num_items_in_batch=num_items_in_batch)
+
+    return PlainLossSFTTrainer
 
 
 def _cpu_deepspeed_state() -> None:

@@ -22,6 +22,12 @@ def _attention(module, query, key, value, attention_mask, dropout: float = 0.0, 
     from transformers.integrations.sdpa_attention import repeat_kv, sdpa_attention_forward
 
     position_ids = kwargs.get("position_ids")
+    if attention_mask is None and position_ids is None and query.shape[0] == 1 and query.shape[2] > 1:
+        # a packed row without position ids cannot be split: whole-row attention would let its
+        # samples see each other, silently
+        raise ValueError(f"sdpa_varlen: {type(module).__name__} passes no position_ids to its attention, so the "
+                         "samples of a packed row cannot be kept apart; set train.attn_implementation: sdpa "
+                         "(or install flash-attn on a GPU)")
     if attention_mask is not None or position_ids is None or query.shape[0] != 1 or query.shape[2] != key.shape[2]:
         if attention_mask is None and position_ids is not None and query.shape[0] == 1:
             raise ValueError("sdpa_varlen: a packed row longer than its keys (a KV cache) is not supported")

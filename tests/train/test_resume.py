@@ -1,6 +1,7 @@
 """A training process killed with SIGKILL resumes from its last checkpoint and reaches the same
 loss at the same step as a run that was never interrupted."""
 
+import json
 import signal
 import subprocess
 import time
@@ -41,3 +42,7 @@ def test_sigkill_then_resume_matches_uninterrupted(tiny_model, data_path, tmp_pa
     assert sorted(a) == sorted(b) == list(range(1, STEPS + 1))
     for step in a:
         assert b[step] == pytest.approx(a[step], abs=1e-6), step
+    # the resumed run's report covers both attempts, as the uninterrupted one covers its one
+    report = json.loads((tmp_path / "out-b" / "training_report.json").read_text())
+    assert sorted(h["step"] for h in report["history"] if "loss" in h) == list(range(1, STEPS + 1))
+    assert report["attempts"] == 2 and report["train_loss_mean"] == pytest.approx(whole["train_loss_mean"], abs=1e-5)
