@@ -378,7 +378,7 @@ def _semantic_errors(recipe: Recipe, recipe_path: Path | None, yaml_root, origin
         for text in src.paths():
             adapter = ADAPTERS.get(src.adapter)
             if not expand_paths(text, recipe_path, adapter):
-                why = no_match_reason(text, recipe_path, adapter.suffixes if adapter else RECORD_SUFFIXES)
+                why = no_match_reason(text, recipe_path, adapter.suffixes if adapter else RECORD_SUFFIXES, given.get(text, text))
                 err(("sources", i, "path"), f"no file matches '{given.get(text, text)}': {why}")
     if recipe.eval is not None:
         for j, name in enumerate(recipe.eval.benchmarks):

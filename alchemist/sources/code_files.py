@@ -13,6 +13,9 @@ from alchemist.sources.readers import RawRecord, decode_text
 CODE_SUFFIXES = tuple(sorted({f".{ext}" for ext, lang in LANGUAGE_ALIASES.items() if lang not in NOT_CODE and len(ext) <= 5}))
 DEFAULT_MAX_LINES = 80
 DEFAULT_MIN_LINES = 3
+# Larger files are generated or vendored code (bundles, parser tables, data in code); The Stack
+# drops source files over 1 MB for the same reason. Checked before reading the file.
+DEFAULT_MAX_BYTES = 1_000_000
 
 
 def _indent(line: str) -> int:
@@ -47,7 +50,13 @@ def split_snippets(lines: list[str], max_lines: int) -> list[tuple[int, int]]:
 def read(path: Path, options: dict) -> Iterator[RawRecord]:
     max_lines = int(options.get("max_lines", DEFAULT_MAX_LINES))
     min_lines = int(options.get("min_lines", DEFAULT_MIN_LINES))
+    max_bytes = int(options.get("max_bytes", DEFAULT_MAX_BYTES))
     try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            yield RawRecord(str(path), error=f"{size:,} bytes, over options.max_bytes ({max_bytes:,}): generated or "
+                                             "vendored code? (skipped)")
+            return
         raw = path.read_bytes()
     except OSError as e:
         yield RawRecord(str(path), error=f"cannot read file: {e}")
@@ -58,6 +67,10 @@ def read(path: Path, options: dict) -> Iterator[RawRecord]:
     source, why = decode_text(raw)  # UTF-8 (BOM or not), UTF-16, UTF-32, a PEP 263 coding line
     if source is None:
         yield RawRecord(str(path), error=why.replace("not text records", "not source code"))
+        return
+    if "\x00" in source:  # Python itself refuses such a file; a NUL is a corrupt copy, not code
+        line = source.count("\n", 0, source.index("\x00")) + 1
+        yield RawRecord(f"{path}:{line}", error="a NUL byte in source code (a corrupt or binary file; skipped)")
         return
     lines = source.splitlines()
     language = LANGUAGE_ALIASES.get(path.suffix.lstrip(".").lower())
@@ -86,7 +99,7 @@ def convert(record: dict, options: dict) -> Converted:
 
 
 def _validate(options: dict) -> str | None:
-    for key in ("max_lines", "min_lines"):
+    for key in ("max_lines", "min_lines", "max_bytes"):
         if key in options and (not isinstance(options[key], int) or options[key] < 1):
             return f"options.{key} must be a positive integer"
     return None
@@ -97,7 +110,8 @@ ADAPTER = Adapter(
     description="source files (a directory or git checkout) cut into snippets of up to max_lines; language from the extension",
     convert=convert,
     options={"max_lines": f"longest snippet in lines (default {DEFAULT_MAX_LINES})",
-             "min_lines": f"shortest snippet in non-blank lines (default {DEFAULT_MIN_LINES})"},
+             "min_lines": f"shortest snippet in non-blank lines (default {DEFAULT_MIN_LINES})",
+             "max_bytes": f"larger files are skipped and counted, as generated or vendored code (default {DEFAULT_MAX_BYTES:,})"},
     suffixes=CODE_SUFFIXES,
     read=read,
     validate_options=_validate,

@@ -8,8 +8,15 @@ read (`error`). Nothing is skipped silently, so `read == good + malformed` for e
   when quoted fields span lines), `file#index` (items of a JSON array, Parquet rows, datasets),
   or the bare file for what concerns the whole file.
 - A broken line, array item or row is one error record; the records around it are read.
-- A broken stretch of a JSON array (a trailing comma, a cut or mangled item) is one error record
-  at its `file:line`; reading resumes at the next item that parses.
+- A broken stretch of a JSON array (a cut or mangled item) is one error record at its
+  `file:line`; reading resumes at the next item that parses. What breaks the file's syntax but
+  loses no item (a trailing or missing comma, an array never closed) is a note, not a record:
+  the counts stay those of the records the file holds. Arrays appended one after another
+  (`[...][...]`) are read in turn.
+- JSON lines with several objects on one line (a writer that forgot the newline) are one record
+  each.
+- A CSV file may be comma-, tab-, semicolon- or pipe-separated (the header's separator is the
+  one that splits it into the most columns), and may start with Excel's `sep=;` line.
 - A truncated or corrupt `.gz` keeps the lines before the damage; the damage is one error record
   saying so. Compression is sniffed from the magic bytes, not the name: a plain file named `.gz`
   is read as plain text.
@@ -45,10 +52,10 @@ from pathlib import Path
 
 from alchemist.errors import UserError
 
-RECORD_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".json", ".json.gz", ".parquet", ".csv", ".csv.gz")
+RECORD_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".json", ".json.gz", ".parquet", ".csv", ".csv.gz", ".tsv", ".tsv.gz")
 RUN_MARKERS = ("run.json", "recipe.resolved.yaml")  # a directory holding one is an alchemist run directory
-HEAD_BYTES = 1 << 16
-RESYNC_SPAN = 256  # lines a CSV record may span when reading resumes after a broken one  # how much of a file is sniffed for its encoding and for binary content
+HEAD_BYTES = 1 << 16  # how much of a file is sniffed for its encoding and for binary content
+RESYNC_SPAN = 256  # lines a CSV record may span when reading resumes after a broken one
 
 
 @dataclass(slots=True)
@@ -56,6 +63,7 @@ class RawRecord:
     where: str
     data: dict | None = None
     error: str | None = None
+    note: str | None = None  # not a record: a flaw of the file that lost nothing (a trailing comma)
 
 
 def has_suffix(path: Path, suffixes) -> bool:
@@ -89,12 +97,14 @@ def expand_paths(text: str, recipe_path: Path | None, suffixes=RECORD_SUFFIXES) 
     p = resolve_path(text, recipe_path)
     if any(ch in str(p) for ch in "*?[") and not p.exists():
         root = _glob_root(p)
+        # `in/*` takes the readable files of in/ (not its README.md); `in/*.txt` takes what it names
+        named_suffix = "." in re.split(r"[*?\]]", p.name)[-1]
         out: list[Path] = []
         for x in sorted(glob.glob(str(p), recursive=True)):
             f = Path(x)
             if _inside_skipped(f if f.is_dir() else f.parent, root):
                 continue
-            if f.is_file():
+            if f.is_file() and (named_suffix or has_suffix(f, suffixes)):
                 out.append(f)
             elif f.is_dir():
                 out += _walk(f, suffixes)
@@ -113,8 +123,9 @@ def _walk(p: Path, suffixes) -> list[Path]:
     return sorted(out)
 
 
-def no_match_reason(text: str, recipe_path: Path | None, suffixes) -> str:
-    """Why a source's `path:` found no file, for the one-line error: what is there, what is read."""
+def no_match_reason(text: str, recipe_path: Path | None, suffixes, as_written: str | None = None) -> str:
+    """Why a source's `path:` found no file, for the one-line error: what is there, what is read.
+    `as_written` is the path as the recipe gives it (before it was made absolute)."""
     from alchemist.recipe import resolve_path
 
     p = resolve_path(text, recipe_path)
@@ -130,7 +141,27 @@ def no_match_reason(text: str, recipe_path: Path | None, suffixes) -> str:
         return f"the pattern matches no file this adapter reads ({kinds})"
     if p.exists():
         return "it is not a regular file"
-    return "no such file or directory (relative paths are read from the working directory, then the recipe's folder)"
+    return _path_typo(as_written or text) or ("no such file or directory (relative paths are read from the working directory, "
+                                "then the recipe's folder)")
+
+
+def _path_typo(text: str) -> str | None:
+    """What is wrong with a path that names nothing, when its text shows it."""
+    name = os.path.basename(text.rstrip("/")) or text
+    if text != text.strip():
+        return f"the path has spaces around it ({text!r}); remove them"
+    if re.match(r"^[a-z][a-z0-9+]*://", text, re.I):
+        return ("a URL is not read; download the file and give its path, or give a Hugging Face dataset id "
+                "as `hf: org/name` instead of `path:`")
+    if re.search(r"\$\{?[A-Za-z_]|%[A-Za-z_]+%", text):
+        return ("environment variables are not expanded in a recipe; write the path out, or let the shell "
+                "expand it: --set 'sources.N.path=$VAR/...' with double quotes")
+    if name[:1] in QUOTES or name[-1:] in QUOTES:
+        return f"the path is wrapped in typographic quotes ({name[:1]} {name[-1:]}; pasted from a document?); use plain quotes or none"
+    return None
+
+
+QUOTES = "\u201c\u201d\u2018\u2019\u00ab\u00bb\u201e"
 
 
 def _glob_root(pattern: Path) -> Path:
@@ -381,7 +412,7 @@ def iter_file(path: Path) -> Iterator[RawRecord]:
         yield RawRecord(str(path), error=reason)
         return
     base = name.removesuffix(".gz")
-    if base.endswith(".csv"):
+    if base.endswith((".csv", ".tsv")):
         yield from _iter_csv(src)
     elif base.endswith(".json") and _looks_like_document(src):
         yield from _iter_json_document(src)
@@ -475,7 +506,8 @@ def _jsonl_lines(src: _Source, ended: list) -> Iterator[tuple[int, str | None, R
                 if line.isspace():
                     continue
                 line = line.removeprefix("\ufeff") if lineno == 1 else line
-                yield lineno, line, _json_record(f"{path}:{lineno}", line)
+                for record in _json_records(f"{path}:{lineno}", line):
+                    yield lineno, line, record
         else:
             for lineno, line in enumerate(src.text(fh, newline="\n"), 1):
                 if line[-1:] != "\n" and src.problem(fh):
@@ -484,7 +516,8 @@ def _jsonl_lines(src: _Source, ended: list) -> Iterator[tuple[int, str | None, R
                 if _MARKED.search(line):
                     yield lineno, None, RawRecord(f"{path}:{lineno}", error=f"not valid {_codec_label(src.encoding)}")
                 elif not line.isspace():
-                    yield lineno, line, _json_record(f"{path}:{lineno}", line)
+                    for record in _json_records(f"{path}:{lineno}", line):
+                        yield lineno, line, record
         ended.append(src.problem(fh))
 
 
@@ -502,18 +535,37 @@ def _unfinished(line: str) -> bool:
     return False
 
 
-def _json_record(where: str, line: str) -> RawRecord:
+def _json_records(where: str, line: str) -> list[RawRecord]:
+    """The record of one line; several when the line holds objects one after another."""
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as e:
         if "\x00" in line:
-            return RawRecord(where, error="NUL bytes (binary data), not a JSON record")
-        return RawRecord(where, error=f"not valid JSON: {e.msg} at column {e.colno}")
+            return [RawRecord(where, error="NUL bytes (binary data), not a JSON record")]
+        objects = _objects_in_a_row(line) if e.msg == "Extra data" else None
+        if objects:
+            return [RawRecord(where, data=o) for o in objects]
+        return [RawRecord(where, error=f"not valid JSON: {e.msg} at column {e.colno}")]
     except RecursionError:
-        return RawRecord(where, error="JSON nested too deeply")
-    if not isinstance(obj, dict):
-        return RawRecord(where, error=f"expected a JSON object, got {type(obj).__name__}")
-    return RawRecord(where, data=obj)
+        return [RawRecord(where, error="JSON nested too deeply")]
+    return [_item(where, obj)]
+
+
+def _objects_in_a_row(line: str) -> list[dict] | None:
+    """`{...}{...}` or `{...}, {...}` on one line (a writer that lost its newlines): the objects,
+    or None when the line is not objects only."""
+    decoder, out = json.JSONDecoder(), []
+    pos = _WS.match(line).end()
+    while pos < len(line):
+        try:
+            obj, end = decoder.raw_decode(line, pos)
+        except (json.JSONDecodeError, RecursionError):
+            return None
+        if not isinstance(obj, dict):
+            return None
+        out.append(obj)
+        pos = _WS_COMMAS.match(line, end).end()
+    return out
 
 
 _WS = re.compile(r"[ \t\r\n]*")
@@ -549,6 +601,9 @@ def _iter_json_document(src: _Source) -> Iterator[RawRecord]:
         return
     last = None  # a truncated .json.gz: the cut item and the truncation are one record
     for record in _recover(path, text, _codec_label(src.encoding)):
+        if record.note:
+            yield record
+            continue
         if last is not None:
             yield last
         last = record
@@ -635,6 +690,9 @@ def _recover(path: Path, text: str, codec: str) -> Iterator[RawRecord]:
             pos = _WS.match(text, pos + 1).end()
             if wrapper and text.startswith("}", pos):
                 pos = _WS.match(text, pos + 1).end()
+            elif text.startswith("[", pos):  # another array appended to the file: its items too
+                pos = _WS.match(text, pos + 1).end()
+                continue
             if pos < n:
                 yield broken(pos, "extra data after the closing ']'")[0]
             return
@@ -662,23 +720,20 @@ def _recover(path: Path, text: str, codec: str) -> Iterator[RawRecord]:
         if text.startswith(",", pos):
             comma = pos
             pos = _WS.match(text, pos + 1).end()
-            if text.startswith("]", pos):
+            if text.startswith("]", pos):  # nothing is lost, but the file is not JSON: a note
                 line, col = where_is(comma)
-                yield RawRecord(f"{path}:{line}", error=f"not valid JSON: trailing comma before ']' at line {line} column {col} "
-                                                      "(the items before it were read)")
-                pos = _WS.match(text, pos + 1).end()
-                if pos < n:
-                    yield broken(pos, "extra data after the closing ']'")[0]
-                return
-        elif text.startswith("{", pos):  # a missing comma: nothing is lost, but the file is not JSON
+                yield RawRecord(f"{path}:{line}", note=f"not valid JSON: trailing comma before ']' at line {line} column {col} "
+                                                     "(no item lost)")
+        elif text.startswith("{", pos):  # a missing comma: a note, like a trailing one
             line, col = where_is(pos)
-            yield RawRecord(f"{path}:{line}", error=f"not valid JSON: missing ',' before the item at line {line} column {col} "
-                                                  "(the items on both sides were read)")
+            yield RawRecord(f"{path}:{line}", note=f"not valid JSON: missing ',' before the item at line {line} column {col} "
+                                                 "(the items on both sides were read)")
         elif pos < n and not text.startswith("]", pos):
             record, pos = broken(pos, "expected ',' or ']' after an item")
             yield record
-    if in_array and not to_end:
-        yield RawRecord(f"{path}:{line_of(n)}", error="not valid JSON: the array is not closed (is the file cut short?)")
+    if in_array and not to_end:  # every item parsed: what may be missing after them cannot be counted
+        yield RawRecord(f"{path}:{line_of(n)}", note="not valid JSON: the array is not closed (is the file cut short "
+                                                    "after an item?)")
 
 
 def _iter_parquet(path: Path) -> Iterator[RawRecord]:
@@ -753,7 +808,7 @@ def _iter_csv(src: _Source) -> Iterator[RawRecord]:
     codec = _codec_label(src.encoding)
     with src.open() as fh:
         lines = _Lines(iter(src.text(fh, newline="")))
-        reader = csv.reader(lines, strict=True)
+        reader = csv.reader(lines, strict=True, delimiter=_csv_delimiter(lines))
         header, cut = None, None
 
         def one() -> tuple[int, list[str] | None, str | None] | None:
@@ -819,6 +874,29 @@ def _iter_csv(src: _Source) -> Iterator[RawRecord]:
         if problem:
             line = cut or lines.count + 1
             yield RawRecord(f"{path}:{line}", error=f"{problem}; the records before line {line} were read")
+
+
+_EXCEL_SEP = re.compile(r'^"?sep=(.)"?[ \t]*\r?\n?$')
+
+
+def _csv_delimiter(lines: _Lines) -> str:
+    """The separator: what Excel's `sep=X` first line says (that line is then consumed), else
+    the one of , TAB ; | that splits the header into the most columns (a comma on a tie)."""
+    try:
+        first = next(lines)
+    except StopIteration:
+        return ","
+    m = _EXCEL_SEP.match(first)
+    if m:
+        return m.group(1)
+    lines.replay([first])
+    counts = {}
+    for d in (",", "\t", ";", "|"):
+        try:
+            counts[d] = len(next(csv.reader([first], delimiter=d)))
+        except (csv.Error, StopIteration):
+            counts[d] = 0
+    return max(counts, key=counts.get)
 
 
 def iter_hub(dataset_id: str, config: str | None, split: str, revision: str | None) -> Iterator[RawRecord]:

@@ -17,11 +17,16 @@ LINES = [{"instruction": f"Write function {i}.", "output": f"def f{i}():\n    re
 
 
 def read(path):
-    out = list(iter_file(path))
+    """Records (notes about the file, which are no record, left out): the good and the bad."""
+    out = [r for r in iter_file(path) if r.note is None]
     good = [r for r in out if r.data is not None]
     bad = [r for r in out if r.error is not None]
     assert len(out) == len(good) + len(bad)  # every record is one or the other
     return out, good, bad
+
+
+def notes(path) -> list:
+    return [r for r in iter_file(path) if r.note is not None]
 
 
 def jsonl(rows) -> str:
@@ -56,9 +61,10 @@ def test_json_array_with_a_trailing_comma_keeps_every_item(tmp_path):
     p = tmp_path / "trailing.json"
     p.write_text("[\n" + ",\n".join(json.dumps(r) for r in LINES) + ",\n]\n")
     out, good, bad = read(p)
-    assert (len(out), len(good), len(bad)) == (4, 3, 1)
+    assert (len(out), len(good), len(bad)) == (3, 3, 0)  # the comma is no record: a note
     assert [r.data for r in good] == LINES and [r.where for r in good] == [f"{p}#0", f"{p}#1", f"{p}#2"]
-    assert bad[0].where == f"{p}:4" and "trailing comma before ']' at line 4" in bad[0].error
+    [note] = notes(p)
+    assert note.where == f"{p}:4" and "trailing comma before ']' at line 4" in note.note
 
 
 def test_pretty_printed_array_with_a_broken_item_loses_only_that_item(tmp_path):
@@ -78,9 +84,9 @@ def test_compact_array_with_a_missing_comma_and_a_cut_end(tmp_path):
     p.write_text('[{"x": 1} {"x": 2}, {"x": 3}, {"x": ')
     out, good, bad = read(p)
     assert [r.data for r in good] == [{"x": 1}, {"x": 2}, {"x": 3}]
-    assert len(out) == 5 and len(bad) == 2
-    assert bad[0].where == f"{p}:1" and "missing ','" in bad[0].error
-    assert "Expecting value" in bad[1].error and "rest of the file" in bad[1].error
+    assert len(out) == 4 and len(bad) == 1
+    assert [n.where for n in notes(p)] == [f"{p}:1"] and "missing ','" in notes(p)[0].note
+    assert "Expecting value" in bad[0].error and "rest of the file" in bad[0].error
 
 
 def test_truncated_json_array_keeps_the_items_before_the_cut(tmp_path):

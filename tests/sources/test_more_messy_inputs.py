@@ -1,0 +1,194 @@
+"""More messy inputs as scrapers, exporters and hand edits leave them, each through the real
+command (`alchemist run RECIPE --stages ingest`, or `data RECIPE --dry-run` for recipes): either
+a manifest whose counts equal the records the file holds (read == ingested + malformed), or exit
+code 2 with exactly one line naming the file (and line, key or flag) and what to do. Never a
+traceback, and no input file is changed.
+"""
+
+import codecs
+import csv
+import gzip
+import hashlib
+import io
+import json
+import os
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from alchemist.cli import main
+
+N = 10
+RECORDS = [{"instruction": f"Write f{i}, a function that returns {i}.", "output": f"def f{i}():\n    return {i}\n"}
+           for i in range(N)]
+
+
+def csv_text(delimiter=",", newline="\n", rows=RECORDS, quoting=csv.QUOTE_MINIMAL) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=["instruction", "output"], delimiter=delimiter, lineterminator=newline, quoting=quoting)
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def jsonl(rows=RECORDS) -> str:
+    return "".join(json.dumps(r) + "\n" for r in rows)
+
+
+def pretty_array(rows=RECORDS) -> str:
+    return json.dumps(rows, indent=2) + "\n"
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    return buf.getvalue()
+
+
+def smart(i: int) -> dict:
+    return {"instruction": f"Write f{i}, the \u201cidentity\u201d \u2013 it returns {i}.", "output": f"def f{i}():\n    return {i}\n"}
+
+
+MODULE = b'def area(w, h):\n    """Area of a box."""\n    return w * h\n'
+
+# (id, {file: bytes}, path in the recipe, adapter, (read, malformed) or the error line's parts)
+FILE_CASES = [
+    # -- CSV ---------------------------------------------------------------------------------
+    ("csv-crlf-bom-nul", {"d.csv": codecs.BOM_UTF8 + csv_text(newline="\r\n").replace("returns 3", "ret\x00urns 3").encode()},
+     "d.csv", "alpaca", (N, 1)),
+    ("tsv-named-csv", {"d.csv": csv_text(delimiter="\t").encode()}, "d.csv", "alpaca", (N, 0)),
+    ("semicolon-csv", {"d.csv": csv_text(delimiter=";").encode()}, "d.csv", "alpaca", (N, 0)),
+    ("excel-sep-line", {"d.csv": ("sep=,\n" + csv_text()).encode()}, "d.csv", "alpaca", (N, 0)),
+    ("excel-sep-semicolon-bom-crlf", {"d.csv": codecs.BOM_UTF8 + ("sep=;\r\n" + csv_text(";", "\r\n")).encode()},
+     "d.csv", "alpaca", (N, 0)),
+    ("csv-old-mac-cr", {"d.csv": csv_text(newline="\r", quoting=csv.QUOTE_ALL).encode()}, "d.csv", "alpaca", (N, 0)),
+    ("csv-utf16-bom", {"d.csv": csv_text().encode("utf-16")}, "d.csv", "alpaca", (N, 0)),
+    ("csv-cut-mid-quoted-field", {"d.csv": csv_text().encode()[:-9]}, "d.csv", "alpaca", (N, 1)),
+    ("csv-blank-lines-between", {"d.csv": csv_text().replace("\n\"Write", "\n\n\n\"Write").encode()}, "d.csv", "alpaca", (N, 0)),
+    ("csv-cp1252-smart-quotes", {"d.csv": csv_text(rows=[smart(i) if i in (2, 5) else r for i, r in enumerate(RECORDS)])
+                                 .encode("cp1252")}, "d.csv", "alpaca", (N, 2)),
+    ("csv-header-only", {"d.csv": b"instruction,output\n"}, "d.csv", "alpaca", ["d.csv", "no record"]),
+    ("csv-gz-concatenated-members", {"d.csv.gz": gzip.compress(csv_text(rows=RECORDS[:4]).encode())
+                                     + gzip.compress("".join(csv_text(rows=RECORDS[4:]).splitlines(True)[1:]).encode())},
+     "d.csv.gz", "alpaca", (N, 0)),
+    # -- JSON lines --------------------------------------------------------------------------
+    ("jsonl-last-line-cut-mid-string", {"d.jsonl": jsonl().rstrip("\n")[:-12].encode()}, "d.jsonl", "alpaca", (N, 1)),
+    ("jsonl-two-objects-on-one-line", {"d.jsonl": jsonl().replace("}\n{", "}{", 1).encode()}, "d.jsonl", "alpaca", (N, 0)),
+    ("jsonl-three-objects-on-one-line", {"d.jsonl": jsonl().replace("}\n{", "} {", 2).encode()}, "d.jsonl", "alpaca", (N, 0)),
+    ("jsonl-utf16-no-bom", {"d.jsonl": jsonl().encode("utf-16-le")}, "d.jsonl", "alpaca", (N, 0)),
+    ("jsonl-utf16-be-bom-crlf", {"d.jsonl": codecs.BOM_UTF16_BE + jsonl().replace("\n", "\r\n").encode("utf-16-be")},
+     "d.jsonl", "alpaca", (N, 0)),
+    ("jsonl-cp1252-smart-quotes", {"d.jsonl": "".join(json.dumps(smart(i) if i in (1, 8) else r, ensure_ascii=False) + "\n"
+                                                      for i, r in enumerate(RECORDS)).encode("cp1252")},
+     "d.jsonl", "alpaca", (N, 2)),
+    ("jsonl-nul-padded-tail", {"d.jsonl": jsonl().encode() + b"\x00" * 4096}, "d.jsonl", "alpaca", (N + 1, 1)),
+    ("jsonl-gz-concatenated-members", {"d.jsonl.gz": gzip.compress(jsonl(RECORDS[:3]).encode()) + gzip.compress(jsonl(RECORDS[3:]).encode())},
+     "d.jsonl.gz", "alpaca", (N, 0)),
+    ("jsonl-gzip-without-gz-name", {"d.jsonl": gzip.compress(jsonl().encode())}, "d.jsonl", "alpaca", (N, 0)),
+    ("jsonl-line-is-an-array", {"d.jsonl": jsonl().replace(json.dumps(RECORDS[4]), json.dumps([RECORDS[4]])).encode()},
+     "d.jsonl", "alpaca", (N, 1)),
+    ("jsonl-u2028-inside-strings", {"d.jsonl": "".join(json.dumps({**r, "instruction": r["instruction"] + "\u2028more"},
+                                                                  ensure_ascii=False) + "\n" for r in RECORDS).encode()},
+     "d.jsonl", "alpaca", (N, 0)),
+    ("jsonl-huge-numbers-in-fields", {"d.jsonl": "".join(json.dumps(r)[:-1] + ', "id": 1e400, "n": ' + "9" * 40 + "}\n"
+                                                         for r in RECORDS).encode()}, "d.jsonl", "alpaca", (N, 0)),
+    ("jsonl-output-is-a-number", {"d.jsonl": jsonl([{**r, "output": 5} if i == 3 else r for i, r in enumerate(RECORDS)]).encode()},
+     "d.jsonl", "alpaca", (N, 1)),
+    # -- JSON documents ----------------------------------------------------------------------
+    ("array-last-item-cut", {"d.json": pretty_array()[:-40].encode()}, "d.json", "alpaca", (N, 1)),
+    ("array-trailing-comma", {"d.json": pretty_array().replace("\n  }\n]", "\n  },\n]").encode()}, "d.json", "alpaca", (N, 0)),
+    ("array-missing-comma", {"d.json": pretty_array().replace("},\n  {", "}\n  {", 1).encode()}, "d.json", "alpaca", (N, 0)),
+    ("array-two-missing-commas-compact", {"d.json": json.dumps(RECORDS).replace("}, {", "} {", 2).encode()}, "d.json", "alpaca", (N, 0)),
+    ("array-not-closed", {"d.json": pretty_array().rstrip().removesuffix("]").encode()}, "d.json", "alpaca", (N, 0)),
+    ("two-arrays-appended", {"d.json": (json.dumps(RECORDS[:4]) + "\n" + json.dumps(RECORDS[4:]) + "\n").encode()},
+     "d.json", "alpaca", (N, 0)),
+    ("array-trailing-comma-and-cut-item", {"d.json": pretty_array().replace("\n  }\n]", "\n  },\n]").replace(
+        json.dumps(RECORDS[6], indent=2).replace("\n", "\n  "), json.dumps(RECORDS[6], indent=2).replace("\n", "\n  ")[:30]).encode()},
+     "d.json", "alpaca", (N, 1)),
+    ("array-utf16-bom", {"d.json": pretty_array().encode("utf-16")}, "d.json", "alpaca", (N, 0)),
+    ("array-of-strings", {"d.json": json.dumps([r["instruction"] for r in RECORDS]).encode()}, "d.json", "alpaca",
+     ["d.json", "no record", "expected a JSON object"]),
+    ("json-scalar-document", {"d.json": b"42\n"}, "d.json", "alpaca", ["d.json", "no record"]),
+    ("json-null-document", {"d.json": b"null\n"}, "d.json", "alpaca", ["d.json", "no record"]),
+    ("array-with-null-items", {"d.json": json.dumps(RECORDS[:5] + [None, None] + RECORDS[5:]).encode()}, "d.json", "alpaca", (N + 2, 2)),
+    # -- Parquet -----------------------------------------------------------------------------
+    ("parquet-output-wrong-type", {"d.parquet": parquet_bytes(pa.table({"instruction": [r["instruction"] for r in RECORDS],
+                                                                      "output": list(range(N))}))},
+     "d.parquet", "alpaca", ["d.parquet", "no record", "field 'output' is int"]),
+    ("parquet-binary-and-timestamp-columns", {"d.parquet": parquet_bytes(pa.table({
+        "instruction": [r["instruction"] for r in RECORDS], "output": [r["output"] for r in RECORDS],
+        "blob": [b"\x00\xff" * 3] * N, "when": pa.array([0] * N, pa.timestamp("s")), "tags": [["a", "b"]] * N}))},
+     "d.parquet", "alpaca", (N, 0)),
+    ("parquet-some-null-outputs", {"d.parquet": parquet_bytes(pa.table({"instruction": [r["instruction"] for r in RECORDS],
+                                                                      "output": [None if i % 5 == 0 else r["output"] for i, r in enumerate(RECORDS)]}))},
+     "d.parquet", "alpaca", (N, 2)),
+    ("parquet-named-jsonl", {"d.jsonl": parquet_bytes(pa.table({"instruction": ["x"], "output": ["y"]}))}, "d.jsonl", "alpaca",
+     ["d.jsonl", "Parquet"]),
+    ("parquet-zero-rows", {"d.parquet": parquet_bytes(pa.table({"instruction": pa.array([], pa.string()), "output": pa.array([], pa.string())}))},
+     "d.parquet", "alpaca", ["d.parquet", "no record"]),
+    # -- paths -------------------------------------------------------------------------------
+    ("glob-star-skips-readme", {"in/a.jsonl": jsonl(RECORDS[:5]).encode(), "in/b.jsonl": jsonl(RECORDS[5:]).encode(),
+                                "in/README.md": b"# about these files\n"}, "in/*", "alpaca", (N, 0)),
+    ("recursive-glob", {"in/x/a.jsonl": jsonl(RECORDS[:5]).encode(), "in/y/z/b.jsonl.gz": gzip.compress(jsonl(RECORDS[5:]).encode())},
+     "in/**/*.jsonl*", "alpaca", (N, 0)),
+    ("path-with-trailing-space", {"d.jsonl": jsonl().encode()}, "'d.jsonl '", "alpaca", ["sources[0].path", "space"]),
+    ("path-with-env-variable", {"d.jsonl": jsonl().encode()}, "$DATA/d.jsonl", "alpaca", ["sources[0].path", "$DATA", "environment"]),
+    # -- source code seeds -------------------------------------------------------------------
+    ("code-nul-byte", {"pkg/bad.py": MODULE.replace(b"box", b"b\x00x"), "pkg/ok.py": MODULE}, "pkg", "code_files", (2, 1)),
+    ("code-python2", {"pkg/old.py": b"def area(w, h):\n    print 'area'\n    return w * h\n"}, "pkg", "code_files", (1, 0)),
+    ("code-huge-file", {"pkg/big.py": MODULE * 60000, "pkg/ok.py": MODULE}, "pkg", "code_files", (2, 1)),
+    ("code-minified-one-line", {"pkg/app.js": b"function a(){return 1}" * 20, "pkg/ok.py": MODULE}, "pkg", "code_files", (2, 1)),
+    ("code-crlf", {"pkg/win.py": MODULE.replace(b"\n", b"\r\n")}, "pkg", "code_files", (1, 0)),
+    ("code-coding-line-too-late", {"pkg/geo.py": b"import os\n\n# -*- coding: latin-1 -*-\n" + MODULE.replace(b"box", "carré".encode("latin-1")),
+                                   "pkg/ok.py": MODULE}, "pkg", "code_files", (2, 1)),
+    ("code-utf8-bom-and-coding-line", {"pkg/a.py": codecs.BOM_UTF8 + b"# -*- coding: utf-8 -*-\n" + MODULE}, "pkg", "code_files", (1, 0)),
+    ("code-directory-named-like-a-file", {"pkg/fake.py/inner.py": MODULE, "pkg/ok.py": MODULE}, "pkg", "code_files", (2, 0)),
+]
+
+
+def make(tmp_path, files: dict) -> None:
+    for rel, data in files.items():
+        f = tmp_path / rel
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_bytes(data)
+
+
+def snapshot(root) -> dict:
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d != "runs"]
+        for name in filenames:
+            p = os.path.join(dirpath, name)
+            if not os.path.islink(p):
+                with open(p, "rb") as fh:
+                    out[p] = hashlib.sha256(fh.read()).hexdigest()
+    return out
+
+
+def recipe(path: str, adapter: str) -> str:
+    return f"name: t\nsources:\n  - name: a\n    adapter: {adapter}\n    path: {path}\ncurate: {{strict: false}}\n"
+
+
+@pytest.mark.parametrize("files, path, adapter, expected", [c[1:] for c in FILE_CASES], ids=[c[0] for c in FILE_CASES])
+def test_a_messy_file(tmp_path, monkeypatch, capsys, files, path, adapter, expected):
+    make(tmp_path, files)
+    (tmp_path / "r.yaml").write_text(recipe(path, adapter))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATA", str(tmp_path))
+    before = snapshot(tmp_path)
+    rc = main(["run", "r.yaml", "--stages", "ingest"])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert snapshot(tmp_path) == before  # no input file changed
+    if isinstance(expected, list):
+        errors = [line for line in err.splitlines() if line.startswith("error:")]
+        assert rc == 2 and len(errors) == 1 and err.strip().splitlines()[-1] == errors[0], err
+        for part in expected:
+            assert part in errors[0], (part, errors[0])
+        return
+    assert rc == 0, err
+    stats = json.loads((tmp_path / "runs" / "t" / "data" / "ingested" / "a.stats.json").read_text())
+    read, malformed = expected
+    got = (stats["read"], stats["ingested"], stats["malformed"])
+    assert got == (read, read - malformed, malformed), (got, stats["malformed_examples"])
