@@ -1,16 +1,19 @@
 """Full fine-tune steps of a 1-3B Llama-shaped model with BFD padding-free packing on one GPU:
 tokens/s and MFU, and a check on the same GPU that packed per-sample losses equal unpacked ones.
 
-Needs only torch and transformers (no network, no TRL, no DeepSpeed): random weights and
-synthetic sample lengths (log-normal, like instruction data: median ~400 tokens, a long tail).
-flash-attention 2 when flash-attn is installed (its varlen path, cu_seq_lens), SDPA otherwise.
+Needs torch, transformers and this checkout (no network, no TRL, no DeepSpeed): random weights
+and synthetic sample lengths (log-normal, like instruction data: median ~400 tokens, a long
+tail). The attention is the train stage's own choice: flash-attention 2's varlen path
+(cu_seq_lens) when flash-attn is installed on a GPU, else alchemist's per-sample SDPA
+(`sdpa_varlen`), never the dense row x row mask the stage does not use. FLOPs per token and the
+device's peak come from alchemist.train.metrics, as in the stage's training_report.json.
 
-    python benchmarks/gpu/train_mfu.py                 # 1.3B shape, seq 8192, on the GPU
-    python benchmarks/gpu/train_mfu.py --size 3b
-    python benchmarks/gpu/train_mfu.py --tiny          # CPU smoke run of the same code
+    python benchmarks/gpu/train_mfu.py                          # 1.3B shape, seq 8192, on the GPU
+    python benchmarks/gpu/train_mfu.py --configs 1.3b:8192,3b:8192,3b:8192:ckpt
+    python benchmarks/gpu/train_mfu.py --tiny                   # CPU smoke run of the same code
 
-MFU = tokens/s x (6 x params + 12 x layers x hidden x mean attended length) / device peak
-(dense bf16). Writes benchmarks/results/train_mfu-<device>.json.
+Prints one line per configuration; writes train_mfu-<device>.json into $OUT when set, else
+benchmarks/results/ (or --out).
 """
 
 from __future__ import annotations
@@ -22,8 +25,12 @@ import math
 import os
 import platform
 import random
+import sys
 import time
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
 
 SHAPES = {
     # hidden, layers, heads, kv heads, intermediate
@@ -32,8 +39,6 @@ SHAPES = {
     "1.3b": (2048, 24, 16, 16, 5504),  # deepseek-coder-1.3b
     "3b": (3200, 26, 32, 32, 8640),    # open_llama_3b
 }
-PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "H800": 989.0, "GH200": 989.0, "B200": 2250.0, "A100": 312.0,
-               "L40S": 362.0, "A10G": 125.0, "L4": 121.0}
 
 
 def bfd(lengths: list[int], capacity: int) -> list[list[int]]:
@@ -97,49 +102,34 @@ def alone_losses(model, ids, labels, row) -> list[float]:
     return out
 
 
-def peak_tflops(device: str, override: float | None) -> tuple[float | None, str]:
-    import torch
+def attention(device: str, asked: str) -> str:
+    """The train stage's kernel for packed rows (alchemist.train.trainer.pick_device)."""
+    if asked != "auto":
+        return asked
+    if device == "cuda" and importlib.util.find_spec("flash_attn") is not None:
+        return "flash_attention_2"
+    from alchemist.train.varlen import register
 
-    if override:
-        return override, "given"
-    if device == "cuda":
-        name = torch.cuda.get_device_name(0)
-        return next((v for k, v in sorted(PEAK_TFLOPS.items(), key=lambda kv: -len(kv[0])) if k in name), None), name
-    return None, platform.processor() or "cpu"
+    return register()
 
 
-def main() -> None:
+def measure(size: str, seq: int, checkpointing: bool, args, device: str, peak: float | None) -> dict:
+    """Packed-vs-alone losses on this device, then timed optimizer steps on BFD-packed rows."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size", choices=sorted(SHAPES), default="1.3b")
-    ap.add_argument("--tiny", action="store_true", help="tiny shape, short rows: a CPU smoke run")
-    ap.add_argument("--seq", type=int, default=8192)
-    ap.add_argument("--steps", type=int, default=12)
-    ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--median", type=float, default=400.0, help="median sample length in tokens")
-    ap.add_argument("--attn", choices=["auto", "flash_attention_2", "sdpa"], default="auto")
-    ap.add_argument("--checkpointing", action="store_true", help="gradient checkpointing (MFU still counts model FLOPs)")
-    ap.add_argument("--peak-tflops", type=float)
-    ap.add_argument("--out")
-    args = ap.parse_args()
-    if args.tiny:
-        args.size, args.seq, args.steps, args.warmup, args.median = "tiny", 512, 3, 1, 80.0
+    from alchemist.train.metrics import flops_per_token
 
-    device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
-    flash_ok = device == "cuda" and importlib.util.find_spec("flash_attn") is not None
-    attn = args.attn if args.attn != "auto" else ("flash_attention_2" if flash_ok else "sdpa")
-    hidden, layers, heads, kv, inter = SHAPES[args.size]
+    attn = attention(device, args.attn)
+    hidden, layers, heads, kv, inter = SHAPES[size]
     vocab = 32256
     torch.manual_seed(0)
     config = LlamaConfig(vocab_size=vocab, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
-                         num_key_value_heads=kv, intermediate_size=inter, max_position_embeddings=max(args.seq, 4096),
+                         num_key_value_heads=kv, intermediate_size=inter, max_position_embeddings=max(seq, 4096),
                          rope_theta=100000.0, tie_word_embeddings=False, use_cache=False)
-    config._attn_implementation = attn
-    model = LlamaForCausalLM(config).to(device=device, dtype=dtype)
-    if args.checkpointing:
+    model = LlamaForCausalLM._from_config(config, attn_implementation=attn).to(device=device, dtype=dtype)
+    if checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     n_params = sum(p.numel() for p in model.parameters())
     gen = torch.Generator().manual_seed(0)
@@ -148,7 +138,7 @@ def main() -> None:
 
     # 1. Packed vs unpacked losses on this device, and proof the check would see a leak.
     model.eval()
-    row = sample_lengths(4, args.seq // 4, rng, args.median)
+    row = sample_lengths(4, seq // 4, rng, args.median)
     ids, labels, pos, extra = packed_batch(row, vocab, device, gen)
     alone = alone_losses(model, ids, labels, row)
     packed = per_sample_losses(model, ids, labels, pos, extra, row, flash)
@@ -159,11 +149,11 @@ def main() -> None:
     tol = 2e-2 if dtype == torch.bfloat16 else 1e-4
     agree = diff <= tol and leak > diff
 
-    # 2. Training steps on BFD-packed rows of --seq tokens, one row per step.
+    # 2. Training steps on BFD-packed rows of `seq` tokens, one row per step.
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-5, fused=device == "cuda")
-    lengths = sample_lengths(40 * (args.steps + args.warmup) * max(1, args.seq // 2048), args.seq, rng, args.median)
-    rows = bfd(lengths, args.seq)[: args.steps + args.warmup]
+    lengths = sample_lengths(40 * (args.steps + args.warmup) * max(1, seq // 2048), seq, rng, args.median)
+    rows = bfd(lengths, seq)[: args.steps + args.warmup]
     tokens = attended = 0
     seconds = 0.0
     losses = []
@@ -185,27 +175,82 @@ def main() -> None:
             attended += sum(n * n for n in row)
             losses.append(round(out.loss.item(), 4))
     rate = tokens / seconds
-    attn_len = attended / tokens
-    flops_token = 6 * n_params + 12 * layers * hidden * attn_len
-    peak, name = peak_tflops(device, args.peak_tflops)
+    flops_token = flops_per_token(n_params, layers, hidden, attended / tokens)
     mfu = rate * flops_token / (peak * 1e12) if peak else None
-    fill = tokens / (len(rows[args.warmup:]) * args.seq)
-    result = {
-        "benchmark": "train_mfu", "device": name, "torch": torch.__version__, "attention": attn,
-        "shape": {"size": args.size, "params": n_params, "hidden": hidden, "layers": layers, "heads": heads,
-                  "kv_heads": kv, "seq": args.seq}, "dtype": str(dtype).split(".")[-1],
-        "gradient_checkpointing": args.checkpointing, "steps": len(losses), "row_fill": round(fill, 4),
+    memory = round(torch.cuda.max_memory_allocated() / 2**30, 1) if device == "cuda" else None
+    del model, opt
+    if device == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+    return {
+        "attention": attn, "dtype": str(dtype).split(".")[-1],
+        "shape": {"size": size, "params": n_params, "hidden": hidden, "layers": layers, "heads": heads,
+                  "kv_heads": kv, "seq": seq},
+        "gradient_checkpointing": checkpointing, "steps": len(losses),
+        "row_fill": round(tokens / (len(rows[args.warmup:]) * seq), 4),
         "tokens_per_s": round(rate, 1), "model_tflops_per_s": round(rate * flops_token / 1e12, 2),
-        "peak_tflops": peak, "mfu": round(mfu, 4) if mfu else None, "goal_mfu": 0.55, "losses": losses,
+        "mfu": round(mfu, 4) if mfu else None, "peak_memory_gib": memory, "losses": losses,
         "packed_vs_alone": {"max_abs_diff": diff, "tolerance": tol, "leak_control_diff": leak, "agree": agree},
     }
-    print(json.dumps(result, indent=2))
+
+
+def parse_configs(text: str) -> list[tuple[str, int, bool]]:
+    """`SIZE:SEQ[:ckpt],...` -> (size, seq, gradient checkpointing) per configuration."""
+    out = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        bits = part.split(":")
+        if bits[0] not in SHAPES or len(bits) < 2 or not bits[1].isdigit() or bits[2:] not in ([], ["ckpt"]):
+            raise SystemExit(f"--configs: {part!r} is not SIZE:SEQ[:ckpt] with SIZE one of {', '.join(SHAPES)}")
+        out.append((bits[0], int(bits[1]), bits[2:] == ["ckpt"]))
+    return out
+
+
+def main() -> None:
+    import torch
+
+    from alchemist.train.metrics import peak_for
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--configs", default="1.3b:8192", help="SIZE:SEQ[:ckpt],... (sizes: %s)" % ", ".join(SHAPES))
+    ap.add_argument("--tiny", action="store_true", help="tiny shapes, short rows: a CPU smoke run")
+    ap.add_argument("--steps", type=int, default=12)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--median", type=float, default=400.0, help="median sample length in tokens")
+    ap.add_argument("--attn", choices=["auto", "flash_attention_2", "sdpa_varlen", "sdpa"], default="auto")
+    ap.add_argument("--peak-tflops", type=float)
+    ap.add_argument("--out", help="result file (default: $OUT/train_mfu-<device>.json, else benchmarks/results/)")
+    args = ap.parse_args()
+    if args.tiny:
+        args.configs, args.steps, args.warmup, args.median = "tiny:512,tiny:256:ckpt", 3, 1, 80.0
+    configs = parse_configs(args.configs)
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    name = torch.cuda.get_device_name(0) if device == "cuda" else platform.processor() or "cpu"
+    peak = args.peak_tflops or (peak_for(name) if device == "cuda" else None)
+    results = []
+    for size, seq, ckpt in configs:
+        r = measure(size, seq, ckpt, args, device, peak)
+        results.append(r)
+        mfu = f"{r['mfu']:.1%}" if r["mfu"] else "n/a"
+        print(f"{size} seq {seq}{' ckpt' if ckpt else ''} {r['attention']}: {r['tokens_per_s']:,.0f} tok/s, "
+              f"{r['model_tflops_per_s']} TFLOPS, MFU {mfu}, row fill {r['row_fill']:.0%}, "
+              f"packed=alone {'yes' if r['packed_vs_alone']['agree'] else 'NO'} "
+              f"(diff {r['packed_vs_alone']['max_abs_diff']:.2g})", flush=True)
+    result = {"benchmark": "train_mfu", "device": name, "torch": torch.__version__, "peak_tflops": peak,
+              "goal_mfu": 0.55, "configs": results}
     tag = "cpu-tiny" if args.tiny else name.replace(" ", "_")
-    out = Path(args.out) if args.out else Path(__file__).resolve().parents[1] / "results" / f"train_mfu-{tag}.json"
+    if args.out:
+        out = Path(args.out)
+    elif os.environ.get("OUT"):
+        out = Path(os.environ["OUT"]) / f"train_mfu-{tag}.json"
+    else:
+        out = ROOT / "benchmarks" / "results" / f"train_mfu-{tag}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
-    if not agree:
-        raise SystemExit(f"packed and unpacked losses disagree (max diff {diff:.3g} > {tol:g}, leak control {leak:.3g})")
+    print(f"-> {out}")
+    bad = [r for r in results if not r["packed_vs_alone"]["agree"]]
+    if bad:
+        raise SystemExit(f"packed and unpacked losses disagree in {len(bad)} configuration(s)")
 
 
 if __name__ == "__main__":
