@@ -16,6 +16,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 MAX_WEIGHT = 1000.0
 # Seeds reach numpy's RandomState (datatrove's MinHash adds 1), which takes 0 .. 2**32 - 1.
 MAX_SEED = 2**32 - 2
+# Typographic quotes that word processors and web pages put where a recipe had plain ones
+QUOTES = "\u201c\u201d\u2018\u2019\u00ab\u00bb\u201e"
 
 
 class Strict(BaseModel):
@@ -31,6 +33,8 @@ def _file_name(value: str) -> str:
     if bad:
         shown = ", ".join(repr(ch) for ch in bad)
         raise ValueError(f"{value!r} holds {shown}; a name becomes a file name: use letters, digits, '-', '_' and '.'")
+    if value[0] in QUOTES or value[-1] in QUOTES:
+        raise ValueError(f"{value!r} is wrapped in typographic quotes (pasted from a document?); use plain quotes or none")
     if value.startswith(".") or value != value.strip():
         raise ValueError(f"{value!r} starts with '.' or has spaces around it; a name becomes a file name")
     if len(value.encode("utf-8", "surrogatepass")) > 100:

@@ -5,6 +5,7 @@ then validation. Every problem is reported at once, each with the file line and 
 
 from __future__ import annotations
 
+import codecs
 import copy
 import difflib
 import json
@@ -190,6 +191,11 @@ def _node_at(node: yaml.Node | None, loc: tuple) -> yaml.Node | None:
     return node
 
 
+def _as_written(yaml_root, loc: tuple) -> str:
+    node = _node_at(yaml_root, loc)
+    return node.value if isinstance(node, yaml.ScalarNode) else "the value"
+
+
 def _not_text_hint(err: dict, yaml_root, loc: tuple, flag: str | None) -> str | None:
     """For a string key given an unquoted date or number: say how YAML read it and to quote it."""
     if err["type"] != "string_type":
@@ -220,8 +226,51 @@ def _flag_for(loc: tuple, flags: dict[tuple, str], yaml_root) -> str | None:
 _LEADING_KEY = re.compile(r"^`?([a-z_]+(?:\.[a-z_]+)+)`?\b")
 
 
+def _err_loc(err: dict) -> tuple[tuple, str | None]:
+    """An error's key path; the last part of an unknown key is the user's key as written (even
+    `Name`, which would pass for one of pydantic's type markers)."""
+    raw = tuple(err["loc"])
+    if err["type"] in ("extra_forbidden", "invalid_key") and raw:
+        loc, backend = _clean_loc(raw[:-1])
+        return loc + (raw[-1],), backend
+    return _clean_loc(raw)
+
+
+def _kind_of(value: Any) -> str:
+    if value is None:
+        return "nothing (an empty entry)"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return f"the text {value[:60]!r}"
+    if isinstance(value, list):
+        return "a list"
+    return f"{type(value).__name__} {value!r}"[:80]
+
+
+def _section_hint(loc: tuple, value: Any) -> str:
+    """For a section (or a source entry) given a value instead of keys."""
+    if len(loc) == 2 and loc[0] == "sources":
+        return ("each entry of sources is a mapping of keys, e.g. - {name: a, adapter: alpaca, path: FILE} "
+                f"or - use: NAME; got {_kind_of(value)}")
+    return f"is a section of keys, e.g. {loc[-1]}: {{...}}; got {_kind_of(value)}"
+
+
+def _invalid_key(yaml_root, loc: tuple, origin: str) -> str:
+    """A key YAML reads as a number, null or boolean: keys are text."""
+    parent = _node_at(yaml_root, loc[:-1])
+    for k, _ in parent.value if isinstance(parent, yaml.MappingNode) else ():
+        if isinstance(k, yaml.ScalarNode) and k.tag != "tag:yaml.org,2002:str":
+            where = _dotted(loc[:-1] + (k.value or "~",))
+            return (f"{origin}:{k.start_mark.line + 1}: {where}: YAML reads this key as {k.tag.rsplit(':', 1)[-1]}, "
+                    "and keys are text: quote it if it is meant, else remove it")
+    return f"{origin}: {_dotted(loc[:-1]) or '(top level)'}: a key that is not text; keys are text"
+
+
 def _describe(err: dict, yaml_root, origin: str, flags: dict[tuple, str] | None = None) -> str:
-    loc, backend = _clean_loc(tuple(err["loc"]))
+    loc, backend = _err_loc(err)
+    if err["type"] == "invalid_key":
+        return _invalid_key(yaml_root, loc, origin)
     msg = err["msg"].removeprefix("Value error, ")
     lead = _LEADING_KEY.match(msg)
     if lead and err["type"] == "value_error":
@@ -256,6 +305,8 @@ def _describe(err: dict, yaml_root, origin: str, flags: dict[tuple, str] | None 
             msg += "; give a list: start each entry with '- '"
         if err["type"] == "missing":
             msg = "required key is missing"
+        elif err["type"] == "model_type":
+            msg = _section_hint(loc, err.get("input"))
         elif err["type"] == "finite_number":
             msg = f"{err.get('input')!r} is not a number alchemist can use; give a finite number"
     if flag is not None:
@@ -268,7 +319,7 @@ def _deepest(errors: list[dict]) -> list[dict]:
     under it (`bool | section` given a mapping: the section's error, not "should be a
     boolean"); of a union's errors at one key, keep the text one when YAML read text as a
     number or date (it says to quote it), else the first."""
-    locs = [_clean_loc(tuple(e["loc"]))[0] for e in errors]
+    locs = [_err_loc(e)[0] for e in errors]
     deep = [(e, loc) for e, loc in zip(errors, locs)
             if not any(len(other) > len(loc) and other[: len(loc)] == loc for other in locs)]
     best: dict[tuple, dict] = {}
@@ -279,8 +330,51 @@ def _deepest(errors: list[dict]) -> list[dict]:
     return list(best.values())
 
 
-def _duplicate_keys(node: yaml.Node | None, origin: str, path: tuple = ()) -> list[str]:
-    """Keys given twice in one mapping: YAML keeps the last silently; name both lines."""
+def _misspelled_required(errors: list[dict]) -> list[dict]:
+    """Drop "required key is missing" for a key that an unknown key beside it misspells (`Name:`
+    for `name:`): the unknown key's line says "did you mean 'name'?", one line for one mistake."""
+    unknown: dict[tuple, list[str]] = {}
+    for e in errors:
+        if e["type"] == "extra_forbidden":
+            loc = _err_loc(e)[0]
+            unknown.setdefault(loc[:-1], []).append(str(loc[-1]))
+    out = []
+    for e in errors:
+        loc = _err_loc(e)[0]
+        if e["type"] == "missing" and loc and any(
+                difflib.get_close_matches(u, [str(loc[-1])], n=1) for u in unknown.get(loc[:-1], [])):
+            continue
+        out.append(e)
+    return out
+
+
+def _bools_as_numbers(raw: Any, value: Any, loc: tuple = ()) -> list[tuple]:
+    """Keys whose number came from a YAML boolean (`seed: true` validates as 1): where they are."""
+    if isinstance(value, BaseModel) and isinstance(raw, dict):
+        return [x for name in type(value).model_fields if name in raw
+                for x in _bools_as_numbers(raw[name], getattr(value, name), loc + (name,))]
+    if isinstance(value, (list, tuple)) and isinstance(raw, list) and len(raw) == len(value):
+        return [x for i, (r, v) in enumerate(zip(raw, value)) for x in _bools_as_numbers(r, v, loc + (i,))]
+    if isinstance(value, dict) and isinstance(raw, dict):
+        return [x for k, v in value.items() if k in raw for x in _bools_as_numbers(raw[k], v, loc + (k,))]
+    if isinstance(raw, bool) and type(value) in (int, float):
+        return [loc]
+    return []
+
+
+def _duplicate_keys(node: yaml.Node | None, origin: str, path: tuple = (), seen: set | None = None,
+                    above: frozenset = frozenset()) -> list[str]:
+    """Keys given twice in one mapping: YAML keeps the last silently; name both lines. An alias
+    inside its own anchor (a loop) is named too. Each node is walked once (aliases share nodes)."""
+    seen = set() if seen is None else seen
+    if id(node) in above:
+        line = node.start_mark.line + 1
+        return [f"{origin}:{line}: {_dotted(path) or '(top level)'}: an alias inside its own anchor (a loop); "
+                "YAML gives it no value: remove the alias"]
+    if id(node) in seen:
+        return []
+    seen.add(id(node))
+    above = above | {id(node)}
     out = []
     if isinstance(node, yaml.MappingNode):
         first: dict = {}
@@ -292,10 +386,10 @@ def _duplicate_keys(node: yaml.Node | None, origin: str, path: tuple = ()) -> li
                                f"{k.start_mark.line + 1}); keep one")
                 else:
                     first[k.value] = k.start_mark.line + 1
-            out += _duplicate_keys(v, origin, path + (k.value if isinstance(k, yaml.ScalarNode) else "?",))
+            out += _duplicate_keys(v, origin, path + (k.value if isinstance(k, yaml.ScalarNode) else "?",), seen, above)
     elif isinstance(node, yaml.SequenceNode):
         for i, v in enumerate(node.value):
-            out += _duplicate_keys(v, origin, path + (i,))
+            out += _duplicate_keys(v, origin, path + (i,), seen, above)
     return out
 
 
@@ -346,6 +440,15 @@ def _expand_uses(raw: dict, recipe_path: Path | None, errors: list[str], yaml_ro
 
 # -- checks that need the validated recipe --------------------------------------------------------
 
+def _located(loc: tuple, msg: str, yaml_root, origin: str, flags: dict[tuple, str] | None) -> str:
+    """One error line: the --set flag that gave the key, else file:line, then the key."""
+    flag = _flag_for(loc, flags or {}, yaml_root)
+    if flag is not None:
+        return f"--set {flag}: {_dotted(loc)}: {msg}"
+    line = _line_of(yaml_root, loc)
+    return f"{origin}:{line}: {_dotted(loc)}: {msg}" if line else f"{origin}: {_dotted(loc)}: {msg}"
+
+
 def _semantic_errors(recipe: Recipe, recipe_path: Path | None, yaml_root, origin: str, given: dict[str, str],
                      flags: dict[tuple, str] | None = None) -> list[str]:
     from alchemist.sources import ADAPTERS, expand_paths
@@ -355,12 +458,7 @@ def _semantic_errors(recipe: Recipe, recipe_path: Path | None, yaml_root, origin
     errors = []
 
     def err(loc: tuple, msg: str):
-        flag = _flag_for(loc, flags or {}, yaml_root)
-        if flag is not None:
-            errors.append(f"--set {flag}: {_dotted(loc)}: {msg}")
-            return
-        line = _line_of(yaml_root, loc)
-        errors.append(f"{origin}:{line}: {_dotted(loc)}: {msg}" if line else f"{origin}: {_dotted(loc)}: {msg}")
+        errors.append(_located(loc, msg, yaml_root, origin, flags))
 
     seen = {}
     for i, src in enumerate(recipe.sources):
@@ -422,6 +520,11 @@ def _output_dir_problem(run_dir: Path) -> str | None:
 
 def _read_text(path: Path, origin: str) -> str:
     data = path.read_bytes()
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and not data.startswith(codecs.BOM_UTF32_LE):
+        try:  # Windows editors and PowerShell's `>` save UTF-16 with a BOM
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass  # reported below as not UTF-8
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -449,6 +552,11 @@ def _parse(text: str, origin: str) -> tuple[Any, yaml.Node | None]:
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         if "'\\t'" in str(problem):
             problem += " (YAML indents with spaces, never tabs)"
+        if "expected a single document" in str(e):
+            problem += "; a recipe is one YAML document: remove the '---' line and what follows it"
+        if "\u00a0" in text:
+            problem += (f" (line {text.count(chr(10), 0, text.index(chr(0xA0))) + 1} holds a non-breaking space, U+00A0, "
+                        "pasted from a web page? use plain spaces)")
         raise RecipeError(f"{origin}{line}: not valid YAML: {problem}") from None
 
 
@@ -469,7 +577,10 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     if duplicates:
         raise RecipeError("\n".join(duplicates))
     if not isinstance(raw, dict):
-        raise RecipeError(f"{origin}: a recipe is a YAML mapping with keys name, sources, curate, ...")
+        what = ("the file is empty" if raw is None else "the file holds a list (its first line starts with '- '): remove the '- '"
+                if isinstance(raw, list) else f"the file holds only {_kind_of(raw)}")
+        raise RecipeError(f"{origin}: {what}; a recipe is a YAML mapping with keys name, sources, curate, ... "
+                          "(e.g. recipes/tiny.yaml)")
     flags = override_keys(overrides or [])
     raw = apply_overrides(raw, overrides or [])
     errors: list[str] = []
@@ -479,10 +590,12 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
         recipe = Recipe.model_validate(raw)
     except ValidationError as e:
         # a `use:` that named no entry is its one error, not also "name, adapter missing"
-        found = [err for err in _deepest(e.errors())
+        found = [err for err in _misspelled_required(_deepest(e.errors()))
                  if not (err["loc"][:1] == ("sources",) and len(err["loc"]) > 1 and err["loc"][1] in failed_uses)]
         errors += [_describe(err, yaml_root, origin, flags) for err in found]
         raise RecipeError("\n".join(dict.fromkeys(errors))) from None
+    errors += [_located(loc, f"YAML reads {_as_written(yaml_root, loc)} as a boolean, not a number; give a number",
+                        yaml_root, origin, flags) for loc in _bools_as_numbers(raw, recipe)]
     errors += _semantic_errors(recipe, path, yaml_root, origin, given, flags)
     if errors:
         raise RecipeError("\n".join(errors))

@@ -51,6 +51,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alchemist.errors import UserError
+from alchemist.specs import QUOTES
 
 RECORD_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".json", ".json.gz", ".parquet", ".csv", ".csv.gz", ".tsv", ".tsv.gz")
 RUN_MARKERS = ("run.json", "recipe.resolved.yaml")  # a directory holding one is an alchemist run directory
@@ -160,8 +161,6 @@ def _path_typo(text: str) -> str | None:
         return f"the path is wrapped in typographic quotes ({name[:1]} {name[-1:]}; pasted from a document?); use plain quotes or none"
     return None
 
-
-QUOTES = "\u201c\u201d\u2018\u2019\u00ab\u00bb\u201e"
 
 
 def _glob_root(pattern: Path) -> Path:

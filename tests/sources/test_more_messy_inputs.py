@@ -192,3 +192,102 @@ def test_a_messy_file(tmp_path, monkeypatch, capsys, files, path, adapter, expec
     read, malformed = expected
     got = (stats["read"], stats["ingested"], stats["malformed"])
     assert got == (read, read - malformed, malformed), (got, stats["malformed_examples"])
+
+
+# -- recipes -------------------------------------------------------------------------------------
+
+SRC = "sources:\n  - name: a\n    adapter: alpaca\n    path: d.jsonl\n"
+OK = "name: t\n" + SRC
+
+# (id, recipe text or bytes, --set flags, what the one line must hold)
+RECIPE_CASES = [
+    ("source-is-a-bare-string", "name: t\nsources:\n  - d.jsonl\n", [], [":3:", "sources[0]", "mapping of keys", "'d.jsonl'"]),
+    ("second-source-is-empty", OK + "  -\n", [], [":6:", "sources[1]", "an empty entry"]),
+    ("set-source-to-a-string", OK, ["sources.0=d.jsonl"], ["--set sources.0=d.jsonl", "mapping of keys"]),
+    ("seed-true", OK + "seed: true\n", [], [":6:", "seed", "YAML reads true as a boolean"]),
+    ("weight-yes", OK + "    weight: yes\n", [], [":6:", "sources[0].weight", "yes as a boolean"]),
+    ("task-weight-on", OK + "mix: {task_weights: {code_review: on}}\n", [], [":6:", "mix.task_weights.code_review", "boolean"]),
+    ("set-seed-false", OK, ["seed=false"], ["--set seed=false", "seed", "boolean"]),
+    ("set-past-the-list-end", OK, ["sources.5.weight=1"], ["--set sources.5.weight=1", "not an index"]),
+    ("set-key-typo", OK, ["sources.0.wieght=2"], ["--set sources.0.wieght=2", "did you mean 'weight'"]),
+    ("set-sources-empty", OK, ["sources=[]"], ["--set sources=[]", "at least 1 item"]),
+    ("set-into-a-value", OK, ["name.x=1"], ["--set name.x=1", "is a value, not a section"]),
+    ("empty-file", "", [], ["the file is empty", "YAML mapping"]),
+    ("comments-only", "# my recipe\n# to do\n", [], ["the file is empty"]),
+    ("a-yaml-list", "- name: t\n  sources: []\n", [], ["holds a list", "remove the '- '"]),
+    ("a-bare-word", "tiny\n", [], ["holds only the text 'tiny'"]),
+    ("two-documents", OK + "---\nname: u\n", [], [":6:", "one YAML document", "---"]),
+    ("capitalised-name", "Name: t\n" + SRC, [], [":1:", "Name", "did you mean 'name'"]),
+    ("curate-false", OK + "curate: false\n", [], [":6:", "curate", "section of keys", "got false"]),
+    ("dedup-true", OK + "curate:\n  dedup: true\n", [], [":7:", "curate.dedup", "section of keys"]),
+    ("non-breaking-space-indent", "name: t\nsources:\n  - name: a\n\u00a0   adapter: alpaca\n    path: d.jsonl\n", [],
+     ["not valid YAML", "line 4", "non-breaking space"]),
+    ("typographic-quotes-name", "name: \u201ctiny\u201d\n" + SRC, [], [":1:", "name", "typographic quotes"]),
+    ("numeric-key", OK + "1: 2\n", [], [":6:", "YAML reads this key as int"]),
+    ("null-key", OK + "~: 2\n", [], [":6:", "as null"]),
+    ("alias-loop", "name: t\nsources: &s\n  - *s\n", [], [":2:", "loop"]),
+    ("undefined-alias", "name: t\nsources:\n  - <<: *base\n    name: b\n", [], [":3:", "undefined alias 'base'"]),
+    ("url-as-path", "name: t\nsources:\n  - name: a\n    adapter: alpaca\n    path: https://example.com/x.jsonl\n", [],
+     [":5:", "sources[0].path", "a URL is not read", "hf: org/name"]),
+    ("typographic-quoted-path", "name: t\nsources:\n  - name: a\n    adapter: alpaca\n    path: \u201cd.jsonl\u201d\n", [],
+     [":5:", "typographic quotes"]),
+    ("weight-percent", OK + "    weight: 50%\n", [], [":6:", "sources[0].weight", "number"]),
+    ("max-samples-1e3", OK + "    max_samples: 1e3\n", [], [":6:", "sources[0].max_samples", "integer"]),
+    ("code-option-max-bytes-zero", "name: t\nsources:\n  - name: a\n    adapter: code_files\n    path: pkg\n    options: {max_bytes: 0}\n",
+     [], [":6:", "options.max_bytes must be a positive integer"]),
+    ("not-utf8-latin1", ("name: t\n# caf\u00e9\n" + SRC).encode("latin-1"), [], [":2:", "not UTF-8", "save the recipe as UTF-8"]),
+]
+
+
+@pytest.fixture
+def recipe_dir(tmp_path, monkeypatch):
+    (tmp_path / "d.jsonl").write_text(jsonl())
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "m.py").write_bytes(MODULE)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize("text, flags, expected", [c[1:] for c in RECIPE_CASES], ids=[c[0] for c in RECIPE_CASES])
+def test_a_bad_recipe(recipe_dir, capsys, text, flags, expected):
+    f = recipe_dir / "recipe.yaml"
+    f.write_bytes(text if isinstance(text, bytes) else text.encode())
+    before = snapshot(recipe_dir)
+    rc = main(["data", "recipe.yaml", "--dry-run"] + [x for flag in flags for x in ("--set", flag)])
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert rc == 2 and len(lines) == 1 and lines[0].startswith("error: "), err
+    if not flags:
+        assert lines[0].startswith("error: recipe.yaml"), lines[0]
+    for part in expected:
+        assert part in lines[0], (part, lines[0])
+    assert snapshot(recipe_dir) == before and not (recipe_dir / "runs").exists()
+
+
+@pytest.mark.parametrize("data", [
+    codecs.BOM_UTF8 + OK.encode(),
+    ("\ufeff" + OK).encode("utf-16-le"),
+    OK.replace("\n", "\r\n").encode(),
+    OK.encode() + b'    weight: "1.0"\n',
+    b"name: t\nsources:\n  - &a\n    name: a\n    adapter: alpaca\n    path: d.jsonl\n  - <<: *a\n    name: b\n    weight: 0.5\n",
+    b"name: t\nsources:\n  - name: a\n    adapter: alpaca\n    path: ~/d.jsonl\n",
+], ids=["utf8-bom", "utf16-bom", "crlf", "weight-quoted-number", "anchor-and-merge-key", "home-tilde"])
+def test_a_recipe_users_write_that_loads(recipe_dir, monkeypatch, capsys, data):
+    monkeypatch.setenv("HOME", str(recipe_dir))
+    (recipe_dir / "recipe.yaml").write_bytes(data)
+    assert main(["run", "recipe.yaml", "--stages", "ingest"]) == 0, capsys.readouterr().err
+    stats = json.loads((recipe_dir / "runs" / "t" / "data" / "ingested" / "a.stats.json").read_text())
+    assert (stats["read"], stats["ingested"]) == (N, N)
+    if b"<<" in data:
+        assert json.loads((recipe_dir / "runs" / "t" / "data" / "ingested" / "b.stats.json").read_text())["ingested"] == N
+
+
+def test_a_comma_flaw_is_a_note_in_the_source_stats(tmp_path, monkeypatch, capsys):
+    make(tmp_path, {"d.json": pretty_array().replace("\n  }\n]", "\n  },\n]").replace("},\n  {", "}\n  {", 1).encode()})
+    (tmp_path / "r.yaml").write_text(recipe("d.json", "alpaca"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "r.yaml", "--stages", "ingest"]) == 0, capsys.readouterr().err
+    stats = json.loads((tmp_path / "runs" / "t" / "data" / "ingested" / "a.stats.json").read_text())
+    assert (stats["read"], stats["ingested"], stats["malformed"]) == (N, N, 0)
+    assert [n["note"].split(" at line")[0] for n in stats["notes"]] == [
+        "not valid JSON: missing ',' before the item", "not valid JSON: trailing comma before ']'"]
