@@ -317,12 +317,18 @@ class Zygote:
                 return Outcome("failed", None, round(time.perf_counter() - start, 3), "", WORKER_FAILED)
         self._jobs += 1
         n = limits.output_chars
-        job = {"id": f"{self._jobs:x}", "cpu": limits.timeout, "wall": limits.wall, "memory_mb": limits.memory_mb,
+        job_id = f"{self._jobs:x}"
+        job = {"id": job_id, "cpu": limits.timeout, "wall": limits.wall, "memory_mb": limits.memory_mb,
                "file_mb": limits.file_mb, "processes": limits.processes, "output": n,
-               "checks": list(checks.names) if checks is not None else None, "source": source,
-               "checks_source": checks.setup + CHECKS_SEPARATOR + checks.test if checks is not None else None}
+               "checks": list(checks.names) if checks is not None else None, "source": source}
         reply, outputs = {}, None
+        checks_file = self.scratch / f"{job_id}.checks.py"
         try:
+            if checks is not None:  # a file only the checks' process reads: the worker (whose memory
+                # every later program inherits) never holds the test and its expected values
+                checks_file.write_text(checks.setup + CHECKS_SEPARATOR + checks.test, encoding="utf-8",
+                                       errors="surrogatepass")
+                job["checks_file"] = checks_file.name
             # a lone surrogate (JSON allows "\ud800") must fail the program, not the harness
             self.proc.stdin.write((json.dumps(job) + "\n").encode("utf-8", "surrogatepass"))
             reply = self.lines.read(limits.wall + 30.0)
@@ -331,6 +337,8 @@ class Zygote:
                 outputs = self.lines.read_bytes(sum(sizes), 60.0)
         except (OSError, ValueError):
             reply = {}
+        finally:
+            checks_file.unlink(missing_ok=True)
         if not reply or outputs is None:  # the worker died or hung: replace it
             self.close()
             return Outcome("failed", None, round(time.perf_counter() - start, 3), "", WORKER_FAILED)

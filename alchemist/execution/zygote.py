@@ -21,11 +21,13 @@ the work dir removed, and the worker's own state compared with what it was (`tai
 Protocol on stdin/stdout. First line in: {"argv", "src"} (BOOT). The zygote says one JSON line
 first, {"layers": {...}}: what held. Then per job the harness sends one JSON line {"id", "cpu",
 "wall", "memory_mb", "file_mb", "processes", "output", "source", "checks": [names] | null,
-"checks_source"} and the zygote answers one line {"status", "returncode", "checks_returncode",
+"checks_file"} and the zygote answers one line {"status", "returncode", "checks_returncode",
 "cpu", "wall", "sizes", "tainted"?} followed by `sizes` bytes: the ends (at most "output" bytes
 each) of the program's stdout and stderr and the checks' stdout and stderr. With "checks", the
-checks run in a second child (see `checker`): the verdict is that process' exit status, and the
-program's process can neither read the checks nor touch it. A tainted worker exits after its
+checks run in a second child (see `checker`) that reads them from "checks_file", a file the harness
+wrote in its inbox (bound read-only at /tmp/in; the worker itself never reads it, so no later
+program finds the test in the memory it inherits): the verdict is that process' exit status, and
+the program's process can neither read the checks nor touch it. A tainted worker exits after its
 reply; the harness starts a fresh one.
 """
 
@@ -60,6 +62,7 @@ PR_SET_SECCOMP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 
 SECCOMP_MODE_FILTER = 2
 SYS_MOUNT_SETATTR, SYS_LL_CREATE, SYS_LL_ADD, SYS_LL_RESTRICT = 442, 444, 445, 446  # same number on every arch
 WORK_IN_NS = "/tmp/work"
+INBOX_IN_NS = "/tmp/in"
 NEW_ROOT = "/tmp"  # where the new root is built (a tmpfs over the host's /tmp, in our mount namespace)
 # What a program's file system holds besides the standard library: system dirs (shared libraries),
 # devices, a few /etc files, and the packages a program may import from site-packages.
@@ -135,13 +138,14 @@ def _bind(src: str, root: str) -> None:
     _mount(src, dst, None, MS_BIND | MS_REC)
 
 
-def confine_filesystem() -> None:
+def confine_filesystem(inbox: str) -> None:
     """In the new mount namespace (as its PID 1): a new root that holds only what programs need
     (system libraries, the standard library, ALLOWED_PACKAGES, a few /etc files and devices, a
     fresh /proc), read-only; a private /tmp with the work dir. Nothing else of the host exists
     there: no repository, no benchmark data or caches, no /dev/shm, /run or /var/tmp (so no host
     socket to connect to)."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    inbox_fd = os.open(inbox, os.O_PATH | os.O_DIRECTORY)  # before the new root hides the host's /tmp
     root = NEW_ROOT
     _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=4m")
     for path in SYSTEM_DIRS + ("/sys/devices/system/cpu",) + DEVICES:
@@ -175,6 +179,11 @@ def confine_filesystem() -> None:
                         ctypes.sizeof(attr)), "mount_setattr(read-only)")
     _mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m")
     os.mkdir(root + WORK_IN_NS)
+    os.mkdir(root + INBOX_IN_NS)  # the harness' checks files, read-only; only a checks process may read its own
+    _mount(f"/proc/self/fd/{inbox_fd}", root + INBOX_IN_NS, None, MS_BIND)
+    os.close(inbox_fd)
+    _check(libc.syscall(SYS_MOUNT_SETATTR, AT_FDCWD, (root + INBOX_IN_NS).encode(), 0, ctypes.byref(attr),
+                        ctypes.sizeof(attr)), "mount_setattr(inbox read-only)")
     _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY)
     os.chdir(root)
     _check(libc.syscall(SYS_PIVOT_ROOT[platform.machine()], b".", b"."), "pivot_root")
@@ -601,29 +610,46 @@ def remove_tree(path: str) -> None:
         pass
 
 
-def read_tail(path: str, limit: int) -> bytes:
-    """The end of an output file a program could have replaced: never through a symlink, never
-    a FIFO, device or directory, at most `limit` bytes."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
-        return b""
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or limit <= 0:
-            return b""
-        os.lseek(fd, max(0, st.st_size - limit), os.SEEK_SET)
-        out = b""
-        while len(out) < limit:
-            chunk = os.read(fd, min(limit - len(out), 1 << 20))
-            if not chunk:
-                break
-            out += chunk
-        return out
-    except OSError:
-        return b""
-    finally:
-        os.close(fd)
+class OutputBuffer:
+    """The ends of a program's output files, read into one buffer that is zeroed after each reply:
+    later programs are forks of the worker and could read its memory, and the checks' output
+    quotes the test (expected values). Files a program could have replaced are read never through
+    a symlink, never a FIFO, device or directory, at most `limit` bytes each."""
+
+    def __init__(self):
+        self.buf, self.spans = bytearray(), []
+
+    def add(self, path: str, limit: int) -> None:
+        n = 0
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            fd = -1
+        if fd >= 0:
+            try:
+                st = os.fstat(fd)
+                if stat.S_ISREG(st.st_mode) and limit > 0:
+                    n = min(st.st_size, limit)
+                    at = sum(self.spans)
+                    if len(self.buf) < at + n:
+                        self.buf.extend(bytes(at + n - len(self.buf)))
+                    with memoryview(self.buf) as mv:
+                        n = os.preadv(fd, [mv[at:at + n]], st.st_size - n)
+            except OSError:
+                n = 0
+            finally:
+                os.close(fd)
+        self.spans.append(n)
+
+    def write_to(self, fd: int) -> None:
+        with memoryview(self.buf) as mv:
+            data = mv[:sum(self.spans)]
+            while data:
+                data = data[os.write(fd, data):]
+
+    def wipe(self) -> None:
+        self.buf[:sum(self.spans)] = bytes(sum(self.spans))
+        self.spans = []
 
 
 def process_state() -> tuple:
@@ -644,11 +670,13 @@ def process_state() -> tuple:
 
 
 class Worker:
-    def __init__(self, work: str, layers: dict, without: set = frozenset(), quota: bool = False):
+    def __init__(self, work: str, layers: dict, without: set = frozenset(), quota: bool = False, inbox: str = ""):
         self.work = work
         self.layers = layers
         self.quota = quota  # the work dir a tmpfs with a byte and inode quota (needs the mount namespace)
         self.mounted = ""
+        self.inbox = inbox  # where the harness leaves checks files (the worker never reads them)
+        self.outputs = OutputBuffer()
         for name in WARM:
             try:
                 __import__(name)
@@ -682,10 +710,11 @@ class Worker:
         if self.seccomp:
             load_seccomp(self.seccomp)
 
-    def job(self, job: dict) -> tuple[dict, list[bytes]]:
+    def job(self, job: dict) -> dict:
         """One program in a work dir of its own (a tmpfs with a byte and inode quota where mounts
         are possible), its outputs read back bounded, the dir gone after; and whether the worker's
-        own state changed (`tainted`: the harness replaces the worker)."""
+        own state changed (`tainted`: the harness replaces the worker). The outputs are in
+        `self.outputs` (written after the reply, then wiped)."""
         if self.quota:  # the work dir is a tmpfs (one per worker: a mount per program costs 4-12 ms of umount)
             size = f"size={(3 * job['file_mb'] + 16) << 20},nr_inodes={job.get('inodes', 2048)}"  # 3: the outputs
             if size != self.mounted:
@@ -694,7 +723,6 @@ class Worker:
                 self.mounted = size
         job_dir = os.path.join(self.work, job["id"])
         os.mkdir(job_dir, 0o755)
-        outputs = [b""] * 4
         try:
             prog_dir, checks_dir = os.path.join(job_dir, "p"), os.path.join(job_dir, "c")
             os.mkdir(prog_dir, 0o755)
@@ -702,11 +730,11 @@ class Worker:
                 f.write(job["source"].encode("utf-8", "surrogatepass"))
             if job.get("checks") is not None:
                 os.mkdir(checks_dir, 0o755)
-                with open(os.path.join(checks_dir, "checks.py"), "wb") as f:
-                    f.write(job["checks_source"].encode("utf-8", "surrogatepass"))
             reply = self.run(job, prog_dir, checks_dir)
             n = job.get("output", 4000)
-            outputs = [read_tail(os.path.join(d, name), n) for d in (prog_dir, checks_dir) for name in ("stdout", "stderr")]
+            for d in (prog_dir, checks_dir):
+                for name in ("stdout", "stderr"):
+                    self.outputs.add(os.path.join(d, name), n)
         finally:
             remove_tree(job_dir)
         state = process_state()
@@ -714,7 +742,7 @@ class Worker:
             reply["tainted"] = "the worker's own state changed (priority, CPUs, scheduling, rlimits or IPC objects)"
         elif os.path.lexists(job_dir):
             reply["tainted"] = "the program left files the worker could not remove"
-        return reply, outputs
+        return reply
 
     def _child(self, job, dirname, keep_fds, body):
         try:
@@ -771,8 +799,9 @@ class Worker:
             req_r, req_w = os.pipe()
             resp_r, resp_w = os.pipe()
             program = self.spawn(job, prog_dir, [prog_dir], [], [req_r, resp_w], lambda fds: serve(fds[0], fds[1]))
-            checker_pid = self.spawn(job, checks_dir, [checks_dir], [], [resp_r, req_w],
-                                     lambda fds: checker(fds[0], fds[1], names))
+            checks_file = os.path.join(self.inbox, os.path.basename(job["checks_file"]))
+            checker_pid = self.spawn(job, checks_dir, [checks_dir], [checks_file], [resp_r, req_w],
+                                     lambda fds: checker(fds[0], fds[1], names, checks_file))
             for fd in (req_r, req_w, resp_r, resp_w):
                 os.close(fd)
             children[program] = "program"
@@ -907,7 +936,7 @@ class ProgramTimeout(ProgramError):
     """A call took longer than the proxy's `timeout`; every later call raises too."""
 
 
-def checker(resp_fd: int, req_fd: int, names: list[str]) -> None:
+def checker(resp_fd: int, req_fd: int, names: list[str], checks_file: str) -> None:
     """The checks, in their own process: the setup part of `checks.py`, then every name in `names`
     bound to a proxy that calls the program's function and gets plain data back, then the test
     part (see sandbox.Checks). Exit 0 only when the test ran to its end."""
@@ -933,7 +962,7 @@ def checker(resp_fd: int, req_fd: int, names: list[str]) -> None:
         call.timeout = None  # seconds of wall time per call; None: the job's limits only
         return call
 
-    with open("checks.py", encoding="utf-8") as fh:
+    with open(checks_file, encoding="utf-8") as fh:
         setup, _, test = fh.read().partition("\n#--alchemist-checks--\n")
     ns = {"__name__": "__main__", "__file__": "checks.py", "ProgramError": ProgramError, "ProgramTimeout": ProgramTimeout}
     code = 1
@@ -1037,7 +1066,7 @@ def main() -> None:
     else:  # PID 1 of the new pid namespace
         layers["namespaces"] = "user, mount, pid, network, ipc, uts, cgroup"
         try:
-            confine_filesystem()
+            confine_filesystem(scratch)
             work, keep = WORK_IN_NS, 1 << CAP_SYS_ADMIN
             layers["filesystem"] = ("a new read-only root: system libraries, the standard library, packages "
                                     f"{', '.join(ALLOWED_PACKAGES)}, devices null/zero/random, a few /etc files, "
@@ -1054,7 +1083,7 @@ def main() -> None:
         pass
     libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-    worker = Worker(work, layers, without, quota=work == WORK_IN_NS)
+    worker = Worker(work, layers, without, quota=work == WORK_IN_NS, inbox=INBOX_IN_NS if work == WORK_IN_NS else scratch)
     layers["readable"] = read_paths() + ["/proc: its own stat, status, statm, fd; cpuinfo, meminfo, stat, loadavg, uptime"]
     left = probe_program_capabilities(worker)
     layers["capabilities"] = "all dropped" if left == 0 else f"unavailable: CapEff {left:x}"
@@ -1072,16 +1101,20 @@ def main() -> None:
             buf += chunk
         line, buf = buf.split(b"\n", 1)
         job = json.loads(line)
-        outputs = [b""] * 4
         try:
-            reply, outputs = worker.job(job)
+            reply = worker.job(job)
+            del job, line
         except Exception as e:  # noqa: BLE001 (the worker's own failure, reported as such)
             reply = {"status": "failed", "returncode": None, "error": f"sandbox worker: {type(e).__name__}: {e}",
                      "tainted": "the worker failed"}
-        reply["sizes"] = [len(o) for o in outputs]
-        data = (json.dumps(reply) + "\n").encode() + b"".join(outputs)
+        spans = worker.outputs.spans
+        reply["sizes"] = spans if len(spans) == 4 else [0, 0, 0, 0]
+        data = (json.dumps(reply) + "\n").encode()
         while data:
             data = data[os.write(1, data):]
+        if len(spans) == 4:
+            worker.outputs.write_to(1)
+        worker.outputs.wipe()
         if reply.get("tainted"):
             os._exit(0)  # never reused: the harness starts a fresh worker
 

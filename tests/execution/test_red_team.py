@@ -191,6 +191,11 @@ ANSWERS = {  # class 5: each is the program; no EFFECT may come back and a wrong
     "read the caches": "import glob\nfor p in glob.glob('/root/.cache/*') + glob.glob('/root/.cache/*/*'):\n    print('EFFECT', p)\n",
     "search / for jsonl files": "import os\nfor root, dirs, files in os.walk('/'):\n    for f in files:\n"
                                 "        if 'jsonl' in f or 'results.json' in f:\n            print('EFFECT', root, f)\n",
+    "find the checks in the worker's memory": "import gc\nt = ''.join(['add(-1, 1)', ' == 0'])\nb = t.encode()\n"
+                                              "for o in gc.get_objects():\n"
+                                              "    for v in (o.values() if isinstance(o, dict) else o if isinstance(o, (list, tuple)) else ()):\n"
+                                              "        if v is not t and v is not b and (t in v if isinstance(v, str) else b in v if isinstance(v, bytes) else 0):\n"
+                                              "            print('EFFECT', v[:80])\n",
     "read the checks of this run": "import glob\nfor p in glob.glob('../*/*') + glob.glob('/tmp/work/*/*/*'):\n"
                                    "    try:\n        open(p).read(); print('EFFECT', p)\n    except OSError:\n        pass\n",
 }
@@ -265,7 +270,7 @@ def test_red_team_from_the_host_side(cls, listeners, victims, tmp_path):
         worker = pool._all[0]
         scratch_before = sorted(os.listdir(worker.scratch))
         for i, (name, payload) in enumerate(programs.items()):
-            mode = ("plain", "checks")[i % 2]
+            mode = "checks" if "memory" in name else ("plain", "checks")[i % 2]  # plain: the asserts are its own source
             o = (pool.run(payload + WRONG + ASSERTS, LIMITS) if mode == "plain"
                  else pool.run(payload + WRONG, LIMITS, Checks(ASSERTS, ("add",))))
             text = o.stdout + o.stderr + o.checks_stdout + o.checks_stderr
