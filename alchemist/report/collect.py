@@ -317,7 +317,9 @@ def eval_results(eval_dir: Path) -> list[dict]:
             continue
         out.append({"benchmark": str(r.get("benchmark") or path.parent.name), "model": str(r.get("model") or "?"),
                     "pass_at_k": ks, "tasks_scored": r.get("tasks_scored"), "tasks_in_benchmark": r.get("tasks_in_benchmark"),
-                    "llm": as_dict(r.get("generation")).get("llm"), "seconds": r.get("seconds")})
+                    "llm": as_dict(r.get("generation")).get("llm"), "seconds": r.get("seconds"),
+                    "truncated": as_number(as_dict(r.get("generation_failures")).get("truncated")),
+                    "samples": as_number(as_dict(r.get("generation_failures")).get("samples"))})
     return out
 
 
@@ -337,3 +339,48 @@ def board(run: Run) -> tuple[dict | None, str]:
     except Exception as e:  # malformed results: the results table below still shows what is readable
         run.problems.append(f"eval results could not be ranked: {str(e)[:160]}")
         return None, ""
+
+
+def compared(board: dict | None) -> list[dict]:
+    """This run's models beside the baseline the leaderboard compares them with (its `baseline`,
+    e.g. the base model a recipe fine-tunes), per benchmark: pass@1, the share of answers cut at
+    max_tokens (a model that never stops writes until the cut), and the tasks each side passes
+    that the other does not."""
+    board = as_dict(board)
+    rows = {str(r.get("model")): r for r in as_list(board.get("rows")) if isinstance(r, dict) and not r.get("reference")}
+    base = rows.get(str(board.get("baseline")))
+    if base is None:
+        return []
+    out = []
+    for bench, path in as_dict(base.get("sources")).items():
+        before = _task_outcomes(path)
+        for name, row in rows.items():
+            after = _task_outcomes(as_dict(row.get("sources")).get(bench))
+            if row is base or before is None or after is None:
+                continue
+            both = before["tasks"] & after["tasks"]
+            out.append({"benchmark": bench, "base": str(board["baseline"]), "model": name, "before": before, "after": after,
+                        "gained": sorted(after["passed"] - before["passed"] & both, key=_task_key),
+                        "lost": sorted(before["passed"] - after["passed"] & both, key=_task_key)})
+    return out
+
+
+def _task_key(task_id: str):
+    tail = task_id.rsplit("/", 1)[-1]
+    return (0, int(tail), task_id) if tail.isdigit() else (1, 0, task_id)
+
+
+def _task_outcomes(path) -> dict | None:
+    """pass@1, tasks passed, answers cut at max_tokens, from one results.json (None: unreadable)."""
+    if not path:
+        return None
+    r, _ = read_json(Path(path))
+    r = as_dict(r)
+    tasks = {str(k): as_dict(t) for k, t in as_dict(r.get("tasks")).items()}
+    if not tasks:
+        return None
+    counts = as_dict(r.get("generation_failures"))
+    samples = as_number(counts.get("samples")) or sum(as_number(t.get("n")) or 0 for t in tasks.values())
+    return {"pass1": as_number(as_dict(r.get("pass_at_k")).get("pass@1")), "tasks": set(tasks),
+            "passed": {k for k, t in tasks.items() if t.get("status") == "passed"},
+            "samples": int(samples or 0), "truncated": int(as_number(counts.get("truncated")) or 0)}
