@@ -320,17 +320,18 @@ class Zygote:
         job_id = f"{self._jobs:x}"
         job = {"id": job_id, "cpu": limits.timeout, "wall": limits.wall, "memory_mb": limits.memory_mb,
                "file_mb": limits.file_mb, "processes": limits.processes, "output": n,
-               "checks": list(checks.names) if checks is not None else None, "source": source}
+               "checks": list(checks.names) if checks is not None else None, "program_file": f"{job_id}.program.py"}
         reply, outputs = {}, None
-        checks_file = self.scratch / f"{job_id}.checks.py"
+        checks_file, program_file = self.scratch / f"{job_id}.checks.py", self.scratch / f"{job_id}.program.py"
         try:
+            # a lone surrogate (JSON allows "\ud800") must fail the program, not the harness
+            program_file.write_text(source, encoding="utf-8", errors="surrogatepass")
             if checks is not None:  # a file only the checks' process reads: the worker (whose memory
                 # every later program inherits) never holds the test and its expected values
                 checks_file.write_text(checks.setup + CHECKS_SEPARATOR + checks.test, encoding="utf-8",
                                        errors="surrogatepass")
                 job["checks_file"] = checks_file.name
-            # a lone surrogate (JSON allows "\ud800") must fail the program, not the harness
-            self.proc.stdin.write((json.dumps(job) + "\n").encode("utf-8", "surrogatepass"))
+            self.proc.stdin.write((json.dumps(job) + "\n").encode())
             reply = self.lines.read(limits.wall + 30.0)
             if reply:
                 sizes = reply.get("sizes", [0, 0, 0, 0])
@@ -339,6 +340,7 @@ class Zygote:
             reply = {}
         finally:
             checks_file.unlink(missing_ok=True)
+            program_file.unlink(missing_ok=True)
         if not reply or outputs is None:  # the worker died or hung: replace it
             self.close()
             return Outcome("failed", None, round(time.perf_counter() - start, 3), "", WORKER_FAILED)

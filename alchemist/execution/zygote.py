@@ -20,13 +20,13 @@ the work dir removed, and the worker's own state compared with what it was (`tai
 
 Protocol on stdin/stdout. First line in: {"argv", "src"} (BOOT). The zygote says one JSON line
 first, {"layers": {...}}: what held. Then per job the harness sends one JSON line {"id", "cpu",
-"wall", "memory_mb", "file_mb", "processes", "output", "source", "checks": [names] | null,
+"wall", "memory_mb", "file_mb", "processes", "output", "program_file", "checks": [names] | null,
 "checks_file"} and the zygote answers one line {"status", "returncode", "checks_returncode",
 "cpu", "wall", "sizes", "tainted"?} followed by `sizes` bytes: the ends (at most "output" bytes
 each) of the program's stdout and stderr and the checks' stdout and stderr. With "checks", the
 checks run in a second child (see `checker`) that reads them from "checks_file", a file the harness
-wrote in its inbox (bound read-only at /tmp/in; the worker itself never reads it, so no later
-program finds the test in the memory it inherits): the verdict is that process' exit status, and
+wrote in its inbox (bound read-only at /tmp/in; the worker itself never reads it, nor the program,
+which the kernel copies from "program_file": no later program finds them in the memory it inherits): the verdict is that process' exit status, and
 the program's process can neither read the checks nor touch it. A tainted worker exits after its
 reply; the harness starts a fresh one.
 """
@@ -652,6 +652,18 @@ class OutputBuffer:
         self.spans = []
 
 
+def copy_in_kernel(src: str, dst: str) -> None:
+    """A file copied by the kernel (sendfile): the worker never holds a program's source in its
+    memory, which every later program inherits."""
+    with open(src, "rb") as fin, open(dst, "wb") as fout:
+        left = os.fstat(fin.fileno()).st_size
+        while left > 0:
+            sent = os.sendfile(fout.fileno(), fin.fileno(), None, left)
+            if sent <= 0:
+                break
+            left -= sent
+
+
 def process_state() -> tuple:
     """What a program could have changed in the worker (and so in every later program): its
     priority, CPUs, scheduling, I/O priority and rlimits, and SysV IPC objects left behind."""
@@ -726,8 +738,8 @@ class Worker:
         try:
             prog_dir, checks_dir = os.path.join(job_dir, "p"), os.path.join(job_dir, "c")
             os.mkdir(prog_dir, 0o755)
-            with open(os.path.join(prog_dir, "program.py"), "wb") as f:
-                f.write(job["source"].encode("utf-8", "surrogatepass"))
+            copy_in_kernel(os.path.join(self.inbox, os.path.basename(job["program_file"])),
+                           os.path.join(prog_dir, "program.py"))
             if job.get("checks") is not None:
                 os.mkdir(checks_dir, 0o755)
             reply = self.run(job, prog_dir, checks_dir)

@@ -196,6 +196,11 @@ ANSWERS = {  # class 5: each is the program; no EFFECT may come back and a wrong
                                               "    for v in (o.values() if isinstance(o, dict) else o if isinstance(o, (list, tuple)) else ()):\n"
                                               "        if v is not t and v is not b and (t in v if isinstance(v, str) else b in v if isinstance(v, bytes) else 0):\n"
                                               "            print('EFFECT', v[:80])\n",
+    "find an earlier program in the worker's memory": "import gc\nt = ''.join(['return a', ' + b'])\n"
+                                                      "for o in gc.get_objects():\n"
+                                                      "    for v in (o.values() if isinstance(o, dict) else o if isinstance(o, (list, tuple)) else ()):\n"
+                                                      "        if v is not t and isinstance(v, str) and t in v:\n"
+                                                      "            print('EFFECT', v[:80])\n",
     "read the checks of this run": "import glob\nfor p in glob.glob('../*/*') + glob.glob('/tmp/work/*/*/*'):\n"
                                    "    try:\n        open(p).read(); print('EFFECT', p)\n    except OSError:\n        pass\n",
 }
