@@ -34,7 +34,10 @@ def source_files(spec: SourceSpec, recipe_path: Path | None) -> list[Path]:
             raise UserError(f"source '{spec.name}': no file matches '{text}': "
                             f"{no_match_reason(text, recipe_path, ADAPTERS[spec.adapter].suffixes)}")
         files += found
+    # a file named twice (a glob and a name, a link and its target) is read once
+    files = list({os.path.realpath(f): f for f in reversed(files)}.values())[::-1]
     if spec.path is not None and not files:
+
         raise UserError(f"source '{spec.name}': `path` names no file; give a file, glob or directory")
     return files
 

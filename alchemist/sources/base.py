@@ -70,7 +70,11 @@ def text(record: dict, *names: str, required: bool = True) -> tuple[str | None, 
         return name, value
     if required:
         alts = " or ".join(f"'{n}'" for n in names)
-        raise AdapterError(f"missing field {alts}")
+        wanted = {n.lower(): n for n in names}
+        near = [k for k in record if isinstance(k, str) and k.strip().lower() in wanted and k not in names]
+        hint = f" (the record has '{near[0]}': field names are case- and space-sensitive)" if near else ""
+        raise AdapterError(f"missing field {alts}{hint}")
+
     return None, None
 
 

@@ -202,6 +202,7 @@ class _Gunzip(io.RawIOBase):
         self.problem: str | None = None
         self.consumed = 0  # compressed bytes fed so far
         self.between = b""  # bytes after a member's end, before the next one's header is complete
+        self.trailing: str | None = None  # bytes after the last member that are not gzip: ignored, said
 
     def readable(self) -> bool:
         return True
@@ -246,8 +247,10 @@ class _Gunzip(io.RawIOBase):
                 rest, chunk = self.between.lstrip(b"\x00"), b""
                 if len(rest) < 2 and rest in (b"", b"\x1f"):
                     return  # wait for more bytes
-                if not rest.startswith(b"\x1f\x8b"):
-                    raise zlib.error("bytes after the end of the gzip stream")
+                if not rest.startswith(b"\x1f\x8b"):  # a download tool's padding, a stray write: nothing lost
+                    self.trailing = "bytes after the end of the gzip stream that are not gzip data were ignored"
+                    self.done = True
+                    return
                 self.d, chunk, self.between = zlib.decompressobj(31), rest, b""
             out.append(self.d.decompress(chunk))
             chunk = self.d.unused_data if self.d.eof else b""
@@ -268,10 +271,13 @@ class _Source:
             self.head = fh.read(HEAD_BYTES)
             self.head_problem = self.problem(fh)  # damage within the first bytes
         self.encoding = sniff_encoding(self.head)
+        if self.encoding == "utf-8" and legacy_8bit(self.head):
+            self.encoding = "cp1252"
 
     def open(self) -> io.BufferedReader:
         if self.gzipped:
-            return io.BufferedReader(_Gunzip(self.path), buffer_size=1 << 16)
+            self.gunzip = _Gunzip(self.path)  # the last one opened: what its `trailing` says is a note
+            return io.BufferedReader(self.gunzip, buffer_size=1 << 16)
         return open(self.path, "rb")
 
     @staticmethod
@@ -286,6 +292,28 @@ class _Source:
 
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8"),
          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+_HIGH_RUN = re.compile(rb"[\x80-\xff]+")
+_CP1252_UNDEFINED = frozenset(b"\x81\x8d\x8f\x90\x9d")
+
+
+def legacy_8bit(head: bytes) -> bool:
+    """Whether text that is not UTF-8 is Windows-1252 (Excel's CSV, old editors' smart quotes):
+    no valid UTF-8 multi-byte sequence at all, and its other bytes stand alone among ASCII, as
+    accented letters and typographic quotes do. Stray binary bytes come in runs (or are bytes
+    cp1252 leaves undefined) and stay malformed lines of a UTF-8 file."""
+    try:
+        head.decode("utf-8")
+        return False
+    except UnicodeDecodeError as e:
+        if e.start >= len(head) - 3 and e.reason == "unexpected end of data":
+            return False  # a UTF-8 character cut by the sniffed length
+    if _UTF8_MULTIBYTE.search(head):
+        return False
+    runs = _HIGH_RUN.findall(head)
+    return all(len(r) == 1 and r[0] not in _CP1252_UNDEFINED for r in runs)
 
 
 def sniff_encoding(head: bytes) -> str:
@@ -314,7 +342,8 @@ _MARKED = re.compile("[\udc00-\udcff]")
 _MAGIC = ((b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"),
           (b"PK\x03\x04", "a zip archive"), (b"%PDF", "a PDF document"), (b"\x7fELF", "an executable"),
           (b"BZh", "bzip2-compressed"), (b"\xfd7zXZ\x00", "xz-compressed"), (b"\x28\xb5\x2f\xfd", "zstd-compressed"),
-          (b"7z\xbc\xaf", "a 7z archive"), (b"PAR1", "Parquet data; name it .parquet"), (b"SQLite format 3", "an SQLite database"))
+          (b"7z\xbc\xaf", "a 7z archive"),
+          (b"\x1f\x8b", "gzip data inside gzip: compressed twice; decompress it once"), (b"PAR1", "Parquet data; name it .parquet"), (b"SQLite format 3", "an SQLite database"))
 # C0 control bytes that text does not hold (tab, LF, VT, FF, CR and ESC are text)
 _CONTROL = bytes(c for c in range(32) if c not in (9, 10, 11, 12, 13, 27))
 
@@ -413,10 +442,18 @@ def iter_file(path: Path) -> Iterator[RawRecord]:
     base = name.removesuffix(".gz")
     if base.endswith((".csv", ".tsv")):
         yield from _iter_csv(src)
-    elif base.endswith(".json") and _looks_like_document(src):
+    elif (base.endswith(".json") and _looks_like_document(src)) or _opens_an_array_alone(src):
         yield from _iter_json_document(src)
     else:  # .jsonl, .ndjson, and .json files that are really JSON lines (common on the Hub)
         yield from _iter_jsonl(src)
+    trailing = getattr(getattr(src, "gunzip", None), "trailing", None)
+    if trailing:
+        yield RawRecord(str(path), note=trailing)
+
+
+def _opens_an_array_alone(src: _Source) -> bool:
+    """A `.jsonl` whose first line is a lone `[`: a JSON array written one item a line."""
+    return _head_text(src).lstrip(" \t\r\n\ufeff").split("\n", 1)[0].strip() == "["
 
 
 def _head_text(src: _Source) -> str:
@@ -504,7 +541,8 @@ def _jsonl_lines(src: _Source, ended: list) -> Iterator[tuple[int, str | None, R
                     continue
                 if line.isspace():
                     continue
-                line = line.removeprefix("\ufeff") if lineno == 1 else line
+                line = line.removeprefix("\ufeff")  # on any line: files joined with `cat` keep their BOMs
+
                 for record in _json_records(f"{path}:{lineno}", line):
                     yield lineno, line, record
         else:
@@ -572,6 +610,8 @@ _WS_COMMAS = re.compile(r"[ \t\r\n,]*")
 # where reading resumes after a broken item, in a compact (one-line) document: an object after a
 # comma or "[" (in a document with one item per line, the next object at the items' indentation)
 _RESYNC_COMPACT = re.compile(r"(?<=[,\[])[ \t\r\n]*\{")
+_FIRST_KEY = re.compile(r"""\{[ \t\r\n]*("(?:[^"\\]|\\.){1,200}"|'(?:[^'\\]|\\.){1,200}')[ \t\r\n]*:""")
+
 
 
 def _iter_json_document(src: _Source) -> Iterator[RawRecord]:
@@ -590,8 +630,14 @@ def _iter_json_document(src: _Source) -> Iterator[RawRecord]:
             pass  # recovered below, item by item
         else:
             if isinstance(doc, dict):  # {"data": [...]} style wrappers
+                records = [k for k, v in doc.items() if isinstance(v, list) and v and all(isinstance(x, dict) for x in v)]
                 lists = [v for v in doc.values() if isinstance(v, list)]
-                doc = lists[0] if len(lists) == 1 else [doc]
+                if len(records) > 1:  # {"train": [...], "test": [...]}: never mix them up
+                    yield RawRecord(str(path), error=f"one JSON object holding {len(records)} lists of records "
+                                                     f"({', '.join(records[:5])}): which to read is unclear; "
+                                                     "save the one to read as its own file")
+                    return
+                doc = doc[records[0]] if records else lists[0] if len(lists) == 1 else [doc]
             for i, obj in enumerate(doc):
                 yield _item(f"{path}#{i}", obj)
             return
@@ -647,7 +693,9 @@ def _recover(path: Path, text: str, codec: str) -> Iterator[RawRecord]:
     # side are two records: in a document with one item per line, every line that opens an
     # object at the items' indentation; in a compact one, an object that opens with the same
     # first key as the first item (records of a corpus share their fields and their order).
-    first_key = re.compile(r'\{[ \t\r\n]*("(?:[^"\\]|\\.){1,200}")[ \t\r\n]*:').match(text, pos)
+    # (in either quotes: a scraper that printed Python dicts has one broken record per item)
+    first_key = _FIRST_KEY.match(text, pos)
+
     line_mode = resync is not _RESYNC_COMPACT
     i = 0
     to_end = False  # a broken stretch ran to the end of the file
@@ -655,7 +703,8 @@ def _recover(path: Path, text: str, codec: str) -> Iterator[RawRecord]:
     def item_starts_here(start: int) -> bool:
         if line_mode:
             return True
-        return first_key is not None and text.startswith(first_key.group(1), _WS.match(text, start + 1).end())
+        key = _FIRST_KEY.match(text, start)
+        return first_key is not None and key is not None and key.group(1)[1:-1] == first_key.group(1)[1:-1]
 
     def line_of(p: int) -> int:
         return text.count("\n", 0, p) + 1
@@ -835,9 +884,15 @@ def _iter_csv(src: _Source) -> Iterator[RawRecord]:
             if header is None:
                 if row is None:
                     yield RawRecord(where, error=why)
-                else:
-                    header = row
+                else:  # names as a hand-made header spaces them: ` instruction , output `
+                    header = [h.strip() for h in row]
+                    twice = sorted({h for h in header if header.count(h) > 1})
+                    if twice:  # a row would keep one of the two columns silently
+                        yield RawRecord(where, error=f"the header names {', '.join(repr(h) for h in twice)} twice; "
+                                                     "rename one of the columns")
+                        return
                 continue
+
             if row is not None and len(lines.taken) > 1 and len(row) < len(header):
                 why = f"{len(row)} fields, fewer than the header's {len(header)}, over {len(lines.taken)} lines"
             if why is not None:  # quoting went wrong
@@ -860,7 +915,10 @@ def _iter_csv(src: _Source) -> Iterator[RawRecord]:
                 start, row, _ = got
                 where = f"{path}:{start}"
             joined = "".join(row)
+            if len(row) > len(header) and not any(v.strip() for v in row[len(header):]):
+                row = row[: len(header)]  # empty cells past the header's columns (spreadsheet exports)
             if len(row) > len(header):
+
                 yield RawRecord(where, error=f"{len(row)} fields, more than the header's {len(header)}")
             elif "\x00" in joined:
                 yield RawRecord(where, error="NUL bytes (binary data), not a CSV record")

@@ -67,12 +67,35 @@ FILE_CASES = [
     ("csv-cut-mid-quoted-field", {"d.csv": csv_text().encode()[:-9]}, "d.csv", "alpaca", (N, 1)),
     ("csv-blank-lines-between", {"d.csv": csv_text().replace("\n\"Write", "\n\n\n\"Write").encode()}, "d.csv", "alpaca", (N, 0)),
     ("csv-cp1252-smart-quotes", {"d.csv": csv_text(rows=[smart(i) if i in (2, 5) else r for i, r in enumerate(RECORDS)])
-                                 .encode("cp1252")}, "d.csv", "alpaca", (N, 2)),
+                                 .encode("cp1252")}, "d.csv", "alpaca", (N, 0)),
     ("csv-header-only", {"d.csv": b"instruction,output\n"}, "d.csv", "alpaca", ["d.csv", "no record"]),
     ("csv-gz-concatenated-members", {"d.csv.gz": gzip.compress(csv_text(rows=RECORDS[:4]).encode())
                                      + gzip.compress("".join(csv_text(rows=RECORDS[4:]).splitlines(True)[1:]).encode())},
      "d.csv.gz", "alpaca", (N, 0)),
+    ("csv-latin1-excel-export", {"d.csv": csv_text().replace("Write", "\u00c9cris").encode("latin-1")}, "d.csv", "alpaca", (N, 0)),
+    ("csv-stray-binary-bytes", {"d.csv": csv_text().replace("returns 4", "returns \udcff\udcfe4").encode("utf-8", "surrogateescape")},
+     "d.csv", "alpaca", (N, 1)),
+    ("tsv-suffix", {"d.tsv": csv_text(delimiter="\t").encode()}, "d.tsv", "alpaca", (N, 0)),
+    ("excel-sep-line-quoted", {"d.csv": ('"sep=;"\n' + csv_text(delimiter=";")).encode()}, "d.csv", "alpaca", (N, 0)),
+    ("csv-header-spaced", {"d.csv": csv_text().replace("instruction,output", " instruction , output ", 1).encode()}, "d.csv", "alpaca", (N, 0)),
+    ("csv-header-capitalised", {"d.csv": csv_text().replace("instruction,output", "Instruction,Output", 1).encode()}, "d.csv", "alpaca",
+     ["d.csv", "missing field 'instruction'", "the record has 'Instruction'"]),
+    ("csv-header-names-a-column-twice", {"d.csv": csv_text(quoting=csv.QUOTE_ALL).replace('"instruction","output"', "instruction,output,output", 1)
+                                         .replace('\n"\n', '\n","x"\n').encode()}, "d.csv", "alpaca", ["d.csv", "'output' twice"]),
+    ("csv-empty-cells-past-the-header", {"d.csv": csv_text(quoting=csv.QUOTE_ALL).replace('\n"\n', '\n",,\n').encode()},
+     "d.csv", "alpaca", (N, 0)),
     # -- JSON lines --------------------------------------------------------------------------
+    ("jsonl-old-mac-cr-lines", {"d.jsonl": jsonl().replace("\n", "\r").encode()}, "d.jsonl", "alpaca", (N, 0)),
+    ("jsonl-bom-on-every-line", {"d.jsonl": "".join("\ufeff" + json.dumps(r) + "\n" for r in RECORDS).encode()}, "d.jsonl", "alpaca", (N, 0)),
+    ("jsonl-commas-after-lines", {"d.jsonl": jsonl().replace("}\n", "},\n").encode()}, "d.jsonl", "alpaca", (N, 0)),
+    ("jsonl-that-is-an-array", {"d.jsonl": ("[\n" + jsonl().replace("}\n", "},\n").rstrip(",\n") + "\n]\n").encode()},
+     "d.jsonl", "alpaca", (N, 0)),
+    ("jsonl-null-list-string-lines", {"d.jsonl": (jsonl() + "null\n[]\n\"x\"\n").encode()}, "d.jsonl", "alpaca", (N + 3, 3)),
+    ("jsonl-gz-compressed-twice", {"d.jsonl.gz": gzip.compress(gzip.compress(jsonl().encode()))}, "d.jsonl.gz", "alpaca",
+     ["d.jsonl.gz", "compressed twice"]),
+    ("jsonl-gz-trailing-garbage", {"d.jsonl.gz": gzip.compress(jsonl().encode()) + b"garbage"}, "d.jsonl.gz", "alpaca", (N, 0)),
+    ("jsonl-capitalised-keys", {"d.jsonl": jsonl().replace('"instruction"', '"Instruction"').encode()}, "d.jsonl", "alpaca",
+     ["d.jsonl:1", "the record has 'Instruction'"]),
     ("jsonl-last-line-cut-mid-string", {"d.jsonl": jsonl().rstrip("\n")[:-12].encode()}, "d.jsonl", "alpaca", (N, 1)),
     ("jsonl-two-objects-on-one-line", {"d.jsonl": jsonl().replace("}\n{", "}{", 1).encode()}, "d.jsonl", "alpaca", (N, 0)),
     ("jsonl-three-objects-on-one-line", {"d.jsonl": jsonl().replace("}\n{", "} {", 2).encode()}, "d.jsonl", "alpaca", (N, 0)),
@@ -81,7 +104,7 @@ FILE_CASES = [
      "d.jsonl", "alpaca", (N, 0)),
     ("jsonl-cp1252-smart-quotes", {"d.jsonl": "".join(json.dumps(smart(i) if i in (1, 8) else r, ensure_ascii=False) + "\n"
                                                       for i, r in enumerate(RECORDS)).encode("cp1252")},
-     "d.jsonl", "alpaca", (N, 2)),
+     "d.jsonl", "alpaca", (N, 0)),
     ("jsonl-nul-padded-tail", {"d.jsonl": jsonl().encode() + b"\x00" * 4096}, "d.jsonl", "alpaca", (N + 1, 1)),
     ("jsonl-gz-concatenated-members", {"d.jsonl.gz": gzip.compress(jsonl(RECORDS[:3]).encode()) + gzip.compress(jsonl(RECORDS[3:]).encode())},
      "d.jsonl.gz", "alpaca", (N, 0)),
@@ -112,6 +135,12 @@ FILE_CASES = [
     ("json-scalar-document", {"d.json": b"42\n"}, "d.json", "alpaca", ["d.json", "no record"]),
     ("json-null-document", {"d.json": b"null\n"}, "d.json", "alpaca", ["d.json", "no record"]),
     ("array-with-null-items", {"d.json": json.dumps(RECORDS[:5] + [None, None] + RECORDS[5:]).encode()}, "d.json", "alpaca", (N + 2, 2)),
+    ("json-train-and-test-lists", {"d.json": json.dumps({"train": RECORDS[:5], "test": RECORDS[5:]}).encode()}, "d.json", "alpaca",
+     ["d.json", "2 lists of records (train, test)", "own file"]),
+    ("json-wrapper-with-a-tag-list", {"d.json": json.dumps({"tags": ["code"], "data": RECORDS}).encode()}, "d.json", "alpaca", (N, 0)),
+    ("json-python-reprs-compact", {"d.json": ("[" + ", ".join([json.dumps(r) for r in RECORDS[:5]] + [repr(r) for r in RECORDS[5:]])
+                                              + "]").encode()},
+     "d.json", "alpaca", (N, 5)),
     # -- Parquet -----------------------------------------------------------------------------
     ("parquet-output-wrong-type", {"d.parquet": parquet_bytes(pa.table({"instruction": [r["instruction"] for r in RECORDS],
                                                                       "output": list(range(N))}))},
@@ -134,6 +163,11 @@ FILE_CASES = [
      "in/**/*.jsonl*", "alpaca", (N, 0)),
     ("path-with-trailing-space", {"d.jsonl": jsonl().encode()}, "'d.jsonl '", "alpaca", ["sources[0].path", "space"]),
     ("path-with-env-variable", {"d.jsonl": jsonl().encode()}, "$DATA/d.jsonl", "alpaca", ["sources[0].path", "$DATA", "environment"]),
+    ("same-file-named-twice", {"d.jsonl": jsonl().encode()}, "[d.jsonl, d.jsonl]", "alpaca", (N, 0)),
+    ("glob-overlapping-a-name", {"in/d.jsonl": jsonl().encode()}, "[in/d.jsonl, 'in/*.jsonl']", "alpaca", (N, 0)),
+    ("spark-parquet-folder", {"d.parquet/part-0.parquet": parquet_bytes(pa.table({"instruction": [r["instruction"] for r in RECORDS],
+                                                                                   "output": [r["output"] for r in RECORDS]})),
+                              "d.parquet/_SUCCESS": b"", "d.parquet/.part-0.parquet.crc": b"crc"}, "d.parquet", "alpaca", (N, 0)),
     # -- source code seeds -------------------------------------------------------------------
     ("code-nul-byte", {"pkg/bad.py": MODULE.replace(b"box", b"b\x00x"), "pkg/ok.py": MODULE}, "pkg", "code_files", (2, 1)),
     ("code-python2", {"pkg/old.py": b"def area(w, h):\n    print 'area'\n    return w * h\n"}, "pkg", "code_files", (1, 0)),
@@ -291,3 +325,31 @@ def test_a_comma_flaw_is_a_note_in_the_source_stats(tmp_path, monkeypatch, capsy
     assert (stats["read"], stats["ingested"], stats["malformed"]) == (N, N, 0)
     assert [n["note"].split(" at line")[0] for n in stats["notes"]] == [
         "not valid JSON: missing ',' before the item", "not valid JSON: trailing comma before ']'"]
+
+
+@pytest.mark.parametrize("links, path, adapter, expected", [
+    ({"pkg/loop": ".."}, "pkg", "code_files", (1, 0)),  # a folder link that loops: not entered
+    ({"pkg/a.py": "b.py", "pkg/b.py": "a.py"}, "pkg", "code_files", (1, 0)),  # file links in a loop: no file
+    ({"pkg/gone.py": "nowhere.py"}, "pkg", "code_files", (1, 0)),  # a broken link
+    ({"in/e.jsonl": "d.jsonl"}, "in", "alpaca", (N, 0)),  # a link beside its target: read once
+], ids=["code-folder-link-loop", "code-file-link-loop", "code-broken-link", "link-beside-its-target"])
+def test_symbolic_links(tmp_path, monkeypatch, capsys, links, path, adapter, expected):
+    make(tmp_path, {"pkg/m.py": MODULE, "in/d.jsonl": jsonl().encode()})
+    for rel, target in links.items():
+        (tmp_path / rel).symlink_to(target)
+    (tmp_path / "r.yaml").write_text(recipe(path, adapter))
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "r.yaml", "--stages", "ingest"]) == 0, capsys.readouterr().err
+    stats = json.loads((tmp_path / "runs" / "t" / "data" / "ingested" / "a.stats.json").read_text())
+    read, malformed = expected
+    assert (stats["read"], stats["ingested"], stats["malformed"]) == (read, read - malformed, malformed)
+
+
+def test_windows_1252_text_is_decoded(tmp_path, monkeypatch, capsys):
+    rows = [smart(i) for i in range(N)]
+    make(tmp_path, {"d.jsonl": "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("cp1252")})
+    (tmp_path / "r.yaml").write_text(recipe("d.jsonl", "alpaca"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "r.yaml", "--stages", "ingest"]) == 0, capsys.readouterr().err
+    messages = pq.read_table(tmp_path / "runs" / "t" / "data" / "ingested" / "a.parquet").column("messages").to_pylist()
+    assert [m[0]["content"] for m in messages] == [r["instruction"] for r in rows]
