@@ -209,13 +209,21 @@ def contamination(sample, index) -> dict | None:
 
 # --------------------------------------------------------------------------- all signals
 # The paper decontaminates with three signals: n-gram similarity (above), syntax/structure
-# similarity (curate/structure.py) and code-embedding similarity (curate/embed.py). A sample is
-# contaminated when any signal reaches its threshold; every signal's best score is recorded in the
-# verdict, and a candidate within `judge.margin` under a threshold is doubtful: an LLM judge, when
-# the recipe names one, decides it (curate/judge.py), else it is kept and reported as a near miss.
+# similarity (curate/structure.py) and code-embedding similarity (curate/embed.py). Here, with
+# the embedding signal on (the default), they decide together: an n-gram hit is a copy and
+# decides alone; every other candidate (sample, benchmark problem) gets one calibrated
+# probability from every signal's score (curate/evidence.py), and is contaminated when it
+# reaches the calibration's threshold. A candidate within `judge.margin` under it is doubtful:
+# an LLM judge, when the recipe names one, decides it (curate/judge.py), else it is kept and
+# reported as a near miss. With the embedding signal off, the structure signal decides alone by
+# its threshold (the calibration needs the embedding scores).
 
 _PROSE_DOCSTRING = re.compile(r'("""|\'\'\')([\s\S]*?)\1')
 _FENCED = re.compile(r"^[ \t]*(```+|~~~+)[^\n]*\n.*?^[ \t]*\1[ \t]*$", re.M | re.S)
+TOP_K = 3  # benchmark problems per sample scored by the decision: the nearest by statement, and by code
+CODE_TOKENS = 128  # of a sample's code (as words) for the code embedding
+STATEMENT_TOKENS = 128  # of a sample's statement (instruction and the prose of its code)
+CODE_GATE = 0.5  # statement similarity from which a sample's code is embedded too (the rest is far from every problem)
 
 
 def problem_statement(problem: Problem) -> str:
@@ -232,6 +240,11 @@ def problem_statement(problem: Problem) -> str:
     return " ".join(x for x in lines if x) or problem.prompt.strip()
 
 
+def problem_code(problem: Problem) -> str:
+    """A problem's signature and reference solution, docstring dropped."""
+    return DOCSTRING_RE.sub(" ", problem.prompt) + "\n" + problem.solution
+
+
 def sample_statement(messages: list[dict]) -> str:
     """What a sample asks, for the embedding signal: its system and user turns without fenced code."""
     return "\n".join(_FENCED.sub(" ", m["content"]) for m in messages if m["role"] != "assistant").strip()
@@ -244,12 +257,21 @@ def sample_code(messages: list[dict]) -> str:
     return "\n".join(code for m in messages for _, code in extract_code_blocks(m["content"]))
 
 
+@dataclass(slots=True)
+class Candidate:
+    """One (sample, benchmark problem) pair the decision scored."""
+
+    task_id: str
+    scores: dict  # statement, code, structure, literals, name: every signal's score for this pair
+    x: list  # the decision's inputs (evidence.FEATURES)
+
+
 class Decontaminator:
     """Every enabled signal over one set of benchmark problems. `check` gives each sample's verdict
     detail (or None) and its near misses; samples are checked in batches so that the full
     embedding model sees only the shortlist, in batches."""
 
-    def __init__(self, problems: list[Problem], spec, judge=None):
+    def __init__(self, problems: list[Problem], spec, judge=None, calibration=None):
         self.spec = spec
         self.ngram = NgramIndex(problems, spec.ngram, spec.min_overlap)
         self.by_id = {p.task_id: p for p in problems}
@@ -265,11 +287,26 @@ class Decontaminator:
             self.structure_floor = max(0.0, st.threshold - margin)
         if spec.embedding.enabled:
             from alchemist.curate.embed import Embedder
+            from alchemist.curate.evidence import Calibration, code_text, comments, literals, name_words, specificity
+            from alchemist.curate.structure import _as_text, stream
 
             em = spec.embedding
+            self.calibration = calibration or Calibration.load()
             self.task_ids = [p.task_id for p in problems]
             self.embedder = Embedder([problem_statement(p) for p in problems], em.model, em.batch_size)
-            self.embedding_floor = max(0.0, em.threshold - margin)
+            # the benchmark side of the decision, once: the whole docstring as a second statement
+            # view, the code as words, the token streams, literals and names
+            docs = [comments(p.prompt) or p.prompt for p in problems]
+            self.problems_doc = self.embedder.benchmark_side(docs, 160)
+            self.problems_doc_static = self.embedder.static(docs)
+            self.problems_code = self.embedder.benchmark_side([code_text(problem_code(p)) for p in problems], CODE_TOKENS)
+            streams = [stream(problem_code(p)) for p in problems]
+            self.problem_streams = [_as_text(s) for s in streams]
+            self.problem_spec = [specificity(len(s)) for s in streams]
+            self.problem_literals = [literals(p.prompt + "\n" + p.tests) for p in problems]
+            self.problem_names = [name_words(p.entry_point or "") for p in problems]
+            self.row = {t: j for j, t in enumerate(self.task_ids)}
+            self.floor = max(0.0, self.calibration.threshold - margin)
 
     def check(self, samples: list) -> list[tuple[dict | None, list[dict]]]:
         """(detail, near_misses) per sample: detail is {"matches": [...], "scores": {...}} when
@@ -283,17 +320,28 @@ class Decontaminator:
             found.append([{"task_id": h.task_id, "field": h.field, "overlap": h.overlap, "signal": "ngram"} for h in hits])
             scores.append({"ngram": hits[0].overlap if hits else 0.0})
             doubtful.append([])
+        codes = [sample_code(s.messages) for s in samples]
+        structure_hits: list[dict] = [{} for _ in samples]
         if self.structure is not None:
             t = spec.structure.threshold
-            for i, s in enumerate(samples):
-                code = sample_code(s.messages)
-                hits = self.structure.hits(code, self.structure_floor) if code else []
+            for i, code in enumerate(codes):
+                hits = self.structure.hits(code, self.structure_floor if self.embedder is None else 0.0) if code else []
                 scores[i]["structure"] = hits[0].score if hits else 0.0
-                for h in hits:
-                    m = {"task_id": h.task_id, "field": "structure", "overlap": h.score, "signal": "structure"}
-                    (found[i] if h.score >= t else doubtful[i]).append(m)
+                structure_hits[i] = {h.task_id: h.score for h in hits}
+                if self.embedder is None:  # the structure signal decides alone
+                    for h in hits:
+                        m = {"task_id": h.task_id, "field": "structure", "overlap": h.score, "signal": "structure"}
+                        (found[i] if h.score >= t else doubtful[i]).append(m)
         if self.embedder is not None:
-            self._embedding(samples, found, scores, doubtful)
+            for i, cands in enumerate(self.candidates(samples, codes, structure_hits, found, scores)):
+                for c in cands:
+                    p = self.calibration.probability(c.x)
+                    scores[i]["probability"] = max(scores[i].get("probability", 0.0), round(p, 3))
+                    if p < self.floor:
+                        continue
+                    m = {"task_id": c.task_id, "field": "calibrated", "overlap": round(p, 3), "signal": "calibrated",
+                         "scores": c.scores}
+                    (found[i] if p >= self.calibration.threshold else doubtful[i]).append(m)
         if self.judge is not None:
             self.judge.decide(samples, found, doubtful, self.by_id)
         out = []
@@ -308,33 +356,87 @@ class Decontaminator:
                 out.append((None, sorted(d, key=lambda m: -m["overlap"])[:MAX_MATCHES]))
         return out
 
-    def _embedding(self, samples, found, scores, doubtful) -> None:
+    def candidates(self, samples, codes, structure_hits, found=None, scores=None) -> list[list[Candidate]]:
+        """The benchmark problems each sample is scored against, with the decision's inputs: the
+        TOP_K nearest by statement and by code, and the structure signal's shortlist. Only samples
+        whose static embedding (of the instruction, or of the code's prose) reaches
+        `embedding.shortlist`, or whose structure score comes within the judge's margin of its
+        threshold, are embedded by the full model (the rest is most of a corpus); samples an
+        n-gram hit already decided are skipped."""
+        from rapidfuzz import fuzz
+
+        from alchemist.curate.evidence import code_text, comments, features, literals, name_words, shared_literals, statement_text
+        from alchemist.curate.structure import _as_text, stream
+
         em = self.spec.embedding
-        texts = [sample_statement(s.messages) for s in samples]
-        todo = [i for i, t in enumerate(texts) if t]
+        emb = self.embedder
+        n = len(samples)
+        found = found or [[] for _ in range(n)]
+        scores = scores if scores is not None else [{} for _ in range(n)]
+        asked = [sample_statement(s.messages) for s in samples]
+        statements = [statement_text(a, c) for a, c in zip(asked, codes)]
+        todo = [i for i in range(n) if not found[i] and (statements[i] or structure_hits[i])]
+        out: list[list[Candidate]] = [[] for _ in range(n)]
         if not todo:
-            return
-        # similarity after removing the common direction of instruction texts (embed.reference_texts)
-        vectors = self.embedder.centered(self.embedder.static([texts[i] for i in todo]))
-        problems = self.embedder.centered(self.embedder.problems_static)
-        static = vectors @ problems.T
-        best_static = static.max(axis=1)
-        for i, b in zip(todo, best_static):
-            scores[i]["embedding_static"] = round(float(b), 3)
-        # the full model re-scores the shortlist, less what another signal has already caught
-        picked = [(i, row) for i, row, b in zip(todo, static, best_static) if b >= em.shortlist and not found[i]]
+            return out
+        # the static shortlist: the instruction, and apart from it the prose of the code, each after
+        # removing the common direction of its kind of text (embed.reference_texts, reference_docstrings)
+        static = np.full(n, -1.0)
+        for part, center in ((lambda i: statement_text(asked[i], ""), None), (lambda i: comments(codes[i]) if codes[i] else "",
+                                                                             emb.comment_center)):
+            texts = {i: part(i) for i in todo}
+            rows = [i for i in todo if texts[i]]
+            if rows:
+                v = emb.centered(emb.static([texts[i] for i in rows]), center)
+                best = np.maximum((v @ emb.centered(emb.problems_static, center).T).max(axis=1),
+                                  (v @ emb.centered(self.problems_doc_static, center).T).max(axis=1))
+                static[rows] = np.maximum(static[rows], best)
+        for i in todo:
+            if static[i] > -1:
+                scores[i]["embedding_static"] = round(float(static[i]), 3)
+        floor = self.spec.structure.threshold - self.spec.judge.margin
+        picked = [i for i in todo if static[i] >= em.shortlist or max(structure_hits[i].values(), default=0) >= floor]
         if not picked:
-            return
-        full = self.embedder.full([texts[i] for i, _ in picked]) @ self.embedder.problems_full.T
-        for (i, _), row in zip(picked, full):
-            top = np.argsort(-row)[:3]
-            scores[i]["embedding"] = round(float(row[top[0]]), 3)
-            for j in top:
-                c = float(row[j])
-                if c < self.embedding_floor:
-                    break
-                m = {"task_id": self.task_ids[j], "field": "embedding", "overlap": round(c, 3), "signal": "embedding"}
-                (found[i] if c >= em.threshold else doubtful[i]).append(m)
+            return out
+        said = [i for i in picked if statements[i]]
+        sim_s = np.zeros((n, len(self.task_ids)), dtype=np.float32)
+        if said:
+            v = emb.full([statements[i] for i in said], STATEMENT_TOKENS)
+            sim_s[said] = np.maximum(v @ emb.problems_full.T, v @ self.problems_doc.T)
+        # the code embedding for samples whose statement comes near a problem, or that have none
+        coded = [i for i in picked if codes[i] and (not statements[i] or sim_s[i].max() >= CODE_GATE)]
+        sim_c = np.zeros((n, len(self.task_ids)), dtype=np.float32)
+        if coded:
+            sim_c[coded] = emb.full([code_text(codes[i]) for i in coded], CODE_TOKENS) @ self.problems_code.T
+        for i in picked:
+            rows = set(np.argsort(-sim_s[i])[:TOP_K].tolist()) if statements[i] else set()
+            if sim_c[i].any():
+                rows |= set(np.argsort(-sim_c[i])[:TOP_K].tolist())
+            rows |= {self.row[t] for t in structure_hits[i] if t in self.row}
+            text = _as_text(stream(codes[i])) if codes[i] else ""
+            lits = literals(samples[i].messages[-1]["content"] + "\n" + sample_statement(samples[i].messages))
+            names = name_words(codes[i])
+            s_row, c_row = sim_s[i], sim_c[i]
+            s_top2 = np.sort(s_row)[-2:] if len(s_row) > 1 else np.array([0.0, float(s_row.max(initial=0))])
+            c_top2 = np.sort(c_row)[-2:] if len(c_row) > 1 else np.array([0.0, float(c_row.max(initial=0))])
+            scores[i]["embedding"] = round(float(s_row.max(initial=0)), 3)
+            scores[i]["code"] = round(float(c_row.max(initial=0)), 3)
+            for j in sorted(rows):
+                st = float(s_row[j])
+                cd = float(c_row[j])
+                # the margin over the best *other* problem
+                sm = st - float(s_top2[0] if st >= s_top2[1] else s_top2[1])
+                cm = cd - float(c_top2[0] if cd >= c_top2[1] else c_top2[1])
+                structure = structure_hits[i].get(self.task_ids[j])
+                if structure is None:
+                    structure = fuzz.ratio(self.problem_streams[j], text) / 100 if text else 0.0
+                shared = shared_literals(lits, self.problem_literals[j])
+                name = float(bool(self.problem_names[j]) and self.problem_names[j] <= names)
+                x = features(st, cd, sm, cm, structure, shared, self.problem_spec[j], name)
+                out[i].append(Candidate(self.task_ids[j], {"statement": round(st, 3), "code": round(cd, 3),
+                                                           "structure": round(structure, 3), "literals": round(shared, 3),
+                                                           "name": name}, x))
+        return out
 
 
 def build_index(problems: list[Problem], spec, client=None) -> NgramIndex | Decontaminator | None:

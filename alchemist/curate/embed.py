@@ -133,6 +133,26 @@ def reference_texts(limit: int = 2000) -> list[str]:
     return texts
 
 
+def reference_docstrings(limit: int = 2000) -> list[str]:
+    """Whole docstrings of the standard library's public functions: the common direction of code
+    comments, removed before a program's docstrings and comments are compared (`reference_texts`'
+    center is that of instructions, and comments are worded otherwise)."""
+    import ast
+
+    texts = []
+    for path in sorted(Path(os.__file__).parent.glob("*.py")):
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError, ValueError):
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and not node.name.startswith("_") and (doc := ast.get_docstring(node)):
+                texts.append(" ".join(doc.split()))
+                if len(texts) >= limit:
+                    return texts
+    return texts
+
+
 class Embedder:
     """Static and full embeddings of texts with one model; problems' embeddings precomputed."""
 
@@ -144,21 +164,26 @@ class Embedder:
         self.tokenizer = m.tokenizer
         self.table = static_table(model, m).astype(np.float32)
         self.center = self.static(reference_texts()).mean(axis=0)
+        self.comment_center = self.static(reference_docstrings()).mean(axis=0)
         self.problems_static = self.static(problem_texts)
         self.problems_full = self._cached_full(problem_texts)
 
-    def centered(self, vectors: np.ndarray) -> np.ndarray:
-        out = vectors - self.center
+    def benchmark_side(self, texts: list[str], max_tokens: int = MAX_TOKENS) -> np.ndarray:
+        """Full-model embeddings of more texts of the benchmark problems (other views of them), cached."""
+        return self._cached_full(texts, max_tokens)
+
+    def centered(self, vectors: np.ndarray, center: np.ndarray | None = None) -> np.ndarray:
+        out = vectors - (self.center if center is None else center)
         return out / (np.linalg.norm(out, axis=1, keepdims=True) + 1e-9)
 
-    def _cached_full(self, texts: list[str]) -> np.ndarray:
-        """The full model's embeddings of the benchmark problems, cached on disk (HumanEval + MBPP
+    def _cached_full(self, texts: list[str], max_tokens: int = MAX_TOKENS) -> np.ndarray:
+        """The full model's embeddings of the benchmark side, cached on disk (HumanEval + MBPP
         are ~1,100 statements: half a minute on two CPU cores, every run otherwise)."""
-        key = hashlib.sha256("\0".join([self.name, os.path.abspath(model_path(self.name)), str(MAX_TOKENS), *texts]).encode()).hexdigest()[:16]
+        key = hashlib.sha256("\0".join([self.name, os.path.abspath(model_path(self.name)), str(max_tokens), *texts]).encode()).hexdigest()[:16]
         path = _cache_dir() / f"problems-{key}.npy"
         if path.is_file():
             return np.load(path)
-        vectors = self.full(texts)
+        vectors = self.full(texts, max_tokens)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + f".tmp{os.getpid()}.npy")
         np.save(tmp, vectors)
@@ -175,7 +200,7 @@ class Embedder:
         out /= np.linalg.norm(out, axis=1, keepdims=True) + 1e-9
         return out
 
-    def full(self, texts: list[str]) -> np.ndarray:
+    def full(self, texts: list[str], max_tokens: int = MAX_TOKENS) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.problems_static.shape[1] if hasattr(self, "problems_static") else 0), dtype=np.float32)
         import torch
@@ -186,7 +211,7 @@ class Embedder:
             # the workers share the cores anyway
             torch.set_num_threads(1)
         m = load_model(self.name)
-        m.max_seq_length = MAX_TOKENS
+        m.max_seq_length = max_tokens
         out = []
         with torch.inference_mode():  # the model's own modules, without encode()'s per-call overhead
             for lo in range(0, len(texts), self.batch_size):

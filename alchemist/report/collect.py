@@ -242,7 +242,8 @@ def composition(final: Path) -> dict:
 
 def contamination(run: Run, limit: int = 10_000) -> dict:
     """Every decontamination hit of curate/stats.json, with the start of the sample's instruction
-    (from rejected.parquet, the contaminated rows only)."""
+    (from rejected.parquet, the contaminated rows only), and the near misses (kept samples whose
+    best candidate came within the judge's margin of the decision)."""
     stats, why = read_json(run.dir / "data" / "curated" / "stats.json")
     stats = as_dict(stats)
     hits = [h for h in as_list(stats.get("contamination")) if isinstance(h, dict)]
@@ -261,8 +262,9 @@ def contamination(run: Run, limit: int = 10_000) -> dict:
             run.problems.append(f"rejected.parquet unreadable ({type(e).__name__}: {str(e)[:120]})")
     for h in hits:
         h["prompt"] = prompts.get(str(h.get("id")), "")
+    near = [m for m in as_list(stats.get("near_misses")) if isinstance(m, dict)]
     return {"hits": hits[:limit], "total": len(hits), "benchmarks": as_list(stats.get("benchmarks")),
-            "skipped": as_list(stats.get("benchmarks_skipped")), "found": why is None}
+            "skipped": as_list(stats.get("benchmarks_skipped")), "found": why is None, "near_misses": near}
 
 
 def training(model_dir: Path) -> dict | None:

@@ -246,7 +246,8 @@ def _contamination(run: C.Run) -> Section:
     checked = ", ".join(str(b) for b in c["benchmarks"]) or "no benchmark"
     skipped = f" (skipped: {', '.join(str(b) for b in c['skipped'])})" if c["skipped"] else ""
     if not c["total"]:
-        return Section("contamination", title, tag("p", f"No hit: no sample overlaps {checked}{skipped}."))
+        body = [tag("p", f"No hit: no sample overlaps {checked}{skipped}.")] + _near_misses(c["near_misses"])
+        return Section("contamination", title, join(body))
     ids = {str(h.get("id")) for h in c["hits"]}
     tasks = Counter(str(h.get("task_id")) for h in c["hits"])
     benches = Counter(str(h.get("task_id", "")).split("/")[0] for h in c["hits"])
@@ -255,22 +256,58 @@ def _contamination(run: C.Run) -> Section:
         groups.setdefault((str(h.get("id")), str(h.get("task_id"))), []).append(h)
     lead = (f"{num(c['total'])} hits on {num(len(ids))} samples, matching {num(len(tasks))} benchmark tasks "
             f"({', '.join(f'{b} {n}' for b, n in benches.most_common())}). Checked against {checked}{skipped}; "
-            "every matched sample was dropped as contaminated. One row per sample and benchmark task, with each field that matched.")
+            "every matched sample was dropped as contaminated. One row per sample and benchmark task, with each field that "
+            "matched and the evidence for it.")
     rows = []
     for (sid, task), hs in sorted(groups.items(), key=lambda kv: (kv[0][1].split("/")[0], _task_order(kv[0][1]), kv[0][0])):
         h = hs[0]
         fields = ", ".join(f"{x.get('field')} {_overlap(x.get('overlap'))}" for x in hs)
         where = str(h.get("where") or "")
-        rows.append([task, h.get("source"), tag("code", sid), fields, tag("span", where.rsplit("/", 1)[-1], title=where),
+        rows.append([task, h.get("source"), tag("code", sid), fields, _evidence(hs), tag("span", where.rsplit("/", 1)[-1], title=where),
                      F.short(str(h.get("prompt") or "").strip().replace("\n", " "), 150)])
     body = [tag("p", lead),
-            tag("div", table(["benchmark task", "source", "sample id", "fields matched (overlap)", "where", "instruction (start)"], rows),
+            tag("div", table(["benchmark task", "source", "sample id", "fields matched (overlap)", "evidence", "where",
+                              "instruction (start)"], rows),
                 class_="scroll hits")]
     if c["total"] > len(c["hits"]):
         body.append(_caption(f"The first {num(len(c['hits']))} of {num(c['total'])} hits are listed; data/curated/stats.json has all."))
-    body.append(_caption("field: which part of the benchmark task matched (prompt, solution, code); overlap: the share of its "
-                         "n-grams found in the sample. where: the source file and line (hover for the full path)."))
+    body.append(_caption("field: which part of the benchmark task matched (prompt, solution, code: the share of its n-grams found "
+                         "in the sample; structure: edit similarity of the code; calibrated: the probability of the decision that "
+                         "weighs every signal; judge: the LLM judge's yes). evidence: the signals' scores for this task "
+                         "(statement and code embedding similarity, structure, shared example literals, the function's name) and "
+                         "the judge's answer. where: the source file and line (hover for the full path)."))
+    body += _near_misses(c["near_misses"])
     return Section("contamination", title, join(body))
+
+
+_EVIDENCE_KEYS = ("statement", "code", "structure", "literals", "name")
+
+
+def _evidence(hits: list[dict]) -> str:
+    """The scores behind a hit and the judge's answer, one short line."""
+    parts = []
+    for h in hits:
+        sc = h.get("scores") if isinstance(h.get("scores"), dict) else {}
+        parts += [f"{k} {_overlap(sc.get(k))}" for k in _EVIDENCE_KEYS if C.as_number(sc.get(k)) is not None]
+        judge = h.get("judge") if isinstance(h.get("judge"), dict) else None
+        if judge:
+            parts.append(f"judge: {judge.get('verdict')} ({F.short(str(judge.get('reason') or ''), 120)})")
+    return "; ".join(dict.fromkeys(parts))
+
+
+MAX_NEAR_MISS_ROWS = 50
+
+
+def _near_misses(near: list[dict]) -> list:
+    """Kept samples that came closest to a benchmark task, with their evidence."""
+    if not near:
+        return []
+    rows = [[str(m.get("task_id")), m.get("source"), tag("code", str(m.get("id"))), f"{m.get('signal')} {_overlap(m.get('overlap'))}",
+             _evidence([m])] for m in near[:MAX_NEAR_MISS_ROWS]]
+    more = f" (the closest {MAX_NEAR_MISS_ROWS} of {num(len(near))}; data/curated/stats.json lists them)" if len(near) > MAX_NEAR_MISS_ROWS else ""
+    return [tag("h3", "Near misses"),
+            tag("p", f"Kept samples whose best benchmark candidate came within the judge's margin of the decision{more}."),
+            tag("div", table(["benchmark task", "source", "sample id", "signal (score)", "evidence"], rows), class_="scroll hits")]
 
 
 def _overlap(v) -> str:

@@ -12,8 +12,9 @@ program's docstring or comments). Kinds:
 - statement: the problem statement rewritten, with a different solution: contaminated;
 - hard_negative: a real exercise on the same topic as `task` that is a different task: clean;
 - clean, clean_stdlib: generic exercises that are no benchmark problem: clean.
-Split: problems are split by task id (held-out tasks never appear in calibration), clean
-records alternate.
+Split: problems are split by a hash of their task id (held-out tasks never appear in
+calibration); clean records alternate. Records that name a benchmark task in clean.txt are
+generic-looking exercises that are that task (a median of a list is HumanEval/47).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import zlib
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -51,8 +53,8 @@ def parse(path: Path) -> list[dict]:
 
 
 def held_out_tasks(records: list[dict]) -> set[str]:
-    tasks = sorted({r["task_id"] for r in records if r["task_id"]}, key=lambda t: int(t.split("/")[1]))
-    return set(tasks[1::2])
+    # by a hash of the task id, so that adding records of a new task moves no other task
+    return {r["task_id"] for r in records if r["task_id"] and zlib.crc32(r["task_id"].encode()) % 2}
 
 
 def main():

@@ -1,0 +1,133 @@
+"""What decontamination reads from a sample besides its n-grams, and the one calibrated decision
+that weighs the signals together.
+
+A problem statement lives in two places: in what the user asks (the instruction), and, when a
+whole program is given under a generic instruction ("Write the following python code."), in the
+program's docstrings and comments. `statement_text` reads both. `code_text` is the sample's code
+as the code-embedding signal sees it: docstrings and comments kept (they say what the code does),
+identifiers split into words (`largest_prime_factor`, `largestPrimeFactor` -> largest prime
+factor) so that a sentence embedding model reads code in any language as words.
+
+The decision (`Calibration`): one logistic model per (sample, benchmark problem) candidate over
+the signals' scores and how specific the benchmark solution is (a 3-line idiom matched by its
+structure says little), fitted on the labeled set in benchmarks/data/decontamination/ by
+benchmarks/decontamination_quality.py --calibrate and shipped as calibration/weights.json.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+WEIGHTS = Path(__file__).with_name("calibration") / "weights.json"
+
+# Docstrings, `#` comments (not C's `#include`/`#define`), `//` and `/* */` comments; one-line
+# strings are matched (and skipped) so that a `#` or `//` inside one is no comment.
+_COMMENT = re.compile(
+    r'"""([\s\S]*?)"""|\'\'\'([\s\S]*?)\'\'\''
+    r'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\''
+    r"|(?<![\w\"'])#(?!\s*(?:include|define|if|ifdef|ifndef|endif|else|pragma|undef)\b)([^\n]*)"
+    r"|//([^\n]*)|/\*([\s\S]*?)\*/"
+)
+_FENCED = re.compile(r"^[ \t]*(```+|~~~+)[^\n]*\n.*?^[ \t]*\1[ \t]*$", re.M | re.S)
+_STAR = re.compile(r"^[ \t]*\*+[ \t]?", re.M)
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Instructions that say nothing about the task: the statement is then in the code's comments
+_GENERIC = re.compile(r"^\W*(?:please\s+)?(?:write|give|show|generate|implement|create|complete|here is)\b.{0,40}"
+                      r"\b(?:code|program|function|snippet|script)\W*$", re.I | re.S)
+
+
+def comments(code: str) -> str:
+    """The prose of code: its docstrings and comments, in order, one line each."""
+    parts = []
+    for m in _COMMENT.finditer(code):
+        text = next((g for g in m.groups() if g is not None), None)
+        if text is None:  # a string
+            continue
+        text = _STAR.sub("", text).strip()
+        if text:
+            parts.append(" ".join(text.split()))
+    return "\n".join(parts)
+
+
+def statement_text(instruction: str, code: str) -> str:
+    """What a sample asks: its instruction (fenced code removed; nothing when it is generic) and
+    the prose of its code."""
+    asked = _FENCED.sub(" ", instruction).strip()
+    if _GENERIC.match(asked):
+        asked = ""
+    prose = comments(code) if code else ""
+    return "\n".join(x for x in (asked, prose) if x)
+
+
+def _words(m: re.Match) -> str:
+    return _CAMEL.sub(" ", m.group()).replace("_", " ")
+
+
+def code_text(code: str) -> str:
+    """Code for a sentence embedding model: identifiers split into words, whitespace folded."""
+    return " ".join(_IDENT.sub(_words, code).split())
+
+
+_LITERAL = re.compile(r"\b\d+(?:\.\d+)?\b|'[^'\n]{2,40}'|\"[^\"\n]{2,40}\"")
+_COMMON_LITERALS = frozenset(("0", "1", "2", "10", "100", "0.0", "1.0"))
+_WORD = re.compile(r"[A-Za-z][a-z0-9]*|[A-Z]+(?![a-z])")
+
+
+def literals(text: str) -> frozenset[str]:
+    """Distinctive literals (numbers other than the commonest, quoted strings): a rewrite keeps a
+    problem's examples (`13195 -> 29`), a different task on the same topic has its own."""
+    return frozenset(x.strip("'\"") for x in _LITERAL.findall(text)) - _COMMON_LITERALS
+
+
+def name_words(text: str) -> frozenset[str]:
+    """Lower-cased words of every identifier (snake_case and camelCase split)."""
+    return frozenset(w.lower() for w in _WORD.findall(text.replace("_", " ")))
+
+
+def shared_literals(sample: frozenset[str], problem: frozenset[str]) -> float:
+    """0..1: three shared distinctive literals or more is 1."""
+    return min(1.0, len(sample & problem) / 3)
+
+
+def specificity(n_tokens: int) -> float:
+    """How much a structural or code match with a solution of n normalized tokens says, 0..1:
+    `return len(s)` (5 tokens) almost nothing, a 60-token algorithm a lot."""
+    return min(1.0, math.log1p(n_tokens) / math.log1p(60))
+
+
+FEATURES = ("statement", "code", "statement_margin", "code_margin", "structure", "literals", "specificity",
+            "structure_x_specificity", "name")
+
+
+def features(statement: float, code: float, statement_margin: float, code_margin: float, structure: float,
+             shared: float, spec: float, name: float) -> list[float]:
+    """The model's inputs for one candidate. Margins are the candidate's score less the best score
+    of any other benchmark problem: a sample on a topic resembles several problems, a copy of one
+    problem resembles that one."""
+    return [statement, code, statement_margin, code_margin, structure, shared, spec, structure * spec, name]
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A logistic model over FEATURES; a candidate is contaminated when its probability reaches
+    `threshold`."""
+
+    weights: tuple[float, ...]
+    bias: float
+    threshold: float = 0.5
+
+    @classmethod
+    def load(cls, path: Path = WEIGHTS) -> Calibration:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        if tuple(data["features"]) != FEATURES:
+            raise ValueError(f"{path}: features {data['features']} are not {list(FEATURES)}")
+        return cls(tuple(float(w) for w in data["weights"]), float(data["bias"]), float(data.get("threshold", 0.5)))
+
+    def probability(self, x: list[float]) -> float:
+        z = self.bias + sum(w * v for w, v in zip(self.weights, x))
+        return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
