@@ -1054,13 +1054,15 @@ def probe_program_capabilities(worker) -> int:
 
 def main() -> None:
     """Started as `python -I -B -c BOOT` (BOOT in sandbox.py; no host path in /proc/1/cmdline);
-    argv: SCRATCH [--cgroup PROCS_FILE]... [--without LAYER]... (--without: tests of the
-    degraded path). SCRATCH is the work dir only where there is no mount namespace."""
+    argv: SCRATCH [--inbox DIR] [--cgroup PROCS_FILE]... [--without LAYER]... (--without: tests
+    of the degraded path). SCRATCH is the work dir only where there is no mount namespace; the
+    inbox holds the programs and checks the harness writes."""
     scratch, rest = sys.argv[1], sys.argv[2:]
-    options = {"--cgroup": [], "--without": []}
+    options = {"--cgroup": [], "--without": [], "--inbox": []}
     for flag, value in zip(rest[::2], rest[1::2]):
         options[flag].append(value)
     without = set(options["--without"])
+    inbox = (options["--inbox"] or [scratch])[0]
     layers: dict = {}
     for procs in options["--cgroup"]:  # before anything else: every later process inherits them
         try:
@@ -1078,7 +1080,7 @@ def main() -> None:
     else:  # PID 1 of the new pid namespace
         layers["namespaces"] = "user, mount, pid, network, ipc, uts, cgroup"
         try:
-            confine_filesystem(scratch)
+            confine_filesystem(inbox)
             work, keep = WORK_IN_NS, 1 << CAP_SYS_ADMIN
             layers["filesystem"] = ("a new read-only root: system libraries, the standard library, packages "
                                     f"{', '.join(ALLOWED_PACKAGES)}, devices null/zero/random, a few /etc files, "
@@ -1095,7 +1097,7 @@ def main() -> None:
         pass
     libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-    worker = Worker(work, layers, without, quota=work == WORK_IN_NS, inbox=INBOX_IN_NS if work == WORK_IN_NS else scratch)
+    worker = Worker(work, layers, without, quota=work == WORK_IN_NS, inbox=INBOX_IN_NS if work == WORK_IN_NS else inbox)
     layers["readable"] = read_paths() + ["/proc: its own stat, status, statm, fd; cpuinfo, meminfo, stat, loadavg, uptime"]
     left = probe_program_capabilities(worker)
     layers["capabilities"] = "all dropped" if left == 0 else f"unavailable: CapEff {left:x}"
