@@ -34,9 +34,12 @@ def _parse_value(value: str) -> Any:
     if not value.strip():
         return ""
     try:
-        return yaml.safe_load(value)
+        parsed = yaml.safe_load(value)
     except yaml.YAMLError:
         return value
+    if parsed is None and value.strip() not in ("null", "Null", "NULL", "~"):
+        return value  # `&x`, `!tag` or a lone comment: YAML syntax that leaves no value, not a null
+    return parsed
 
 
 def _parse_override(text: str) -> tuple[list[str], Any]:
@@ -420,6 +423,13 @@ def _expand_uses(raw: dict, recipe_path: Path | None, errors: list[str], yaml_ro
     if not isinstance(sources, list):
         return failed
     for i, src in enumerate(sources):
+        if (isinstance(src, dict) and "use" in src and (src["use"] is None or not str(src["use"]).strip())
+                and not src.get("adapter")):  # (a resolved recipe holds `use: null` beside its adapter)
+
+            errors.append(f"{origin}:{_line_of(yaml_root, ('sources', i, 'use'))}: sources[{i}].use: is empty; give the name "
+                          "of a data_sources entry (alchemist sources lists them), or the source's name, adapter and path")
+            failed.add(i)
+            continue
         if not (isinstance(src, dict) and src.get("use")):
             continue
         if src.get("adapter") and (src.get("path") or src.get("hf")):
@@ -552,7 +562,11 @@ def _parse(text: str, origin: str) -> tuple[Any, yaml.Node | None]:
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         if "'\\t'" in str(problem):
             problem += " (YAML indents with spaces, never tabs)"
+        if "expected <block end>" in str(e) and mark:
+            problem += (f" (is line {mark.line + 1} indented like the lines of its list or section? each item "
+                        "starts in the same column)")
         if "expected a single document" in str(e):
+
             problem += "; a recipe is one YAML document: remove the '---' line and what follows it"
         if "\u00a0" in text:
             problem += (f" (line {text.count(chr(10), 0, text.index(chr(0xA0))) + 1} holds a non-breaking space, U+00A0, "
