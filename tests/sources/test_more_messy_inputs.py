@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from alchemist.cli import main
+from tests.helpers import run_cli
 
 N = 10
 RECORDS = [{"instruction": f"Write f{i}, a function that returns {i}.", "output": f"def f{i}():\n    return {i}\n"}
@@ -370,3 +371,25 @@ def test_windows_1252_text_is_decoded(tmp_path, monkeypatch, capsys):
     assert main(["run", "r.yaml", "--stages", "ingest"]) == 0, capsys.readouterr().err
     messages = pq.read_table(tmp_path / "runs" / "t" / "data" / "ingested" / "a.parquet").column("messages").to_pylist()
     assert [m[0]["content"] for m in messages] == [r["instruction"] for r in rows]
+
+
+@pytest.mark.parametrize("files, text, expected", [
+    ({"d.json": pretty_array().replace("\n  }\n]", "\n  },\n]").encode()}, recipe("d.json", "alpaca"), (N, 0)),
+    ({"d.csv": ("sep=;\n" + csv_text(delimiter=";")).encode("cp1252")}, recipe("d.csv", "alpaca"), (N, 0)),
+    ({"d.jsonl": jsonl().encode()}, "name: t\nsources:\n  - d.jsonl\n", "sources[0]"),
+    ({"d.jsonl": jsonl().encode()}, OK + "seed: yes\n", "seed"),
+], ids=["json-trailing-comma", "excel-csv", "bare-string-source", "seed-yes"])
+def test_through_the_real_command_line(tmp_path, files, text, expected):
+    make(tmp_path, files)
+    (tmp_path / "r.yaml").write_text(text)
+    before = snapshot(tmp_path)
+    proc = run_cli("run", "r.yaml", "--stages", "ingest", cwd=tmp_path)
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert snapshot(tmp_path) == before
+    if isinstance(expected, str):
+        assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [proc.stderr.strip()], proc.stderr
+        assert proc.stderr.startswith("error: r.yaml:") and expected in proc.stderr
+        return
+    assert proc.returncode == 0, proc.stderr
+    stats = json.loads((tmp_path / "runs" / "t" / "data" / "ingested" / "a.stats.json").read_text())
+    assert (stats["read"], stats["ingested"], stats["malformed"]) == (expected[0], expected[0] - expected[1], expected[1])
