@@ -452,8 +452,9 @@ def iter_file(path: Path) -> Iterator[RawRecord]:
 
 
 def _opens_an_array_alone(src: _Source) -> bool:
-    """A `.jsonl` whose first line is a lone `[`: a JSON array written one item a line."""
-    return _head_text(src).lstrip(" \t\r\n\ufeff").split("\n", 1)[0].strip() == "["
+    """A `.jsonl` whose first line is a lone `[` or `{`: a JSON array written one item a line, or
+    pretty-printed objects one after another (what `jq '.[]'` writes)."""
+    return _head_text(src).lstrip(" \t\r\n\ufeff").split("\n", 1)[0].strip() in ("[", "{")
 
 
 def _head_text(src: _Source) -> str:
@@ -575,17 +576,29 @@ def _unfinished(line: str) -> bool:
 def _json_records(where: str, line: str) -> list[RawRecord]:
     """The record of one line; several when the line holds objects one after another."""
     try:
-        obj = json.loads(line)
+        obj = _loads(line)
     except json.JSONDecodeError as e:
         if "\x00" in line:
             return [RawRecord(where, error="NUL bytes (binary data), not a JSON record")]
         objects = _objects_in_a_row(line) if e.msg == "Extra data" else None
         if objects:
             return [RawRecord(where, data=o) for o in objects]
-        return [RawRecord(where, error=f"not valid JSON: {e.msg} at column {e.colno}")]
+        return [RawRecord(where, error=f"not valid JSON: {e.msg.removesuffix(' at')} at column {e.colno}")]
+
     except RecursionError:
         return [RawRecord(where, error="JSON nested too deeply")]
     return [_item(where, obj)]
+
+
+def _loads(text: str):
+    """json.loads of one line, also with a raw tab inside a string (writers that build JSON by
+    hand leave the code's tabs unescaped; on one line, what the string holds is plain)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        if not e.msg.startswith("Invalid control character") or "\x00" in text:
+            raise
+        return json.loads(text, strict=False)
 
 
 def _objects_in_a_row(line: str) -> list[dict] | None:
@@ -627,11 +640,13 @@ def _iter_json_document(src: _Source) -> Iterator[RawRecord]:
         try:
             doc = json.loads(text)
         except (json.JSONDecodeError, RecursionError):
+
             pass  # recovered below, item by item
         else:
             if isinstance(doc, dict):  # {"data": [...]} style wrappers
                 records = [k for k, v in doc.items() if isinstance(v, list) and v and all(isinstance(x, dict) for x in v)]
                 lists = [v for v in doc.values() if isinstance(v, list)]
+                lists = lists if lists == [[]] else []  # {"data": []} holds no record; {..., "tags": ["a"]} is one
                 if len(records) > 1:  # {"train": [...], "test": [...]}: never mix them up
                     yield RawRecord(str(path), error=f"one JSON object holding {len(records)} lists of records "
                                                      f"({', '.join(records[:5])}): which to read is unclear; "
@@ -667,7 +682,9 @@ def _item(where: str, obj) -> RawRecord:
 _JSON_STRING = r'"(?:[^"\\]|\\.)*"'
 # an object whose last key, after keys with plain values, opens the array of records
 _WRAPPER = re.compile(r"\{(?:[ \t\r\n]*" + _JSON_STRING + r"[ \t\r\n]*:[ \t\r\n]*(?:" + _JSON_STRING
-                      + r"|-?[0-9.eE+-]+|true|false|null)[ \t\r\n]*,)*[ \t\r\n]*" + _JSON_STRING + r"[ \t\r\n]*:[ \t\r\n]*\[")
+                      + r"|-?[0-9.eE+-]+|true|false|null)[ \t\r\n]*,)*[ \t\r\n]*" + _JSON_STRING
+                      + r"[ \t\r\n]*:[ \t\r\n]*\[(?=[ \t\r\n]*\{)")  # (an array of objects: `"tags": ["a"]` is a field)
+
 
 
 def _recover(path: Path, text: str, codec: str) -> Iterator[RawRecord]:

@@ -86,7 +86,16 @@ FILE_CASES = [
     ("csv-empty-cells-past-the-header", {"d.csv": csv_text(quoting=csv.QUOTE_ALL).replace('\n"\n', '\n",,\n').encode()},
      "d.csv", "alpaca", (N, 0)),
     # -- JSON lines --------------------------------------------------------------------------
-    ("jsonl-old-mac-cr-lines", {"d.jsonl": jsonl().replace("\n", "\r").encode()}, "d.jsonl", "alpaca", (N, 0)),
+    ("jsonl-jq-pretty-objects", {"d.jsonl": "".join(json.dumps({**r, "tags": ["code"]}, indent=2) + "\n" for r in RECORDS).encode()},
+     "d.jsonl", "alpaca", (N, 0)),
+    ("jsonl-jq-pretty-one-broken", {"d.jsonl": "".join(json.dumps(r, indent=2).replace('"output":', '"output"' if i == 3 else '"output":')
+                                                       + "\n" for i, r in enumerate(RECORDS)).encode()}, "d.jsonl", "alpaca", (N, 1)),
+    ("jsonl-raw-tabs-in-strings", {"d.jsonl": jsonl().replace("\\n    return", "\\n\\treturn").replace("\\t", "\t").encode()},
+     "d.jsonl", "alpaca", (N, 0)),
+    ("json-one-pretty-record-with-a-list-field", {"d.json": json.dumps({**RECORDS[0], "tags": ["a", "b"]}, indent=2).encode()},
+     "d.json", "alpaca", (1, 0)),
+    ("jsonl-old-mac-cr-lines",
+ {"d.jsonl": jsonl().replace("\n", "\r").encode()}, "d.jsonl", "alpaca", (N, 0)),
     ("jsonl-bom-on-every-line", {"d.jsonl": "".join("\ufeff" + json.dumps(r) + "\n" for r in RECORDS).encode()}, "d.jsonl", "alpaca", (N, 0)),
     ("jsonl-commas-after-lines", {"d.jsonl": jsonl().replace("}\n", "},\n").encode()}, "d.jsonl", "alpaca", (N, 0)),
     ("jsonl-that-is-an-array", {"d.jsonl": ("[\n" + jsonl().replace("}\n", "},\n").rstrip(",\n") + "\n]\n").encode()},
