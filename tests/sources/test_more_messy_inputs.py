@@ -187,7 +187,13 @@ FILE_CASES = [
     ("code-coding-line-too-late", {"pkg/geo.py": b"import os\n\n# -*- coding: latin-1 -*-\n" + MODULE.replace(b"box", "carré".encode("latin-1")),
                                    "pkg/ok.py": MODULE}, "pkg", "code_files", (2, 1)),
     ("code-utf8-bom-and-coding-line", {"pkg/a.py": codecs.BOM_UTF8 + b"# -*- coding: utf-8 -*-\n" + MODULE}, "pkg", "code_files", (1, 0)),
-    ("code-directory-named-like-a-file", {"pkg/fake.py/inner.py": MODULE, "pkg/ok.py": MODULE}, "pkg", "code_files", (2, 0)),
+    ("code-utf16-with-bom", {"pkg/a.py": ("\ufeff" + MODULE.decode()).encode("utf-16-le")}, "pkg", "code_files", (1, 0)),
+    ("code-executable-named-py", {"pkg/a.py": b"\x7fELF" + bytes(range(256)) * 4, "pkg/ok.py": MODULE}, "pkg", "code_files", (2, 1)),
+    ("code-one-file-too-big", {"a.py": MODULE * 40000}, "a.py", "code_files", ["source 'a'", "a.py", "over options.max_bytes"]),
+    ("code-cp1252-undeclared", {"pkg/a.py": MODULE.replace(b"box", b"\x93box\x94"), "pkg/ok.py": MODULE}, "pkg", "code_files", (2, 1)),
+    ("code-glob-over-a-tree", {"pkg/a.py": MODULE, "pkg/sub/b.py": MODULE, "pkg/README.md": b"# x\n"}, "'pkg/**'", "code_files", (2, 0)),
+    ("code-directory-named-like-a-file",
+ {"pkg/fake.py/inner.py": MODULE, "pkg/ok.py": MODULE}, "pkg", "code_files", (2, 0)),
 ]
 
 
