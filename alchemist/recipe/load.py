@@ -312,12 +312,27 @@ def _describe(err: dict, yaml_root, origin: str, flags: dict[tuple, str] | None 
             msg = _section_hint(loc, err.get("input"))
         elif err["type"] == "finite_number":
             msg = f"{err.get('input')!r} is not a number alchemist can use; give a finite number"
+        elif err["type"] in ("float_parsing", "int_parsing") and isinstance(err.get("input"), str):
+            msg = _number_hint(err["input"]) or msg
     if flag is not None:
         return f"--set {flag}: {where}: {msg}"
     return f"{origin}:{line}: {where}: {msg}" if line else f"{origin}: {where}: {msg}"
 
 
+def _number_hint(text: str) -> str | None:
+    """A number written the way a spreadsheet or a report writes it."""
+    t = text.strip()
+    if re.fullmatch(r"-?\d+,\d+", t):
+        return f"'{t}' is not a number: decimals take a dot, e.g. {t.replace(',', '.')}"
+    if re.fullmatch(r"-?\d+(\.\d+)?\s*%", t):
+        return f"'{t}' is not a number: give a fraction, e.g. {float(t.rstrip('% ')) / 100:g}"
+    if re.fullmatch(r"-?\d{1,3}(_\d{3})+", t) or re.fullmatch(r"-?\d{1,3}( \d{3})+", t):
+        return f"'{t}' is not a number: write it without separators, e.g. {re.sub(r'[_ ]', '', t)}"
+    return None
+
+
 def _deepest(errors: list[dict]) -> list[dict]:
+
     """One error per key, the one that matters. Drop an error at a key when another lies deeper
     under it (`bool | section` given a mapping: the section's error, not "should be a
     boolean"); of a union's errors at one key, keep the text one when YAML read text as a
@@ -487,7 +502,10 @@ def _semantic_errors(recipe: Recipe, recipe_path: Path | None, yaml_root, origin
             adapter = ADAPTERS.get(src.adapter)
             if not expand_paths(text, recipe_path, adapter):
                 why = no_match_reason(text, recipe_path, adapter.suffixes if adapter else RECORD_SUFFIXES, given.get(text, text))
-                err(("sources", i, "path"), f"no file matches '{given.get(text, text)}': {why}")
+                written = given.get(text, text)
+                shown = repr(written) if any(ord(ch) < 32 for ch in written) else f"'{written}'"  # one line
+                err(("sources", i, "path"), f"no file matches {shown}: {why}")
+
     if recipe.eval is not None:
         for j, name in enumerate(recipe.eval.benchmarks):
             if name not in KNOWN_BENCHMARKS and name not in recipe.eval.data:

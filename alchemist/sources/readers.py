@@ -150,14 +150,18 @@ def _path_typo(text: str) -> str | None:
     """What is wrong with a path that names nothing, when its text shows it."""
     name = os.path.basename(text.rstrip("/")) or text
     if text != text.strip():
-        return f"the path has spaces around it ({text!r}); remove them"
+        return f"the path has spaces or a line break around it ({text!r}); remove them"
+
     if re.match(r"^[a-z][a-z0-9+]*://", text, re.I):
         return ("a URL is not read; download the file and give its path, or give a Hugging Face dataset id "
                 "as `hf: org/name` instead of `path:`")
     if re.search(r"\$\{?[A-Za-z_]|%[A-Za-z_]+%", text):
         return ("environment variables are not expanded in a recipe; write the path out, or let the shell "
                 "expand it: --set 'sources.N.path=$VAR/...' with double quotes")
+    if re.search(r"\{[^{}]*,[^{}]*\}", text):
+        return "braces {a,b} are a shell's expansion, not a glob; give a list: path: [a, b]"
     if name[:1] in QUOTES or name[-1:] in QUOTES:
+
         return f"the path is wrapped in typographic quotes ({name[:1]} {name[-1:]}; pasted from a document?); use plain quotes or none"
     return None
 

@@ -172,6 +172,8 @@ FILE_CASES = [
     ("recursive-glob", {"in/x/a.jsonl": jsonl(RECORDS[:5]).encode(), "in/y/z/b.jsonl.gz": gzip.compress(jsonl(RECORDS[5:]).encode())},
      "in/**/*.jsonl*", "alpaca", (N, 0)),
     ("path-with-trailing-space", {"d.jsonl": jsonl().encode()}, "'d.jsonl '", "alpaca", ["sources[0].path", "space"]),
+    ("path-from-a-block-scalar", {"d.jsonl": jsonl().encode()}, "|\n      d.jsonl", "alpaca", ["sources[0].path", "'d.jsonl\\n'", "line break"]),
+    ("path-with-shell-braces", {"d.jsonl": jsonl().encode()}, "'{d,e}.jsonl'", "alpaca", ["sources[0].path", "give a list"]),
     ("path-with-env-variable", {"d.jsonl": jsonl().encode()}, "$DATA/d.jsonl", "alpaca", ["sources[0].path", "$DATA", "environment"]),
     ("same-file-named-twice", {"d.jsonl": jsonl().encode()}, "[d.jsonl, d.jsonl]", "alpaca", (N, 0)),
     ("glob-overlapping-a-name", {"in/d.jsonl": jsonl().encode()}, "[in/d.jsonl, 'in/*.jsonl']", "alpaca", (N, 0)),
@@ -301,7 +303,12 @@ RECIPE_CASES = [
     ("verify-timeout-zero", OK + "curate:\n  verify: {timeout: 0}\n", [], [":7:", "curate.verify.timeout", "greater than 0"]),
     ("path-is-a-device", "name: t\nsources:\n  - name: a\n    adapter: alpaca\n    path: /dev/null\n", [], [":5:", "not a regular file"]),
     ("path-list-nested", "name: t\nsources:\n  - name: a\n    adapter: alpaca\n    path: [[d.jsonl]]\n", [], [":5:", "sources[0].path[0]"]),
+    ("weight-decimal-comma", OK + "    weight: 1,5\n", [], [":6:", "sources[0].weight", "decimals take a dot, e.g. 1.5"]),
+    ("weight-percent-hint", OK + "    weight: 50 %\n", [], [":6:", "give a fraction, e.g. 0.5"]),
+    ("seed-with-thousands-spaces", OK + "seed: 1 000\n", [], [":6:", "seed", "without separators, e.g. 1000"]),
+    ("set-weight-decimal-comma", OK, ["sources.0.weight=0,5"], ["--set sources.0.weight=0,5", "e.g. 0.5"]),
     ("not-utf8-latin1",
+
  ("name: t\n# caf\u00e9\n" + SRC).encode("latin-1"), [], [":2:", "not UTF-8", "save the recipe as UTF-8"]),
 ]
 
