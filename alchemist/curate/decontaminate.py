@@ -194,8 +194,9 @@ def contamination(sample, index) -> dict | None:
     """The benchmark problems a sample (anything with `.messages`) overlaps, as a verdict detail
     `{"matches": [{"task_id", "field", "overlap"}, ...]}` (best first, at most MAX_MATCHES), or
     None when it is clean or there is no index. With a `Decontaminator` (every signal) each match
-    also names its `signal` (ngram, structure, embedding, judge; `overlap` is that signal's score)
-    and the detail carries `scores`, every signal's best score. All turns are matched as one text (system, every
+    also names its `signal` (ngram; calibrated, whose `overlap` is the decision's probability and
+    whose `scores` are every signal's score for that problem; structure when it decides alone;
+    judge) and the detail carries `scores`, every signal's best score. All turns are matched as one text (system, every
     user and every assistant turn), so a leak in an earlier answer is caught too."""
     if index is None:
         return None

@@ -70,3 +70,18 @@ def test_the_judge_as_a_pass_of_its_own():
     clean = Sample(source="t", messages=[{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."}])
     out = judge_near_misses([sample, clean], doubtful + [[]], [p], FakeClient("VERDICT: yes\nREASON: same"), JudgeSpec())
     assert out[0]["matches"][0]["judge"]["verdict"] == "same" and out[1] is None
+
+
+def test_calibrated_candidates_reach_the_judge_nearest_by_embedding_first():
+    problems = load_benchmark("humaneval")[:2]
+    sample = Sample(source="t", messages=[{"role": "user", "content": "Check two numbers."},
+                                          {"role": "assistant", "content": "```python\nprint(1)\n```"}])
+    far = {"task_id": problems[0].task_id, "field": "calibrated", "overlap": 0.45, "signal": "calibrated",
+           "scores": {"statement": 0.55, "code": 0.5}}
+    near = {"task_id": problems[1].task_id, "field": "calibrated", "overlap": 0.42, "signal": "calibrated",
+            "scores": {"statement": 0.6, "code": 0.81}}
+    client = FakeClient("VERDICT: yes\nREASON: same")
+    found = [[]]
+    Judge(client, JudgeSpec(max_candidates=1)).decide([sample], found, [[far, near]], {p.task_id: p for p in problems})
+    assert len(client.requests) == 1 and f"({problems[1].task_id})" in client.requests[0].messages[0]["content"]
+    assert found[0][0]["task_id"] == problems[1].task_id and found[0][0]["field"] == "judge (calibrated)"
