@@ -60,8 +60,8 @@ class EmbeddingSignalSpec(Strict):
     threshold: float = Field(0.75, gt=0, le=1, description="Not used since the signals decide together (the calibrated "
                                                            "decision's threshold is in curate/calibration/weights.json); "
                                                            "recipes that set it still load.")
-    # 0.5: about 3% of an ordinary corpus (benchmarks/corpus.py) is re-scored by the full model,
-    # and 89-92% of the rewritten and translated evaluation cases reach it
+    # 0.5: about 6% of an ordinary corpus (benchmarks/corpus.py: instruction or docstrings) is
+    # re-scored by the full model, and 94% of the labeled copies (benchmarks/data/decontamination) reach it
     shortlist: float = Field(0.5, gt=-1, le=1, description="Static-embedding cosine similarity (a table distilled from the "
                                                             "model; the mean of generic instructions removed) from which a sample "
                                                             "is re-scored by the full model.")
