@@ -200,13 +200,13 @@ class HFBackend:
         return self._tok.apply_chat_template(request.messages, tokenize=False, add_generation_prompt=True)
 
     def _stop_check(self, stops: tuple[str, ...]):
-        """A row stops once the text of its last few tokens holds a stop string (a stop string is
-        shorter than this many tokens: every token decodes to at least one character)."""
+        """A row stops once its text holds a stop string after its leading whitespace: a model that
+        opens with a newline (many do after a pre-filled tag) has not answered yet, so a newline
+        stop string must not end it there."""
         if not stops:
             return None
-        window = max(len(s) for s in stops) + 2
         tok = self._tok
-        return lambda r, tokens: any(s in tok.decode(tokens[-window:], skip_special_tokens=True) for s in stops)
+        return lambda r, tokens: any(s in tok.decode(tokens, skip_special_tokens=True).lstrip() for s in stops)
 
     def generate(self, requests: list[ChatRequest], on_result=None) -> list[ChatResult]:
         self._load()
@@ -236,8 +236,10 @@ class HFBackend:
 
     @staticmethod
     def _cut(text: str, stops: tuple[str, ...]) -> str:
-        """The text before the first stop string (generation halts once one is written)."""
+        """The text before the first stop string after its leading whitespace (generation halts
+        once one is written)."""
+        lead = len(text) - len(text.lstrip())
         for stop in stops:
-            if stop in text:
-                text = text[: text.index(stop)]
+            if stop in text[lead:]:
+                text = text[: lead + text[lead:].index(stop)]
         return text

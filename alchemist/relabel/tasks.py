@@ -74,6 +74,14 @@ def _examples() -> set[str]:
     return {_norm(line[2:]) for line in text.splitlines() if line.startswith("- ")}
 
 
+def _prefill(sample: Sample) -> str:
+    """The words the request pre-fills after `<prompt>` (its last, assistant turn), which a
+    continuation does not repeat."""
+    last = alchemist_prompt_request(sample)[-1]
+    text = last["content"]
+    return text.split("<prompt>", 1)[1].strip() if last["role"] == "assistant" and "<prompt>" in text else ""
+
+
 def _restates(prompt: str, instruction: str) -> bool:
     """Most of the prompt's content words (4+ letters, beyond the usual request words) come from
     the request: it repeats the task instead of describing the answer."""
@@ -82,8 +90,22 @@ def _restates(prompt: str, instruction: str) -> bool:
     return len(words) >= 3 and sum(w in asked for w in words) >= 0.7 * len(words)
 
 
+def _ungrounded(prompt: str, sample: Sample) -> bool:
+    """Fewer than a third of the prompt's content words (5+ letters, beyond the usual request
+    words; matched by their stem) occur anywhere in the sample's request or answer. Lenient on
+    purpose: a prompt may name an approach or style the sample does not spell out."""
+    words = [w for w in _norm(prompt).split() if len(w) >= 5 and w not in _REQUEST_WORDS]
+    text = _norm(f"{sample.instruction} {sample.response}")
+    found = sum(w[: max(5, len(w) - 2)] in text for w in words)
+    return len(words) >= 3 and found < len(words) / 3
+
+
 _REQUEST_WORDS = {"please", "write", "generate", "provide", "code", "following", "task", "function", "program", "your",
-                  "that", "this", "with", "using", "example", "python", "javascript", "java", "rust", "golang"}
+                  "that", "this", "with", "using", "example", "python", "javascript", "java", "rust", "golang",
+                  "should", "which", "their", "given", "returns", "return", "takes", "include", "including",
+                  "attempt", "concept", "approach", "style", "output", "expected", "comments", "explanation", "tests", "within", "about",
+                  "there", "where", "other", "every", "algorithm", "solution", "implement", "implements", "implementation",
+                  "great", "needed", "simple", "efficient", "clear", "concise", "short"}
 
 
 def _norm(text: str) -> str:
@@ -136,8 +158,16 @@ def parse_alchemist_prompt(answer: str, sample: Sample, min_words: int, max_word
     request's own words `restates_task`; one that names a programming language other than the
     sample's is `wrong_language`."""
     normalized = answer.replace("\u2019", "'").replace("\u2018", "'")
+    if _REFUSAL.search(_tag(normalized, "prompt") or normalized):
+        return None, "refusal"
+    body = normalized.lstrip()
+    if "<prompt>" not in normalized.lower() and body[:1].islower() or body[:1] in (",", ";", "("):
+        # a continuation of the pre-filled start ("... code" + " to parse ..."): put the start back. An
+        # answer in a new turn (servers that do not continue the turn) starts a sentence of its own.
+        start = _prefill(sample)
+        normalized = f"{start} {body}" if start else normalized
     if "</prompt>" in normalized.lower() and "<prompt>" not in normalized.lower():
-        normalized = "<prompt>" + normalized  # the continuation of a pre-filled `<prompt>`
+        normalized = "<prompt>" + normalized
     elif "<prompt>" in normalized.lower() and "</prompt>" not in normalized.lower() and "\n\n" not in normalized.strip():
         normalized += "</prompt>"  # stopped at the closing tag, which the stop string removes
     prompt = _tag(normalized, "prompt")
@@ -164,6 +194,8 @@ def parse_alchemist_prompt(answer: str, sample: Sample, min_words: int, max_word
         return None, "copies_example"
     if _restates(prompt, sample.instruction):
         return None, "restates_task"
+    if _ungrounded(prompt, sample):
+        return None, "ungrounded"  # about something the sample never mentions (a small model's made-up task)
     named = languages_named(prompt)
     if sample.language and named and sample.language not in named:
         return None, "wrong_language"  # "Please generate Python code" for a JavaScript answer

@@ -64,8 +64,14 @@ def test_finish_reason_says_when_max_new_tokens_cut_the_answer(tiny_model):
     prompts = [[{"role": "user", "content": f"Write code number {i}"}] for i in range(3)]
     cut = backend.generate([ChatRequest(m, Sampling(max_tokens=6)) for m in prompts])
     assert all(r.finish_reasons == ["length"] and r.truncated for r in cut)  # a random model never says EOS
-    stopped = backend.generate([ChatRequest(m, Sampling(max_tokens=6, stop=("\n",))) for m in prompts])
-    assert all(r.finish_reasons == ["stop"] and not r.truncated for r in stopped)
+    # a stop string each answer writes (its first visible character): the answer stops there, cut before it
+    stops = [r.text.strip()[:1] for r in cut]
+    for m, stop, whole in zip(prompts, stops, cut):
+        if not stop:
+            continue
+        [r] = backend.generate([ChatRequest(m, Sampling(max_tokens=6, stop=(stop,)))])
+        assert r.finish_reasons == ["stop"] and not r.truncated
+        assert whole.text.startswith(r.text) and stop not in r.text.strip()
 
 
 def test_new_weights_at_the_same_path_are_not_answered_from_the_cache(tiny_model, tmp_path):
@@ -152,3 +158,10 @@ def test_sampling_with_a_seed_repeats_and_answers_n_choices(tiny_model):
     a, b = backend.generate([req])[0], backend.generate([req])[0]
     assert len(a.texts) == 3 and a.texts == b.texts
     assert len(set(a.texts)) > 1  # three draws from a random model's wide distribution differ
+
+
+def test_a_stop_string_counts_after_the_answers_leading_whitespace():
+    """A model that opens with a newline (common after a pre-filled tag) has not answered yet."""
+    assert HFBackend._cut("\nPlease write Go code.\nMore", ("\n",)) == "\nPlease write Go code."
+    assert HFBackend._cut("Please</prompt> tail", ("</prompt>", "\n")) == "Please"
+    assert HFBackend._cut("  \n ", ("\n",)) == "  \n "

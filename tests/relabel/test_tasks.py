@@ -87,10 +87,10 @@ def test_alchemist_prompt_chatter_that_cannot_be_cut_is_rejected(answer):
 @pytest.mark.parametrize("answer", [
     "Please generate Python code for the following task and attempt to use the Bellman-Ford algorithm.",
     "Please provide a Python code example for the following task including the distances it returns.",
-    "Please write Python code that reads input and prints an error if the value can't be parsed.",
+    "Please write Python code that fills the distance of each vertex and prints an error if the graph can't be read.",
     "Here is a graph as an adjacency list; write Python code that relaxes every edge with Bellman-Ford.",
     "Great care is needed: write Python code, with comments, that uses the Bellman-Ford algorithm.",
-    "Write Python code that handles the case where the source is sorry-looking data, using a dictionary.",
+    "Write Python code that handles the case where the source vertex is sorry-looking data, using a distance dictionary.",
 ])
 def test_alchemist_prompt_good_prompts_stay_accepted(answer):
     for wrapped in (answer, f"<prompt>{answer}</prompt>"):
@@ -171,6 +171,8 @@ def _sample(language: str, response: str = "```js\nconst add = (a, b) => a + b;\
     ("Please answer the task with a one-line function and an example call.", "rust", None),  # names none: fine
     ("Your task: add two numbers and return their total.", "javascript", None),
     ("Your task: Calculate the distance between two numbers.", "javascript", "restates_task"),
+    # a made-up task: nothing of it is in the sample
+    ("Please write JavaScript code to find the maximum sum of a contiguous subarray.", "javascript", "ungrounded"),
     # the template's own example, repeated: it describes another answer
     ("Please generate Python code for the following task and attempt to use the concept of Dynamic Programming.", "python",
      "copies_example"),
@@ -182,23 +184,28 @@ def test_prompt_naming_another_language_or_copying_the_example_is_rejected(answe
     assert reason == why and (prompt is None) == (why is not None)
 
 
-@pytest.mark.parametrize("answer", [
-    "Please write a short JavaScript arrow function for the following task.",  # cut at the newline: bare line
-    "Please write a short JavaScript arrow function for the following task.</prompt>",  # the pre-filled tag's continuation
-    "<prompt>Please write a short JavaScript arrow function for the following task.",  # a new turn, stopped at </prompt>
+ARROW = "Please write a short JavaScript arrow function for the following task."
+
+
+@pytest.mark.parametrize("answer, expected", [
+    # the continuation of the pre-filled "<prompt>Please write JavaScript code", cut at its newline
+    (" for the following task as a short arrow function.", "Please write JavaScript code for the following task as a short arrow function."),
+    (ARROW, ARROW),  # a new turn that wrote the prompt alone
+    (ARROW + "</prompt>", ARROW),
+    ("<prompt>" + ARROW, ARROW),  # a new turn, stopped at </prompt>
 ])
-def test_continuations_of_the_prefilled_tag_are_read(answer):
+def test_continuations_of_the_prefilled_tag_are_read(answer, expected):
     from alchemist.relabel.tasks import parse_alchemist_prompt
 
     prompt, reason = parse_alchemist_prompt(answer, _sample("javascript"), 4, 80)
-    assert reason is None and prompt == "Please write a short JavaScript arrow function for the following task."
+    assert reason is None and prompt == expected
 
 
 def test_the_prompt_request_prefills_the_tag_and_names_the_language():
     from alchemist.relabel.tasks import alchemist_prompt_request, stop_strings
 
     messages = alchemist_prompt_request(_sample("javascript"))
-    assert messages[-1] == {"role": "assistant", "content": "<prompt>"}
+    assert messages[-1] == {"role": "assistant", "content": "<prompt>Please write JavaScript code"}
     assert "### Answer (JavaScript)" in messages[1]["content"]
     assert stop_strings("alchemist_prompt", True) == ("</prompt>", "\n")
     assert stop_strings("alchemist_prompt", False) == ("</prompt>",) and stop_strings("code_review", True) == ()
