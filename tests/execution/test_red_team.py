@@ -344,6 +344,29 @@ def test_the_sanitizer_stays_linear_on_hostile_answers(monkeypatch):
     assert sanitize_mod.sanitize("[" * 300000, "f")
 
 
+def test_fences_are_found_as_the_regexes_find_them_in_linear_time():
+    """The sanitizer's fence scan gives what alchemist.code's FENCE_RE / UNCLOSED_FENCE_RE give
+    (random answers built from fence-like lines), without their search from every opening line
+    (20,000 unclosed fences took those 8 minutes)."""
+    import random
+
+    from alchemist.code import FENCE_RE, UNCLOSED_FENCE_RE
+    from alchemist.evaluate.sanitize import fenced_blocks, sanitize
+
+    rng = random.Random(7)
+    pieces = ["```", "```python", "````", "~~~", "~~~py", " ```", "```  ", "\t```", "x = 1", "def f():", "  return 2",
+              "", "text ```", "```js extra", "``` python", "`````py"]
+    for _ in range(3000):
+        text = "\n".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) + rng.choice(["", "\n"])
+        closed, unclosed = fenced_blocks(text)
+        assert closed == [(m.group(2), m.group(3)) for m in FENCE_RE.finditer(text)], text
+        if not closed:
+            u = UNCLOSED_FENCE_RE.search(text)
+            assert unclosed == ((u.group(2), u.group(3)) if u else None), text
+    for hostile in ("```" * 60000, "```python\n" * 20000, "`" * 200000 + "\nx\n", "\n".join("`" * i for i in range(3, 600))):
+        assert isinstance(sanitize(hostile, "f"), str)
+
+
 # ------------------------------------------------------------------ class 2: the same worker
 
 HUMANEVAL_20 = [f"HumanEval/{i}" for i in range(0, 160, 8)]
