@@ -275,8 +275,9 @@ class _Source:
             self.head = fh.read(HEAD_BYTES)
             self.head_problem = self.problem(fh)  # damage within the first bytes
         self.encoding = sniff_encoding(self.head)
-        if self.encoding == "utf-8" and legacy_8bit(self.head):
-            self.encoding = "cp1252"
+        # UTF-8 whose other bytes are lone Windows-1252 characters: those are read as such (a
+        # later stretch of real UTF-8 still decodes as UTF-8, never as mojibake)
+        self.legacy = self.encoding == "utf-8" and legacy_8bit(self.head)
 
     def open(self) -> io.BufferedReader:
         if self.gzipped:
@@ -291,7 +292,7 @@ class _Source:
 
     def text(self, fh, newline: str | None) -> io.TextIOWrapper:
         enc = "utf-8-sig" if self.encoding == "utf-8" else self.encoding
-        return io.TextIOWrapper(fh, encoding=enc, errors=_MARK, newline=newline)
+        return io.TextIOWrapper(fh, encoding=enc, errors=_LONE_CP1252 if self.legacy else _MARK, newline=newline)
 
 
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8"),
@@ -342,6 +343,22 @@ def sniff_encoding(head: bytes) -> str:
 _MARK = "alchemist-mark-undecodable"
 codecs.register_error(_MARK, lambda e: ("".join(chr(0xDC00 + b) for b in e.object[e.start : e.end]), e.end))
 _MARKED = re.compile("[\udc00-\udcff]")
+
+
+def _lone_cp1252(e: UnicodeDecodeError) -> tuple[str, int]:
+    """Undecodable bytes that stand alone among ASCII as Windows-1252 characters (é, “, ”);
+    others marked as by _MARK."""
+    data, out = e.object, []
+    for k in range(e.start, e.end):
+        b = data[k]
+        alone = (k == 0 or data[k - 1] < 0x80) and (k + 1 >= len(data) or data[k + 1] < 0x80)
+        out.append(bytes([b]).decode("cp1252") if alone and b >= 0x80 and b not in _CP1252_UNDEFINED else chr(0xDC00 + b))
+    return "".join(out), e.end
+
+
+_LONE_CP1252 = "alchemist-lone-cp1252"
+codecs.register_error(_LONE_CP1252, _lone_cp1252)
+
 
 _MAGIC = ((b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"),
           (b"PK\x03\x04", "a zip archive"), (b"%PDF", "a PDF document"), (b"\x7fELF", "an executable"),
@@ -542,8 +559,10 @@ def _jsonl_lines(src: _Source, ended: list) -> Iterator[tuple[int, str | None, R
                 try:
                     line = raw.decode("utf-8")
                 except UnicodeDecodeError as e:
-                    yield lineno, None, RawRecord(f"{path}:{lineno}", error=f"not valid UTF-8 ({e.reason} at byte {e.start})")
-                    continue
+                    line = raw.decode("utf-8", errors=_LONE_CP1252) if src.legacy else None
+                    if line is None or _MARKED.search(line):
+                        yield lineno, None, RawRecord(f"{path}:{lineno}", error=f"not valid UTF-8 ({e.reason} at byte {e.start})")
+                        continue
                 if line.isspace():
                     continue
                 line = line.removeprefix("\ufeff")  # on any line: files joined with `cat` keep their BOMs

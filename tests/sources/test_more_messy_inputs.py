@@ -415,3 +415,19 @@ def test_through_the_real_command_line(tmp_path, files, text, expected):
     assert proc.returncode == 0, proc.stderr
     stats = json.loads((tmp_path / "runs" / "t" / "data" / "ingested" / "a.stats.json").read_text())
     assert (stats["read"], stats["ingested"], stats["malformed"]) == (expected[0], expected[0] - expected[1], expected[1])
+
+
+def test_windows_1252_bytes_and_later_utf8_each_decode_as_they_are(tmp_path, monkeypatch, capsys):
+    """A lone 8-bit byte early on does not turn the file into Windows-1252: real UTF-8 further
+    down (past the sniffed head) still reads as UTF-8, never as mojibake."""
+    first = json.dumps(smart(0), ensure_ascii=False).encode("cp1252") + b"\n"
+    filler = [{"instruction": f"Pad {i} " + "x" * 400, "output": "def f():\n    return 0\n"} for i in range(200)]
+    last = {"instruction": "Écris f, déjà “fini”.", "output": "def f():\n    return 1\n"}
+    data = first + jsonl(filler).encode() + (json.dumps(last, ensure_ascii=False) + "\n").encode("utf-8")
+    make(tmp_path, {"d.jsonl": data})
+    (tmp_path / "r.yaml").write_text(recipe("d.jsonl", "alpaca"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "r.yaml", "--stages", "ingest"]) == 0, capsys.readouterr().err
+    messages = pq.read_table(tmp_path / "runs" / "t" / "data" / "ingested" / "a.parquet").column("messages").to_pylist()
+    assert len(messages) == 202
+    assert messages[0][0]["content"] == smart(0)["instruction"] and messages[-1][0]["content"] == last["instruction"]
