@@ -143,9 +143,10 @@ def test_a_test_that_cannot_cross_as_plain_data_runs_in_process(tmp_path):
                                                  {"task_id": 116, "solution": "def max_height(node):\n    return 2"}])
     results = evaluate(bench, bench.eval_problems(data), tmp_path / "o", samples=samples)
     task = results["tasks"]["mbpp/116"]
-    assert [s["status"] for s in task["samples"]] == ["passed", "failed"]
+    assert [s["status"] for s in task["samples"]] == ["unverified", "failed"]
     assert task["checks"] == "in_process" and "not plain data" in task["checks_reason"]
-    assert results["verdicts"] == {"outside_the_program": 0, "in_process": 1, "in_process_tasks": ["mbpp/116"]}
+    assert results["verdicts"] == {"outside_the_program": 0, "in_process": 1, "in_process_tasks": ["mbpp/116"],
+                                   "unverified_tasks": ["mbpp/116"]}
 
 
 class FlakyClient:
