@@ -63,7 +63,7 @@ def test_tiny_report_lists_contamination_with_task_ids(tiny_run):
 @pytest.mark.slow
 def test_rerun_skips_unchanged_stages_and_redoes_changed_ones(tiny_run):
     out, _ = tiny_run
-    r = run_cli("run", "recipes/tiny.yaml", "--set", f"output_dir={out}")
+    r = run_cli("run", "recipes/tiny.yaml", "--set", f"output_dir={out}", timeout=1800)  # a loaded machine is slow
     assert r.returncode == 0, r.stderr
     for stage in ("ingest", "curate", "relabel", "mix", "train", "eval", "leaderboard", "report"):
         assert re.search(rf"{stage}\s+skipped in [0-9.]+s: unchanged", r.stderr), (stage, r.stderr)
@@ -266,7 +266,7 @@ def test_killed_in_every_stage_resumes_to_the_uninterrupted_result(tiny_run, tmp
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    r = run_cli("run", "recipes/tiny.yaml", "--set", f"output_dir={out}")
+    r = run_cli("run", "recipes/tiny.yaml", "--set", f"output_dir={out}", timeout=1800)  # a loaded machine is slow
     assert r.returncode == 0, r.stderr
     statuses = {k: v["status"] for k, v in json.loads((out / "run.json").read_text())["stages"].items()}
     assert set(statuses.values()) <= {"done", "skipped"}, statuses
