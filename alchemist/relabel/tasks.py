@@ -94,7 +94,8 @@ def _ungrounded(prompt: str, sample: Sample) -> bool:
     """Fewer than a third of the prompt's content words (5+ letters, beyond the usual request
     words; matched by their stem) occur anywhere in the sample's request or answer. Lenient on
     purpose: a prompt may name an approach or style the sample does not spell out."""
-    words = [w for w in _norm(prompt).split() if len(w) >= 5 and w not in _REQUEST_WORDS]
+    languages = set(_LANGUAGE_NAMES) | {_norm(v) for v in _DISPLAY.values()}
+    words = [w for w in _norm(prompt).split() if len(w) >= 5 and w not in _REQUEST_WORDS and w not in languages]
     text = _norm(f"{sample.instruction} {sample.response}")
     found = sum(w[: max(5, len(w) - 2)] in text for w in words)
     return len(words) >= 3 and found < len(words) / 3
