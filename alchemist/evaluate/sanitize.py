@@ -18,12 +18,10 @@ doctest/unittest/pytest runners.
 from __future__ import annotations
 
 import ast
-import bisect
 import re
-from collections import defaultdict
 from functools import lru_cache
 
-from alchemist.code import LANGUAGE_ALIASES
+from alchemist.code import LANGUAGE_ALIASES, fenced_blocks
 
 PARSE_ATTEMPTS = 40  # parses per block, at most (see _parse_prefix)
 MAX_ANSWER = 200_000  # characters of an answer looked at; a longer one is cut (models do not write more)
@@ -31,54 +29,6 @@ _USAGE_CALLS = {"print", "input", "exit", "quit", "breakpoint", "help"}
 _RUNNERS = re.compile(r"^(doctest|unittest|pytest)\b")
 _RUNNER_NAMES = re.compile(r"^(test|main$|run$|demo|example)", re.I)  # an answer's functions that run the code
 _CODE_START = re.compile(r"^(from\s+\w[\w.]*\s+import\b|import\s+\w|def\s+\w|async\s+def\s+\w|class\s+\w|@\w|\w+\s*(:[^=]+)?=[^=])")
-
-
-_FENCE_LINE = re.compile(r"[ \t]*(```+|~~~+)[ \t]*([\w+#.-]*)")
-_CLOSING_LINE = re.compile(r"[ \t]*(```+|~~~+)[ \t]*")
-_TAG = re.compile(r"[ \t]*([\w+#.-]*)")
-
-
-def fenced_blocks(text: str) -> tuple[list[tuple[str, str]], tuple[str, str] | None]:
-    """(language tag, body) of each closed fence, as `FENCE_RE.finditer` finds them, and the first
-    unclosed one as `UNCLOSED_FENCE_RE` would, in O(n log n): those regexes look for a closing
-    line from every opening one, so an answer of many unclosed fences cost minutes (20,000 of them:
-    8 minutes). Here each opening line finds its closing line (the same marker alone on a line) by
-    bisection in the list of such lines."""
-    lines = text.split("\n")
-    starts, at = [], 0  # the offset of each line
-    for line in lines:
-        starts.append(at)
-        at += len(line) + 1
-    closers: dict[str, list[int]] = defaultdict(list)
-    for i, line in enumerate(lines):
-        m = _CLOSING_LINE.fullmatch(line)
-        if m:
-            closers[m.group(1)].append(i)
-    blocks, unclosed, i = [], None, 0
-    while i < len(lines) - 1:  # an opening line ends with a newline
-        m = _FENCE_LINE.match(lines[i])
-        if m is None:
-            i += 1
-            continue
-        marker, j = m.group(1), None
-        for length in range(len(marker), 2, -1):  # as the regex backtracks: ```` may open a ``` block
-            after = closers.get(marker[:length], [])
-            k = bisect.bisect_right(after, i)
-            if k < len(after):
-                j = after[k]
-                break
-        if j is not None:
-            tag = _TAG.match(lines[i], m.start(1) + length).group(1)
-            blocks.append((tag, text[starts[i + 1]:starts[j]]))
-            i = j + 1
-        else:
-            unclosed = unclosed or (m.group(2), text[starts[i + 1]:])
-            i += 1
-    if unclosed is None and blocks:  # what UNCLOSED_FENCE_RE.search finds: the first opening line
-        first = next(i for i in range(len(lines) - 1) if _FENCE_LINE.match(lines[i]))
-        m = _FENCE_LINE.match(lines[first])
-        unclosed = (m.group(2), text[starts[first + 1]:])
-    return blocks, unclosed
 
 
 def _blocks(text: str) -> list[str]:
