@@ -179,7 +179,7 @@ def _carry_over(previous: Path, out: Path, name: str, fp: str) -> dict | None:
         stats = json.loads(stats_path.read_text())
     except ValueError:
         return None
-    if stats.get("fingerprint") != fp:
+    if not isinstance(stats, dict) or stats.get("fingerprint") != fp:  # not what ingest wrote: read the source again
         return None
     try:
         os.link(shard, out / shard.name)

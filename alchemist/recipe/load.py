@@ -539,7 +539,9 @@ def _output_dir_problem(run_dir: Path) -> str | None:
     probe = run_dir
     while not probe.exists():
         probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+    if not probe.is_dir():
+        return f"'{probe}' is a file, not a folder; output_dir cannot lie below it; choose another output_dir"
+    if not os.access(probe, os.W_OK | os.X_OK):
         return f"'{probe}' is not writable; choose an output_dir you can write to"
     return None
 
