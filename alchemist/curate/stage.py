@@ -166,7 +166,11 @@ def _reset_if_layout_changed(work: Path, spec: CurateSpec, shards: list[Path]) -
 
     layout = {"workers": workers_for(spec), "executor": spec.executor.type, "shards": [s.name for s in shards]}
     path = work / "layout.json"
-    if path.is_file() and json.loads(path.read_text()) != layout:
+    try:
+        previous = json.loads(path.read_text()) if path.is_file() else layout
+    except (OSError, ValueError):  # damaged by hand or by a disk: its markers cannot be trusted either
+        previous = None
+    if previous != layout:
         for child in work.iterdir():
             if child.name != ".fingerprint":
                 shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink()

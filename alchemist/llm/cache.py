@@ -7,6 +7,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from alchemist.errors import UserError
 from alchemist.llm.types import ChatResult
 
 
@@ -16,9 +17,14 @@ class ResultCache:
         self.path = path
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, model TEXT, value TEXT)")
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, model TEXT, value TEXT)")
+        except sqlite3.DatabaseError as e:
+            self._db.close()
+            raise UserError(f"{path}: not an answer cache alchemist can read ({e}); delete it and rerun "
+                            "(its answers are asked again)") from None
 
     def get_many(self, keys: list[str]) -> dict[str, ChatResult]:
         out: dict[str, ChatResult] = {}
