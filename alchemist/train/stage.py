@@ -6,6 +6,8 @@ in the stage's work directory, so a killed run resumes where it stopped.
 
 from __future__ import annotations
 
+import ctypes
+import signal
 from pathlib import Path
 
 
@@ -68,6 +70,14 @@ class Train:
         return launched(cmd, out, ctx.say)
 
 
+def die_with_parent() -> None:
+    """In a launched process (a launcher or a training rank): SIGKILL when its parent dies."""
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux
+        pass
+
+
 def launched(cmd: list[str], out: Path, say) -> dict:
     """Run the training processes through their launcher; rank 0's report is the stage's stats."""
     import json
@@ -77,7 +87,9 @@ def launched(cmd: list[str], out: Path, say) -> dict:
     from alchemist.errors import UserError
 
     say(f"launching: {shlex.join(cmd)}")
-    code = subprocess.run(cmd).returncode
+    # the launcher is exec'd, not forked by Python, so the pipeline's fork hook never reaches it:
+    # ask for SIGKILL when alchemist dies (kept across exec), as every other worker has
+    code = subprocess.run(cmd, preexec_fn=die_with_parent).returncode
     if code == 2:
         raise UserError("train: a training process stopped on a recipe problem (its message is above)")
     if code != 0:

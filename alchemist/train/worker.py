@@ -16,7 +16,10 @@ from alchemist.errors import UserError
 
 def main(argv: list[str]) -> int:
     from alchemist.train.spec import TrainSpec
+    from alchemist.train.stage import die_with_parent
     from alchemist.train.trainer import rank, train
+
+    die_with_parent()  # a rank outlives neither its launcher nor a kill -9 of the run
 
     if len(argv) not in (4, 5):
         print(__doc__, file=sys.stderr)
