@@ -91,8 +91,8 @@ WORKER_FAILED = "sandbox worker failed"
 LAYERS = ("namespaces", "filesystem", "capabilities", "landlock", "seccomp", "cgroups")
 CGROUP_FS = Path("/sys/fs/cgroup")
 # The zygote's source comes on stdin, so /proc/1/cmdline of a worker shows no host path
-BOOT = ("import sys, json; c = json.loads(sys.stdin.buffer.readline()); sys.argv = c['argv']; "
-        "exec(compile(c['src'], 'zygote.py', 'exec'), {'__name__': '__main__'})")
+BOOT = ("import sys, json; c = json.loads(sys.stdin.buffer.readline()); sys.argv = c.pop('argv'); "
+        "exec(compile(c.pop('src'), 'zygote.py', 'exec'), {'__name__': '__main__'})")
 
 
 @dataclass(frozen=True)

@@ -1073,12 +1073,15 @@ def probe_program_capabilities(worker) -> int:
     return int(out or b"-1")
 
 
-def main() -> None:
+def start() -> "Worker":
     """Started as `python -I -B -c BOOT` (BOOT in sandbox.py; no host path in /proc/1/cmdline);
     argv: SCRATCH [--inbox DIR] [--cgroup PROCS_FILE]... [--without LAYER]... (--without: tests
     of the degraded path). SCRATCH is the work dir only where there is no mount namespace; the
-    inbox holds the programs and checks the harness writes."""
+    inbox holds the programs and checks the harness writes. The worker, its hello said. The
+    arguments (host paths, the harness' pid in the cgroups' names) live only in this frame and
+    sys.argv, both gone before any program: programs are forks and can walk frames and objects."""
     scratch, rest = sys.argv[1], sys.argv[2:]
+    sys.argv[:] = ["zygote.py"]  # in place: BOOT's dict holds the same list
     options = {"--cgroup": [], "--without": [], "--inbox": []}
     for flag, value in zip(rest[::2], rest[1::2]):
         options[flag].append(value)
@@ -1128,6 +1131,11 @@ def main() -> None:
                      else f"host uid {host_uid}, {caps}")
     worker.state = process_state()
     os.write(1, (json.dumps({"layers": layers}) + "\n").encode())
+    return worker
+
+
+def main() -> None:
+    worker = start()
     buf = b""
     while True:
         while b"\n" not in buf:

@@ -120,6 +120,12 @@ POISON = {
     "/proc/1/mem": tried("open('/proc/1/mem', 'rb').read(1)"),
     "raise own rlimits back up (NPROC, AS)": "import resource\n" + tried(
         "resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))"),
+    "setsid again, to leave the killed group": "import os\n" + tried("os.setsid()"),
+    "signal the harness by its host pid": ok_if_zero(f"libc.kill({os.getpid()}, 0)"),
+    "ptrace TRACEME": ok_if_zero("libc.ptrace(0, 0, None, None)"),
+    "reopen the checks' pipes through /proc/self/fd": "import os\nfor n in (3, 4):\n    for flags in (os.O_RDONLY, os.O_WRONLY):\n"
+                                                        "        try:\n            fd = os.open(f'/proc/self/fd/{n}', flags)\n"
+                                                        "            print('reopened', n, flags)\n        except OSError:\n            pass\n",
     "a thread that outlives main, writing": "import threading, os, time\n"
                                             "def w():\n    time.sleep(0.3)\n    os.write(1, b'EFFECT late\\n')\n"
                                             "threading.Thread(target=w, daemon=False).start()\n",
@@ -190,7 +196,27 @@ ANSWERS = {
                                       "            print('EFFECT', t)\n    except OSError:\n        pass\n",
 }
 
+CHECKS_PIPE = {  # always run with Checks: fd 3 and 4 are the pipes to and from the checks' process
+    "checks pipe: a frame of 4 GB announced": "import os\nos.write(4, b'\\xff\\xff\\xff\\xff')\n",
+    "checks pipe: answers written before any call": "import json, os, struct\nfor v in (True, 'x', None, 7):\n"
+                                                    "    d = json.dumps(['ok', v]).encode()\n    os.write(4, struct.pack('>I', len(d)) + d)\n",
+    "checks pipe: garbage JSON": "import os, struct\nos.write(4, struct.pack('>I', 5) + b'[[[[[')\n",
+    "checks pipe: closed, then exit 0 at the first call": "import os\nos.close(4)\ndef add(a, b):\n    os._exit(0)\n",
+    "checks pipe: an unknown tag": "import json, os, struct\nd = json.dumps(['ok', {'q': 1}]).encode()\n"
+                                   "os.write(4, struct.pack('>I', len(d)) + d)\n",
+}
+
 LEAKS = {
+    "host paths and the harness' pid in the worker's Python objects": (
+        "import gc, sys\ntags = ['-'.join(['alchemist', t]) for t in ('inbox', 'sandbox')] + ['/'.join(['', 'sys', 'fs', 'cgroup', ''])]\n"
+        "hits = set()\nfor o in gc.get_objects():\n"
+        "    for v in (o.values() if isinstance(o, dict) else o if isinstance(o, (list, tuple)) else ()):\n"
+        "        if isinstance(v, str) and v not in tags and any(t in v for t in tags):\n"
+        "            hits.add(v[:100])\nf = sys._getframe()\nwhile f is not None:\n"
+        "    for v in f.f_locals.values():\n        if isinstance(v, str) and v not in tags and any(t in v for t in tags):\n            hits.add(v[:100])\n"
+        "    f = f.f_back\nprint('EFFECT' if hits else 'clean', sorted(hits)[:3])\n"),
+    "dnotify on /tmp/work through fcntl": "import fcntl, os\n" + tried(
+        "fd = os.open('/tmp/work', os.O_RDONLY)\nfcntl.fcntl(fd, fcntl.F_NOTIFY, fcntl.DN_CREATE | fcntl.DN_MULTISHOT)"),
     "/proc/self/cwd and root links": "import os\nfor p in ('/proc/self/cwd', '/proc/self/root'):\n    try:\n"
                                      "        t = os.readlink(p)\n        if t not in ('/',) and not t.startswith('/tmp/work'):\n"
                                      "            print('EFFECT', t)\n    except OSError:\n        pass\n",
@@ -203,7 +229,7 @@ LEAKS = {
 
 
 def hostile_set(ls: AbstractListeners) -> dict[str, dict[str, str]]:
-    return {"1 sockets": sockets_class(ls), "2 poison": POISON, "3 disk": DISK, "4 leftovers": LEFTOVERS,
+    return {"1 sockets": sockets_class(ls), "2 poison": {**POISON, **CHECKS_PIPE}, "3 disk": DISK, "4 leftovers": LEFTOVERS,
             "5 answers": ANSWERS, "7 leaks": LEAKS}
 
 
@@ -230,7 +256,7 @@ def test_more_red_team_from_the_host_side(cls, listeners, tmp_path):
     escaped = []
     with SandboxPool() as pool:
         for i, (name, payload) in enumerate(programs.items()):
-            o = (pool.run(payload + WRONG + ASSERTS, LIMITS) if i % 2 == 0
+            o = (pool.run(payload + WRONG + ASSERTS, LIMITS) if i % 2 == 0 and name not in CHECKS_PIPE
                  else pool.run(payload + WRONG, LIMITS, Checks(ASSERTS, ("add",))))
             text = o.stdout + o.stderr + o.checks_stdout + o.checks_stderr
             if o.status not in ("failed", "timeout") or "EFFECT" in text:
@@ -315,3 +341,39 @@ def test_an_earlier_output_is_not_left_in_the_workers_heap():
             assert pool.run(writer, limits).status == "passed"
             o = pool.run(HEAP_SCAN, limits)
             assert o.status == "passed" and o.stdout.startswith("clean"), (out, o.stdout, o.stderr[-500:])
+
+
+# ------------------------------------------------------------------ class 4: the harness' memory
+
+def test_frames_are_read_without_splitting_every_line_of_a_hostile_output():
+    """32 MB of two-letter lines made 10 million strings (800 MB of harness memory per sample);
+    only the frame lines are cut out now, and they are the lines that start with the nonce."""
+    import random
+    import tracemalloc
+
+    from alchemist.evaluate.harness import frames_in
+
+    def by_lines(text, prefix):
+        out = []
+        for line in text.split("\n"):
+            if line.startswith(prefix):
+                try:
+                    f = json.loads(line[len(prefix):])
+                except ValueError:
+                    f = ["garbled"]
+                out.append(f if isinstance(f, list) and f else ["garbled"])
+        return out
+
+    rng = random.Random(5)
+    pieces = ["n1 [1]", 'n1 ["out", 0, {"v": 2}, 0.1]', "x n1 [2]", "", "n1 5", "n1 ", "n1 [3", "hello", "n1 []", "n1"]
+    for _ in range(3000):
+        text = "\n".join(rng.choice(pieces) for _ in range(rng.randint(0, 9))) + rng.choice(["", "\n"])
+        assert frames_in(text, "n1 ") == by_lines(text, "n1 "), text
+    hostile = "ab\n" * (6 << 20) + 'n1 ["out", 0, {"v": 1}, 0.0]\n' + "cd\n" * 1000
+    tracemalloc.start()
+    try:
+        assert frames_in(hostile, "n1 ") == [["out", 0, {"v": 1}, 0.0]]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20, peak
