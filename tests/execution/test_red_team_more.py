@@ -240,10 +240,10 @@ def listeners():
     ls.close()
 
 
-def test_the_second_red_team_counts_more_than_thirty_programs():
+def test_the_second_red_team_counts_eighty_programs():
     ls = AbstractListeners()
     try:
-        assert sum(len(v) for v in hostile_set(ls).values()) + len(EVAL_PROGRAMS) >= 60
+        assert sum(len(v) for v in hostile_set(ls).values()) + len(EVAL_PROGRAMS) + len(MORE_IN_PROCESS_FORGERS) >= 80
     finally:
         ls.close()
 
@@ -377,3 +377,36 @@ def test_frames_are_read_without_splitting_every_line_of_a_hostile_output():
     finally:
         tracemalloc.stop()
     assert peak < 8 << 20, peak
+
+
+# ------------------------------------------------------------------ class 6: tests in the candidate's process
+
+MORE_IN_PROCESS_FORGERS = {
+    "exit 0 from atexit after a failed assert": "import atexit, os\natexit.register(lambda: os._exit(0))\n"
+                                                 "def count_nodes(root):\n    return None\n",
+    "an excepthook that exits 0": "import sys, os\nsys.excepthook = lambda *a: os._exit(0)\n"
+                                  "def count_nodes(root):\n    return None\n",
+    "a thread writes the completion byte to every fd": "import os, threading, time\n"
+                                                       "def w():\n    time.sleep(0.05)\n    for fd in range(3, 20):\n"
+                                                       "        try:\n            os.write(fd, b'\\x01')\n        except OSError:\n"
+                                                       "            pass\n    os._exit(0)\n"
+                                                       "threading.Thread(target=w).start()\n"
+                                                       "def count_nodes(root):\n    time.sleep(1)\n    return None\n",
+    "an int subclass equal to everything": "class I(int):\n    def __eq__(self, o):\n        return True\n"
+                                           "    __hash__ = int.__hash__\ndef count_nodes(root):\n    return I(0)\n",
+}
+
+
+def test_more_in_process_forgers_stay_unverified(tmp_path):
+    from alchemist.testsets import get_benchmark
+    from tests.execution.test_red_team import TREE_TASK
+
+    bench = get_benchmark("mbpp")
+    problems = bench.eval_problems(write_jsonl(tmp_path / "mbpp.jsonl", [TREE_TASK]))
+    rows = [{"task_id": 900, "solution": code} for code in MORE_IN_PROCESS_FORGERS.values()]
+    rows.append({"task_id": 900, "solution": TREE_TASK["code"]})
+    results = evaluate(bench, problems, tmp_path / "out", samples=write_jsonl(tmp_path / "s.jsonl", rows), sanitize=False)
+    task = results["tasks"][problems[0].task_id]
+    assert task["status"] == "unverified" and task["passed"] == 0
+    assert "passed" not in {s["status"] for s in task["samples"]}
+    assert results["pass_at_k"]["pass@1"] == 0.0
