@@ -263,7 +263,7 @@ class Candidate:
     """One (sample, benchmark problem) pair the decision scored."""
 
     task_id: str
-    scores: dict  # statement, code, structure, literals, name: every signal's score for this pair
+    scores: dict  # statement, code, structure, literals, name, rare_words, arity: every signal's score for this pair
     x: list  # the decision's inputs (evidence.FEATURES)
 
 
@@ -288,7 +288,17 @@ class Decontaminator:
             self.structure_floor = max(0.0, st.threshold - margin)
         if spec.embedding.enabled:
             from alchemist.curate.embed import Embedder
-            from alchemist.curate.evidence import Calibration, code_text, comments, literals, name_words, specificity
+            from alchemist.curate.evidence import (
+                Calibration,
+                arities,
+                code_text,
+                comments,
+                literals,
+                name_words,
+                prose_words,
+                rarity,
+                specificity,
+            )
             from alchemist.curate.structure import _as_text, stream
 
             em = spec.embedding
@@ -306,6 +316,9 @@ class Decontaminator:
             self.problem_spec = [specificity(len(s)) for s in streams]
             self.problem_literals = [literals(p.prompt + "\n" + p.tests) for p in problems]
             self.problem_names = [name_words(p.entry_point or "") for p in problems]
+            self.problem_words = [prose_words(d) for d in docs]
+            self.idf = rarity(self.problem_words)
+            self.problem_arity = [arities(p.prompt) for p in problems]
             self.row = {t: j for j, t in enumerate(self.task_ids)}
             self.floor = max(0.0, self.calibration.threshold - margin)
 
@@ -366,7 +379,18 @@ class Decontaminator:
         n-gram hit already decided are skipped."""
         from rapidfuzz import fuzz
 
-        from alchemist.curate.evidence import code_text, comments, features, literals, name_words, shared_literals, statement_text
+        from alchemist.curate.evidence import (
+            arities,
+            code_text,
+            comments,
+            features,
+            literals,
+            name_words,
+            prose_words,
+            rare_overlap,
+            shared_literals,
+            statement_text,
+        )
         from alchemist.curate.structure import _as_text, stream
 
         em = self.spec.embedding
@@ -417,6 +441,8 @@ class Decontaminator:
             text = _as_text(stream(codes[i])) if codes[i] else ""
             lits = literals(samples[i].messages[-1]["content"] + "\n" + sample_statement(samples[i].messages))
             names = name_words(codes[i])
+            words = prose_words(statements[i])
+            arity = arities(codes[i]) if codes[i] else frozenset()
             s_row, c_row = sim_s[i], sim_c[i]
             s_top2 = np.sort(s_row)[-2:] if len(s_row) > 1 else np.array([0.0, float(s_row.max(initial=0))])
             c_top2 = np.sort(c_row)[-2:] if len(c_row) > 1 else np.array([0.0, float(c_row.max(initial=0))])
@@ -433,10 +459,13 @@ class Decontaminator:
                     structure = fuzz.ratio(self.problem_streams[j], text) / 100 if text else 0.0
                 shared = shared_literals(lits, self.problem_literals[j])
                 name = float(bool(self.problem_names[j]) and self.problem_names[j] <= names)
-                x = features(st, cd, sm, cm, structure, shared, self.problem_spec[j], name)
+                rare = rare_overlap(words, self.problem_words[j], self.idf)
+                # a function with as many parameters as one of the problem's
+                same = float(bool(self.problem_arity[j] & arity))
+                x = features(st, cd, sm, cm, structure, shared, self.problem_spec[j], name, rare, same)
                 out[i].append(Candidate(self.task_ids[j], {"statement": round(st, 3), "code": round(cd, 3),
                                                            "structure": round(structure, 3), "literals": round(shared, 3),
-                                                           "name": name}, x))
+                                                           "name": name, "rare_words": round(rare, 3), "arity": same}, x))
         return out
 
 

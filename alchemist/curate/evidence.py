@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,6 +95,50 @@ def shared_literals(sample: frozenset[str], problem: frozenset[str]) -> float:
     return min(1.0, len(sample & problem) / 3)
 
 
+# a function definition's parameter list: Python `def f(...)`, JavaScript `function f(...)` or
+# `f = (...) =>`, C `type f(...) {`
+_SIGNATURE = re.compile(r"\bdef\s+\w+\s*\(([^)]*)\)|\bfunction\b\s*\w*\s*\(([^)]*)\)|=\s*\(([^)]*)\)\s*=>"
+                        r"|^[ \t]*(?:[A-Za-z_][\w\s\*]*\s\**)\w+\s*\(([^)]*)\)\s*\{", re.M)
+_BRACKETED = re.compile(r"\[[^\[\]]*\]|<[^<>]*>")
+
+
+def arities(code: str) -> frozenset[int]:
+    """How many parameters each function of the code takes: a rewrite renames a function's
+    parameters but keeps their number; a task on the same topic often takes others."""
+    out = set()
+    for m in _SIGNATURE.finditer(code):
+        params = next(g for g in m.groups() if g is not None)
+        while _BRACKETED.search(params):  # `List[Tuple[int, int]]` is one parameter
+            params = _BRACKETED.sub("", params)
+        params = params.strip()
+        out.add(0 if params in ("", "void") else params.count(",") + 1)
+    return frozenset(out)
+
+
+_PROSE_WORD = re.compile(r"[a-z]{3,}")
+
+
+def prose_words(text: str) -> frozenset[str]:
+    """Lower-cased words of three letters or more."""
+    return frozenset(_PROSE_WORD.findall(text.lower()))
+
+
+def rarity(documents: list[frozenset[str]]) -> dict[str, float]:
+    """Inverse document frequency of each word over the benchmark problems' statements: `list` or
+    `return` is in many problems and says little, `fib4` or `roman` names one."""
+    df = Counter(w for d in documents for w in d)
+    n = len(documents)
+    return {w: math.log((n + 1) / (c + 1)) for w, c in df.items()}
+
+
+def rare_overlap(sample: frozenset[str], problem: frozenset[str], idf: dict[str, float]) -> float:
+    """0..1: the share of a problem's statement, weighted by rarity, that the sample's statement
+    repeats. A reworded docstring keeps the problem's rare words; an exercise on the same topic
+    shares only the topic's common ones."""
+    total = sum(idf.get(w, 0.0) for w in problem)
+    return sum(idf.get(w, 0.0) for w in sample & problem) / total if total else 0.0
+
+
 def specificity(n_tokens: int) -> float:
     """How much a structural or code match with a solution of n normalized tokens says, 0..1:
     `return len(s)` (5 tokens) almost nothing, a 60-token algorithm a lot."""
@@ -101,15 +146,15 @@ def specificity(n_tokens: int) -> float:
 
 
 FEATURES = ("statement", "code", "statement_margin", "code_margin", "structure", "literals", "specificity",
-            "structure_x_specificity", "name")
+            "structure_x_specificity", "name", "rare_words", "arity")
 
 
 def features(statement: float, code: float, statement_margin: float, code_margin: float, structure: float,
-             shared: float, spec: float, name: float) -> list[float]:
+             shared: float, spec: float, name: float, rare: float, arity: float) -> list[float]:
     """The model's inputs for one candidate. Margins are the candidate's score less the best score
     of any other benchmark problem: a sample on a topic resembles several problems, a copy of one
     problem resembles that one."""
-    return [statement, code, statement_margin, code_margin, structure, shared, spec, structure * spec, name]
+    return [statement, code, statement_margin, code_margin, structure, shared, spec, structure * spec, name, rare, arity]
 
 
 @dataclass(frozen=True)

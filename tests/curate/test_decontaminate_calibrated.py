@@ -7,7 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from alchemist.curate.evidence import FEATURES, WEIGHTS, Calibration, code_text, comments, literals, statement_text
+from alchemist.curate.evidence import (
+    FEATURES,
+    WEIGHTS,
+    Calibration,
+    arities,
+    code_text,
+    comments,
+    literals,
+    prose_words,
+    rare_overlap,
+    rarity,
+    statement_text,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 LABELED = ROOT / "benchmarks" / "data" / "decontamination" / "labeled.jsonl"
@@ -40,12 +52,32 @@ def test_code_reads_as_words_and_literals_are_distinctive():
     assert literals("f(13195) == 29 and x[0] == 'abc' and y == 1") == {"13195", "29", "abc"}
 
 
+def test_arity_counts_parameters_in_every_language():
+    assert arities("def f(pairs: List[Tuple[int, int]], k=3):\n    pass\ndef g():\n    pass") == {2, 0}
+    assert arities("function add(a, b) { return a + b; }\nconst inc = (x) => x + 1;") == {2, 1}
+    assert arities("static long f(long n, int *out) {\n    return n;\n}\nint main(void) {") == {2, 0}
+    assert arities("x = (1, 2)") == frozenset()
+
+
+def test_rare_words_weigh_what_names_one_problem():
+    problems = [prose_words(t) for t in ("Return the list of numbers sorted by the sum of their digits.",
+                                         "Return the sum of the list of numbers.",
+                                         "Return the maximum of the list of numbers.")]
+    idf = rarity(problems)
+    assert idf["digits"] > idf["sum"] > idf["list"] == 0.0
+    rewrite = prose_words("Order the integers by their digit sum, digits added up.")
+    topic = prose_words("Compute the sum of a list of numbers.")
+    assert rare_overlap(rewrite, problems[0], idf) > rare_overlap(topic, problems[0], idf)
+    assert rare_overlap(topic, problems[1], idf) == 1.0 and rare_overlap(frozenset(), problems[0], idf) == 0.0
+
+
 def test_the_shipped_weights_name_the_features_and_weigh_evidence_up():
     cal = Calibration.load()
     data = json.loads(WEIGHTS.read_text())
     assert tuple(data["features"]) == FEATURES and len(cal.weights) == len(FEATURES)
-    low = [0.5, 0.4, 0.0, 0.0, 0.3, 0.0, 0.8, 0.24, 0.0]
-    high = [0.9, 0.8, 0.2, 0.1, 0.3, 0.0, 0.8, 0.24, 0.0]
+    low = [0.5, 0.4, 0.0, 0.0, 0.3, 0.0, 0.8, 0.24, 0.0, 0.1, 0.0]
+    high = [0.9, 0.8, 0.2, 0.1, 0.3, 0.0, 0.8, 0.24, 0.0, 0.4, 1.0]
+    assert len(low) == len(FEATURES)
     assert cal.probability(low) < cal.threshold <= cal.probability(high)
 
 
@@ -110,8 +142,8 @@ def test_rewritten_and_translated_programs_are_caught_with_their_task_and_eviden
     assert len(caught) >= 14, [(r["task_id"], r["kind"]) for r in rows if r not in caught]
     d = next(d for d in details if d and d["matches"][0]["signal"] == "calibrated")
     m = d["matches"][0]
-    assert set(m["scores"]) == {"statement", "code", "structure", "literals", "name"}
-    assert 0.5 <= m["overlap"] <= 1 and {"ngram", "embedding", "code", "probability"} <= set(d["scores"])
+    assert set(m["scores"]) == {"statement", "code", "structure", "literals", "name", "rare_words", "arity"}
+    assert index.calibration.threshold <= m["overlap"] <= 1 and {"ngram", "embedding", "code", "probability"} <= set(d["scores"])
 
 
 def test_same_topic_exercises_and_clean_code_are_kept(index):
