@@ -38,10 +38,12 @@ def answer_for(messages: list[dict]) -> str:
         same = "[[judge:same]]" in text
         return f"VERDICT: {'yes' if same else 'no'}\nREASON: {'the same task, reworded' if same else 'different tasks'}"
     if "<prompt>" in text:
-        styles = ["using a helper function and clear variable names", "with example usage and the printed output",
-                  "using recursion", "with type hints and a docstring", "using a dictionary for constant-time lookups",
-                  "with unit tests written as assert statements"]
-        return f"<prompt>Please write Python code for the following task {styles[h % len(styles)]}.</prompt>"
+        styles = ["using a helper function and clear names", "with example usage and the printed output",
+                  "using recursion", "with type hints and a docstring", "using a dictionary for fast lookups",
+                  "with assert statements as tests"]
+        language = re.search(r"<prompt>Please write (.+?) code", text)  # the pre-filled start names the sample's language
+        return (f"<prompt>Please write {language.group(1) if language else 'Python'} code for the following task "
+                f"{styles[h % len(styles)]}.</prompt>")
     if "<problem>" in text:  # OSS-Instruct: by hash, tests pass (2 in 4), fail (1 in 4) or are missing
         k, x, m, name = h % 4, h % 50, 2 + (h >> 4) % 7, f"scale_{(h >> 8) % 10000}"
         tests = "" if k == 1 else f"assert {name}({x}) == {m * x + (1 if k == 0 else 0)}"

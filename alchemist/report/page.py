@@ -340,7 +340,8 @@ def _relabel(run: C.Run) -> Section:
     body = join([tag("p", f"LLM: {rel.get('llm', 'unknown')}. {stats}."),
                  table(["task", "produced", "rejected", "rejected by reason"], rows, numeric={1, 2}),
                  _caption("Produced rows join the mix; rejected answers (unparseable, truncated, failing validation) are counted, "
-                          "not kept. A tiny random model rejects nearly everything: point relabel.llm at a real model.")])
+                          "not kept. A model with random weights (builtin:tiny-random) rejects nearly everything: point relabel.llm "
+                          "at a real model, or at builtin:smollm2-135m-instruct offline.")])
     return Section("relabel", title, body)
 
 
@@ -430,7 +431,11 @@ def _eval(run: C.Run, evals: list[dict]) -> Section:
             fig.subplots_adjust(wspace=0.9)
             parts.append(F.image(fig, "pass@1 of this run's model beside the paper's reference rows"))
         head = ["#", "model", "params", *[titles.get(b, b) for b in benches], "average"]
-        trs = [[i + 1, str(r.get("model")) + ("" if r.get("reference") else "  ◀ this run"), r.get("params") or "",
+        baseline = board.get("baseline")
+
+        def marker(r) -> str:  # the baseline is ours but was not made by this run
+            return "" if r.get("reference") else "  (baseline)" if r.get("model") == baseline else "  ◀ this run"
+        trs = [[i + 1, str(r.get("model")) + marker(r), r.get("params") or "",
                 *[_score(C.as_dict(r.get("scores")).get(b)) for b in benches], _score(r.get("average"))] for i, r in enumerate(rows)]
         parts.append(table(head, trs, ["reference" if r.get("reference") else "ours" for r in rows],
                            numeric={0, *range(3, len(head))}))

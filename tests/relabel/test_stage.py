@@ -55,7 +55,7 @@ def test_counts_and_formats_are_as_configured(relabeled_run):
     originals = {r["id"]: r for r in final if r["task"] == "codegen"}
     for row in by_task["alchemist_prompt"]:
         meta = json.loads(row["meta"])
-        assert meta["template"] == "alchemist_prompt.v1" and meta["llm"] == "openai:fake-model"
+        assert meta["template"] == "alchemist_prompt.v2" and meta["llm"] == "openai:fake-model"
         origin = originals[meta["origin"]]  # mode add: the original stays beside its relabeled copy
         assert row["messages"][-1] == origin["messages"][-1]
         first_user = next(i for i, m in enumerate(row["messages"]) if m["role"] == "user")
