@@ -304,7 +304,9 @@ def training(model_dir: Path) -> dict | None:
                 tasks[str(task)].append((step, v))
     summary = {k: v for k, v in report.items() if k not in ("history", "eval_history")}
     png = model_dir / "loss.png"
+    mask, _ = read_json(model_dir / "loss_mask.json")
     return {"summary": summary, "train": train, "lr": lr, "grad": grad,
+            "mask": [m for m in as_list(mask) if isinstance(m, dict)],
             "tasks": {t: sorted(p) for t, p in sorted(tasks.items())},
             "png": png.read_bytes() if png.is_file() and not train and not tasks else None, "missing": None}
 

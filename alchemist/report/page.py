@@ -364,6 +364,25 @@ def _value(v) -> str:
     return num(v) if isinstance(v, int) else str(v)
 
 
+def _loss_mask(samples: list[dict]) -> list:
+    """One sample of each task as it was trained: the tokens that carry a loss highlighted."""
+    if not samples:
+        return []
+    rows = []
+    for m in samples:
+        text = join(tag("mark", str(r.get("text", ""))) if r.get("loss") else tag("span", str(r.get("text", "")))
+                    for r in C.as_list(m.get("runs")) if isinstance(r, dict))
+        more = f" (first {m.get('shown')} of {m.get('tokens')} tokens)" if m.get("shown") != m.get("tokens") else ""
+        problems = "; ".join(str(p) for p in C.as_list(m.get("problems"))) or "ok"
+        rows.append([str(m.get("task")), f"{m.get('loss_tokens')} of {m.get('tokens')}{more}", problems,
+                     tag("pre", text, class_="mask")])
+    return [tag("h3", "What carries a loss (model/loss_mask.json)"),
+            table(["task", "tokens with a loss", "check", "the sample as trained: highlighted tokens carry a loss"], rows),
+            _caption("Rendered with the chat template the model was trained with. Every assistant turn must end with the "
+                     "end-of-turn token inside the highlight, and no prompt token may be highlighted; "
+                     "`alchemist train RECIPE --check` shows the same in a terminal before training.")]
+
+
 def _training(run: C.Run, train: dict | None) -> Section:
     title = "Training"
     if train is None:
@@ -396,6 +415,7 @@ def _training(run: C.Run, train: dict | None) -> Section:
         parts.append(_caption("model/loss.png, as the train stage drew it" + (f" ({train['missing']})" if train.get("missing") else "") + "."))
     else:
         parts.append(tag("p", "The training report has no loss history."))
+    parts += _loss_mask(train.get("mask") or [])
     s = train.get("summary") or {}
     rows = [[label, _value(s[k])] for k, label in TRAIN_KEYS if k in s and s[k] not in (None, "", {})]
     known = {k for k, _ in TRAIN_KEYS}

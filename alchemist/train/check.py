@@ -6,24 +6,10 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
 from alchemist.errors import UserError
-from alchemist.train.mask import EXAMPLE, check_conversation, show
+from alchemist.train.mask import EXAMPLE, check_conversation, samples_per_task, show
 from alchemist.train.templates import apply_format
 from alchemist.train.trainer import model_source
-
-
-def samples_per_task(data_path, per_task: int) -> list[tuple[str, str, list[dict]]]:
-    """(id, task, messages) of the first `per_task` samples of each task, in file order."""
-    table = pq.read_table(data_path, columns=["id", "task", "messages"])
-    taken: dict[str, int] = {}
-    out = []
-    for sid, task, msgs in zip(*(table.column(c).to_pylist() for c in ("id", "task", "messages"))):
-        if taken.get(task, 0) < per_task:
-            taken[task] = taken.get(task, 0) + 1
-            out.append((sid, task, msgs))
-    return sorted(out, key=lambda s: s[1])
 
 
 def run_check(spec, data_path, console, per_task: int = 2) -> int:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pyarrow.parquet as pq
+
 from alchemist.errors import UserError
 
 # A system turn, two exchanges: every role, every boundary a template can get wrong.
@@ -89,6 +91,32 @@ def check_pair(tokenizer, end_of_turn: str, source: str, train_on_prompt: bool =
         raise UserError(f"train.chat_template: the {source} template gives a wrong loss mask: {r.problems[0]}; "
                         "choose another train.chat_template (alchemist, chatml, deepseek-coder) or fix the "
                         "model's template; `alchemist train RECIPE --check` shows the mask")
+
+
+def samples_per_task(data_path, per_task: int) -> list[tuple[str, str, list[dict]]]:
+    """(id, task, messages) of the first `per_task` samples of each task, in file order."""
+    table = pq.read_table(data_path, columns=["id", "task", "messages"])
+    taken: dict[str, int] = {}
+    out = []
+    for sid, task, msgs in zip(*(table.column(c).to_pylist() for c in ("id", "task", "messages"))):
+        if taken.get(task, 0) < per_task:
+            taken[task] = taken.get(task, 0) + 1
+            out.append((sid, task, msgs))
+    return sorted(out, key=lambda s: s[1])
+
+
+def mask_record(tokenizer, data_path, end_of_turn: str, train_on_prompt: bool, max_tokens: int = 400) -> list[dict]:
+    """One sample of each task as the model is trained on it: runs of token text with whether
+    they carry a loss (model/loss_mask.json, shown in report.html). Long samples are cut at
+    `max_tokens` for the page, never for training."""
+    out = []
+    for sid, task, messages in samples_per_task(data_path, 1):
+        r = check_conversation(tokenizer, messages, end_of_turn, train_on_prompt)
+        cut = min(len(r.ids), max_tokens)
+        runs = [{"text": "".join(r.pieces[a:b]), "loss": bool(r.mask[a])} for a, b in _runs(r.mask[:cut])]
+        out.append({"id": sid, "task": task, "tokens": len(r.ids), "loss_tokens": sum(r.mask), "shown": cut,
+                    "runs": runs, "problems": r.problems})
+    return out
 
 
 def show(r: Rendered):

@@ -27,7 +27,7 @@ from alchemist.errors import UserError
 from alchemist.train import data as tokdata
 from alchemist.train import deepspeed as ds
 from alchemist.train import metrics
-from alchemist.train.mask import check_pair
+from alchemist.train.mask import check_pair, mask_record
 from alchemist.train.neftune import NEFTune
 from alchemist.train.spec import TrainSpec
 from alchemist.train.templates import TRAINING_TEMPLATE_FILE, apply_format, plain_template
@@ -229,6 +229,10 @@ def train(spec: TrainSpec, data_path: Path, out: Path, work: Path, seed: int = 0
                         f"set train.max_seq_len to {longest} or less")
     chosen = apply_format(tokenizer, spec.chat_template)
     check_pair(tokenizer, chosen.end_of_turn, chosen.source, spec.train_on_prompt)
+    if rank() == 0:  # what carries a loss, one sample of each task, for report.html
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "loss_mask.json").write_text(json.dumps(
+            mask_record(tokenizer, data_path, chosen.end_of_turn, spec.train_on_prompt), ensure_ascii=False))
     ds_config = ds.config(spec.deepspeed.stage, spec.deepspeed.offload, spec.deepspeed.config)
     if ds_config is not None and not _installed("deepspeed"):
         raise UserError("train.deepspeed: needs deepspeed (pip install deepspeed); or set train.deepspeed.stage: 0")

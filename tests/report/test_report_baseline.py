@@ -37,3 +37,13 @@ def test_tasks_gained_and_lost_and_cut_answers_are_told(board):
 def test_no_baseline_no_comparison(board):
     assert C.compared({**board, "baseline": None}) == []
     assert C.compared({**board, "baseline": "not a row"}) == []
+
+
+def test_the_loss_mask_is_shown_and_escaped():
+    samples = [{"task": "codegen", "tokens": 9, "loss_tokens": 3, "shown": 9, "problems": [],
+                "runs": [{"text": "<|im_start|>user\nWrite <script>x</script>", "loss": False},
+                         {"text": "def f(): pass<|im_end|>", "loss": True}]}]
+    html = "".join(str(p) for p in page._loss_mask(samples))
+    assert "<mark>def f(): pass&lt;|im_end|&gt;</mark>" in html
+    assert "&lt;script&gt;" in html and "<script>" not in html
+    assert "3 of 9" in html and page._loss_mask([]) == []

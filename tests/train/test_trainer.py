@@ -41,6 +41,15 @@ def test_trains_and_writes_a_loadable_model_that_stops(base_model, data_path, tm
     assert any("chat template: deepseek-coder" in s for s in said)
     assert any("global batch: 1 x 1 x 1 = 1 rows per optimizer step" in s for s in said)
     assert (report["global_batch_size"], report["grad_accum"], report["world_size"]) == (1, 1, 1)
+    # one sample of each task as trained, for report.html: answers and their <|EOT|> carry a loss, prompts none
+    masks = json.loads((out / "loss_mask.json").read_text())
+    assert {m["task"] for m in masks} == {"codegen", "alchemist_prompt", "code_review"}
+    for m in masks:
+        assert m["problems"] == [] and 0 < m["loss_tokens"] < m["tokens"]
+        trained = "".join(r["text"] for r in m["runs"] if r["loss"])
+        assert "### Instruction" not in trained
+        assert m["shown"] < m["tokens"] or trained.endswith("<|EOT|>")  # a long sample is shown cut
+    assert any(m["shown"] == m["tokens"] for m in masks)
 
 
 def test_loss_does_not_change_with_accumulation(tiny_model, data_path, tmp_path):
