@@ -280,7 +280,7 @@ def _contamination(run: C.Run) -> Section:
     return Section("contamination", title, join(body))
 
 
-_EVIDENCE_KEYS = ("statement", "code", "structure", "literals", "name")
+_EVIDENCE_KEYS = ("statement", "code", "structure", "literals", "name", "rare_words", "arity")
 
 
 def _evidence(hits: list[dict]) -> str:
