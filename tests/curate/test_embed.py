@@ -50,3 +50,14 @@ def test_the_static_table_is_cached(embedder):
 
     again = static_table(embedder.name)
     assert again.shape == embedder.table.shape and again.dtype == np.float16
+
+
+def test_full_embeds_each_distinct_text_once_and_keeps_the_order(embedder):
+    texts = ["Sort a list of numbers.", "Return the sum of the digits of a positive integer n, written in base ten.",
+             "Sort a list of numbers.", "Reverse a string."]
+    together = embedder.full(texts)
+    alone = np.concatenate([embedder.full([t]) for t in texts])
+    assert together.shape == (4, embedder.problems_static.shape[1])
+    assert np.array_equal(together[0], together[2])
+    assert np.allclose(together, alone, atol=1e-4)  # batched by length: the same vectors as one at a time
+    assert float(together[0] @ together[3]) < 0.9
