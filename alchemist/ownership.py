@@ -109,6 +109,7 @@ class Owned:
         self.what = what  # how the user named the folder: -o, output_dir, ...
         self.legacy = legacy  # a file whose presence shows an older alchemist made the folder
         self.record: set[str] = set()
+        self.created = False  # this claim made the folder
 
     def claim(self) -> Owned:
         """Create the folder, or take an empty one, or one alchemist made; refuse anything else."""
@@ -129,10 +130,21 @@ class Owned:
                 self.record = record
             else:
                 root.mkdir(parents=True)
+                self.created = True
             self._save()
         except OSError as e:
             raise _cannot_create(root, self.what, e) from None
         return self
+
+    def abandon(self) -> None:
+        """After an error: a folder this claim made that holds nothing but its record goes, so a
+        refused command leaves nothing behind."""
+        try:
+            if self.created and set(os.listdir(self.root)) <= {MARK}:
+                (self.root / MARK).unlink(missing_ok=True)
+                self.root.rmdir()
+        except OSError:
+            pass  # something else appeared in it: it stays
 
     def check(self, *names: str) -> None:
         """Refuse to replace an entry of the folder that alchemist did not write."""

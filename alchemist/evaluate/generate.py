@@ -40,12 +40,13 @@ def generate_samples(client: LLMClient, problems: list[Problem], style: str, out
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    start, first = time.monotonic(), client.usage.completion_tokens
+    usage = getattr(client, "usage", None)  # a client of the protocol need not count tokens
+    start, first = time.monotonic(), usage.completion_tokens if usage else 0
 
     def advance(k: int) -> None:
         # tokens/s of the answers generated now (cached answers cost no tokens)
-        tokens = client.usage.completion_tokens - first
-        bar.update(task, advance=k, rate=f"{tokens / max(time.monotonic() - start, 1e-9):.1f} tok/s")
+        rate = f"{(usage.completion_tokens - first) / max(time.monotonic() - start, 1e-9):.1f} tok/s" if usage else ""
+        bar.update(task, advance=k, rate=rate)
 
     with Progress(TextColumn(f"generate {out.parent.name}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("{task.fields[rate]}"), console=Console(stderr=True)) as bar:

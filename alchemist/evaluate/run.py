@@ -148,9 +148,9 @@ def evaluate(benchmark: Benchmark, problems: list[Problem], out_dir: Path, *, cl
     _check_settings(n, temperature, max_tokens, limits, workers, max_failure_rate)
     out_dir = Path(out_dir)
     check_out_dir(out_dir, what)
-    owned = claim_eval_dir(out_dir, what)
     if not problems:
         raise UserError(f"{benchmark.name}: no problems to evaluate")
+    owned = claim_eval_dir(out_dir, what)
     say = say or (lambda _msg: None)
     generation = None
     shot_ids: list[str] = []
@@ -179,6 +179,7 @@ def evaluate(benchmark: Benchmark, problems: list[Problem], out_dir: Path, *, cl
                         model=model_name, generation=generation, excluded=excluded,
                         max_failure_rate=max_failure_rate, few_shot_excluded=shot_ids, require_isolation=require_isolation)
     except UserError as e:
+        owned.abandon()
         if lines == given:
             raise
         # name the user's file and the array's item, not the converted lines
