@@ -43,7 +43,11 @@ def test_counts_and_formats_are_as_configured(relabeled_run):
     code_samples = sum(1 for r in pq.read_table(relabeled_run / "data" / "curated" / "samples.parquet").to_pylist()
                        if r["task"] == "codegen")
     assert rel["alchemist_prompt"] == round(0.2 * code_samples)
-    assert (rel["instruction_evolution"], rel["evol_codegen"], rel["data_filtering"], rel["code_review"]) == (12, 6, 8, 10)
+    # every request is a row or a counted reject (a review's added text can be decontaminated away)
+    made = {t: rel[t] + sum(rel["rejected"].get(t, {}).values())
+            for t in ("instruction_evolution", "evol_codegen", "data_filtering", "code_review")}
+    assert made == {"instruction_evolution": 12, "evol_codegen": 6, "data_filtering": 8, "code_review": 10}
+    assert set(rel["rejected"].get("code_review", {})) <= {"contaminated"} and rel["code_review"] >= 9
     assert rel["failed"] == 0 and rel["llm_requests"] == rel["alchemist_prompt"] + 12 + 10 + 6
     final = pq.read_table(relabeled_run / "data" / "final" / "train.parquet").to_pylist()
     by_task = {}
