@@ -229,10 +229,9 @@ def train(spec: TrainSpec, data_path: Path, out: Path, work: Path, seed: int = 0
                         f"set train.max_seq_len to {longest} or less")
     chosen = apply_format(tokenizer, spec.chat_template)
     check_pair(tokenizer, chosen.end_of_turn, chosen.source, spec.train_on_prompt)
-    if rank() == 0:  # what carries a loss, one sample of each task, for report.html
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "loss_mask.json").write_text(json.dumps(
-            mask_record(tokenizer, data_path, chosen.end_of_turn, spec.train_on_prompt), ensure_ascii=False))
+    # what carries a loss, one sample of each task, for report.html (written with the model: `out`
+    # exists only once training is done)
+    masks = mask_record(tokenizer, data_path, chosen.end_of_turn, spec.train_on_prompt) if rank() == 0 else None
     ds_config = ds.config(spec.deepspeed.stage, spec.deepspeed.offload, spec.deepspeed.config)
     if ds_config is not None and not _installed("deepspeed"):
         raise UserError("train.deepspeed: needs deepspeed (pip install deepspeed); or set train.deepspeed.stage: 0")
@@ -408,6 +407,8 @@ def train(spec: TrainSpec, data_path: Path, out: Path, work: Path, seed: int = 0
         "end_of_turn": chosen.end_of_turn,
     }
     _save(trainer, tokenizer, spec, device, out, main, ds_config is not None)
+    if masks is not None:
+        (out / "loss_mask.json").write_text(json.dumps(masks, ensure_ascii=False))
     if main:
         metrics.write_report(out, history, {"title": f"{spec.model} ({spec.method})", **summary})
         if (work / "tensorboard").is_dir():
