@@ -117,10 +117,10 @@ _REFERENCE_TEMPLATES = ("Write a Python function that {}", "Implement {} in Pyth
                         "Create a function: {}")
 
 
-def reference_texts(limit: int = 2000) -> list[str]:
+def _stdlib_docstrings():
+    """The docstrings of the standard library's public functions, in file order."""
     import ast
 
-    texts = []
     for path in sorted(Path(os.__file__).parent.glob("*.py")):
         try:
             tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -128,31 +128,19 @@ def reference_texts(limit: int = 2000) -> list[str]:
             continue
         for node in tree.body:
             if isinstance(node, ast.FunctionDef) and not node.name.startswith("_") and (doc := ast.get_docstring(node)):
-                first = doc.strip().splitlines()[0]
-                texts.append(_REFERENCE_TEMPLATES[len(texts) % len(_REFERENCE_TEMPLATES)].format(first))
-                if len(texts) >= limit:
-                    return texts
-    return texts
+                yield doc
+
+
+def reference_texts(limit: int = 2000) -> list[str]:
+    return [_REFERENCE_TEMPLATES[i % len(_REFERENCE_TEMPLATES)].format(doc.strip().splitlines()[0])
+            for i, doc in zip(range(limit), _stdlib_docstrings())]
 
 
 def reference_docstrings(limit: int = 2000) -> list[str]:
     """Whole docstrings of the standard library's public functions: the common direction of code
     comments, removed before a program's docstrings and comments are compared (`reference_texts`'
     center is that of instructions, and comments are worded otherwise)."""
-    import ast
-
-    texts = []
-    for path in sorted(Path(os.__file__).parent.glob("*.py")):
-        try:
-            tree = ast.parse(path.read_text(encoding="utf-8"))
-        except (SyntaxError, UnicodeDecodeError, ValueError):
-            continue
-        for node in tree.body:
-            if isinstance(node, ast.FunctionDef) and not node.name.startswith("_") and (doc := ast.get_docstring(node)):
-                texts.append(" ".join(doc.split()))
-                if len(texts) >= limit:
-                    return texts
-    return texts
+    return [" ".join(doc.split()) for _, doc in zip(range(limit), _stdlib_docstrings())]
 
 
 class Embedder:
