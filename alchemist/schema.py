@@ -58,6 +58,44 @@ def meta_json(meta: dict) -> str:
     return safe_json(meta, default=str)
 
 
+# Tests that travel with a sample (`Sample.tests`): what checks its answer, where they came from,
+# how the sample's own answer fared, and, where k candidate solutions were generated, their pass
+# rate and the difficulty it implies (KodCode's labels). Kept in the row's meta JSON under "tests"
+# only when present, so rows without tests are byte-identical to what they were.
+TESTS_KEY = "tests"
+TEST_KINDS = ("asserts", "doctest", "test_list")
+DIFFICULTIES = ("easy", "medium", "hard")
+
+
+def difficulty(pass_rate: float | None) -> str | None:
+    """KodCode's label from the share of candidate solutions that passed: above 2/3 easy, from
+    1/3 medium, below hard; None when no candidates were run."""
+    if pass_rate is None:
+        return None
+    return "easy" if pass_rate > 2 / 3 else "medium" if pass_rate >= 1 / 3 else "hard"
+
+
+def make_tests(kind: str, code: str, origin: str, setup: str = "", verdict: str | None = None,
+               passed: int | None = None, k: int | None = None, attempts: int | None = None) -> dict:
+    """A sample's tests as stored: `kind` one of TEST_KINDS, `code` the asserts (one statement a
+    line or block) or doctest text, `setup` imports the checks need, `verdict` passed | failed |
+    unverified for the sample's own answer, `passed` of `k` candidates (pass_rate, difficulty),
+    `attempts` how many generations it took to get tests that pass."""
+    if kind not in TEST_KINDS:
+        raise ValueError(f"tests kind {kind!r}: expected one of {', '.join(TEST_KINDS)}")
+    out = {"kind": kind, "code": code, "origin": origin}
+    if setup:
+        out["setup"] = setup
+    if verdict is not None:
+        out["verdict"] = verdict
+    if k:
+        rate = round((passed or 0) / k, 4)
+        out.update(k=k, pass_rate=rate, difficulty=difficulty(rate))
+    if attempts is not None:
+        out["attempts"] = attempts
+    return out
+
+
 def sample_id(task: str, messages: list[dict]) -> str:
     """Stable content hash: the same conversation for the same task always gets the same id."""
     payload = json.dumps([task, [[m["role"], m["content"]] for m in messages]], ensure_ascii=False)
@@ -72,6 +110,7 @@ class Sample:
     language: str | None = None
     meta: dict = field(default_factory=dict)
     id: str = ""
+    tests: dict | None = None  # `make_tests`; not part of the id (the same conversation, the same sample)
 
     def __post_init__(self):
         if not self.id:
@@ -97,18 +136,21 @@ class Sample:
             "task": self.task,
             "messages": self.messages,
             "language": self.language,
-            "meta": meta_json(self.meta),
+            "meta": meta_json({**self.meta, TESTS_KEY: self.tests} if self.tests else self.meta),
         }
 
     @classmethod
     def from_row(cls, row: dict) -> Sample:
+        meta = json.loads(row["meta"]) if row["meta"] else {}
+        tests = meta.pop(TESTS_KEY, None) if isinstance(meta.get(TESTS_KEY), dict) else None
         return cls(
             source=row["source"],
             messages=[{"role": m["role"], "content": m["content"]} for m in row["messages"]],
             task=row["task"],
             language=row["language"],
-            meta=json.loads(row["meta"]) if row["meta"] else {},
+            meta=meta,
             id=row["id"],
+            tests=tests,
         )
 
 
