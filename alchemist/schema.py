@@ -89,8 +89,8 @@ def make_tests(kind: str, code: str, origin: str, setup: str = "", verdict: str 
     if verdict is not None:
         out["verdict"] = verdict
     if k:
-        rate = round((passed or 0) / k, 4)
-        out.update(k=k, pass_rate=rate, difficulty=difficulty(rate))
+        rate = (passed or 0) / k
+        out.update(k=k, passed=passed or 0, pass_rate=round(rate, 4), difficulty=difficulty(rate))
     if attempts is not None:
         out["attempts"] = attempts
     return out
