@@ -13,6 +13,12 @@ Dropped: example usage, i.e. any statement that calls print/input, the entry poi
 the answer defines (`main()`, `test_...()`), and bare calls of the answer's own
 functions or methods; asserts; `if __name__ == "__main__":` blocks; bare strings;
 doctest/unittest/pytest runners.
+
+What it adds: the benchmark prompt's own imports that the program uses without importing them. A
+chat model answering HumanEval often restates the function but not the `from typing import List`
+above it, and its program would fail with a NameError that says nothing about the solution; the
+completion protocol runs prompt + completion, so the prompt's imports are part of the task.
+(evalplus's sanitizer keeps the answer's imports only; bigcode's harness prepends the prompt's.)
 """
 
 from __future__ import annotations
@@ -126,13 +132,49 @@ def _defines(block: str, name: str) -> bool:
                                       if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign)))
 
 
-def sanitize(text: str, entry_point: str | None = None) -> str:
-    """The code of an answer (see the module docstring). An answer is hostile input: any failure
-    here keeps the answer's text as it is (it then fails or passes on its own)."""
+def sanitize(text: str, entry_point: str | None = None, prompt: str | None = None) -> str:
+    """The code of an answer (see the module docstring); `prompt`: the benchmark prompt, whose
+    imports the program may rely on. An answer is hostile input: any failure here keeps the
+    answer's text as it is (it then fails or passes on its own)."""
     try:
-        return _sanitize(text[:MAX_ANSWER], entry_point)
+        code = _sanitize(text[:MAX_ANSWER], entry_point)
+        return with_prompt_imports(code, prompt) if prompt else code
     except (RecursionError, MemoryError, ValueError):
         return text.strip()
+
+
+def _prompt_imports(prompt: str) -> list[ast.stmt]:
+    parsed = _parse_prefix(prompt)
+    if parsed is None:
+        return []
+    return [n for n in parsed[0].body if isinstance(n, ast.Import)
+            or isinstance(n, ast.ImportFrom) and n.module != "__future__" and n.level == 0]  # relative ones mean nothing here
+
+
+def with_prompt_imports(code: str, prompt: str) -> str:
+    """`code` with each import of `prompt` (top level) that binds a name the code uses but never
+    binds itself put first (after the code's `from __future__` lines, which must lead). Code that
+    does not parse, or needs none of them, is returned as it is."""
+    imports = _prompt_imports(prompt)
+    parsed = _parse_prefix(code) if imports else None
+    if not parsed:
+        return code
+    tree = parsed[0]
+    bound: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound |= _defined(node)
+        elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            bound.add(node.id)
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} - bound
+    missing = [ast.unparse(n) for n in imports if _defined(n) & used]
+    if not missing:
+        return code
+    future = [n for n in tree.body if isinstance(n, ast.ImportFrom) and n.module == "__future__"]
+    cut = future[-1].end_lineno if future else 0
+    lines = code.splitlines()
+    head, rest = "\n".join(lines[:cut]), "\n".join(lines[cut:])
+    return "\n".join(part for part in (head, *missing, rest) if part) + ("\n" if code.endswith("\n") else "")
 
 
 def _sanitize(text: str, entry_point: str | None) -> str:

@@ -220,7 +220,7 @@ def score(benchmark: Benchmark | str, problems: list[Problem], samples_path: Pat
         p = by_id[s["task_id"]]
         s["raw"] = s["text"]
         if s["kind"] == "solution":
-            s["code"] = sanitize(s["text"], p.entry_point) if do_sanitize else s["text"]
+            s["code"] = sanitize(s["text"], p.entry_point, p.prompt) if do_sanitize else s["text"]
         else:
             s["code"] = p.prompt + s["text"]
     scored = [s for s in samples if not s["generation_failed"]]
