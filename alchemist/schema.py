@@ -19,6 +19,9 @@ TASKS = (
     "code_snippet",
 )
 
+# Raw source snippets seed generation; they are never trained on as they are.
+NOT_TRAINED = ("code_snippet",)
+
 MESSAGE_TYPE = pa.struct([("role", pa.string()), ("content", pa.string())])
 SAMPLE_SCHEMA = pa.schema(
     [

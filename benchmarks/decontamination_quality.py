@@ -18,7 +18,7 @@ The labeled set (benchmarks/data/decontamination/labeled.jsonl, written by hand:
 rewritten and translated to JavaScript and C under a generic instruction, rewritten statements,
 same-topic hard negatives, clean exercises) is scored apart, on its held-out split:
 
-    python benchmarks/decontamination_quality.py --calibrate   # refit curate/calibration/weights.json
+    python benchmarks/decontamination_quality.py --calibrate   # refit rules/calibration/weights.json
 
 Results go to benchmarks/results/decontamination_quality.json.
 """
@@ -544,7 +544,7 @@ def build_cases(seed: int = 0) -> list[dict]:
 def evaluate(cases, index, signals=None) -> dict:
     from corpus import make_records
 
-    from alchemist.curate.decontaminate import contamination_batch
+    from alchemist.rules.decontaminate import contamination_batch
     from alchemist.schema import Sample
 
     per_kind: dict[str, dict] = {}
@@ -608,8 +608,8 @@ def calibrate(problems, spec) -> dict:
     problem. Samples an n-gram hit decides are not candidates."""
     from sklearn.linear_model import LogisticRegression
 
-    from alchemist.curate.decontaminate import Decontaminator, sample_code
-    from alchemist.curate.evidence import FEATURES, Calibration
+    from alchemist.rules.decontaminate import Decontaminator, sample_code
+    from alchemist.rules.evidence import FEATURES, Calibration
 
     rows = labeled("calibration")
     placeholder = Calibration(tuple([0.0] * len(FEATURES)), 0.0)
@@ -660,7 +660,7 @@ def calibrate(problems, spec) -> dict:
 def score_labeled(rows: list[dict], index) -> dict:
     """Per kind: how many flagged (with the right task, for copies); precision and recall over the
     rows, where a copy counts as caught only when its own problem is matched."""
-    from alchemist.curate.decontaminate import contamination_batch
+    from alchemist.rules.decontaminate import contamination_batch
 
     t = time.perf_counter()
     details = []
@@ -700,13 +700,13 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                     help="decontaminate settings, e.g. --set embedding.enabled=false")
-    ap.add_argument("--calibrate", action="store_true", help="refit alchemist/curate/calibration/weights.json first")
+    ap.add_argument("--calibrate", action="store_true", help="refit alchemist/rules/calibration/weights.json first")
     ap.add_argument("--skip-rules", action="store_true", help="leave out the rule-made rewrites of every HumanEval problem")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "decontamination_quality.json"))
     args = ap.parse_args()
-    from alchemist.curate.decontaminate import build_index
-    from alchemist.curate.spec import DecontaminateSpec
     from alchemist.recipe import apply_overrides
+    from alchemist.rules.decontaminate import build_index
+    from alchemist.rules.spec import DecontaminateSpec
     from alchemist.testsets import load_benchmark
 
     problems = load_benchmark("humaneval")

@@ -30,9 +30,10 @@ from corpus import make_records  # noqa: E402
 from curate_throughput import cpu_seconds, ingest_rows  # noqa: E402
 
 import alchemist.curate.verdicts as verdicts  # noqa: E402
-from alchemist.curate.decontaminate import build_index  # noqa: E402
-from alchemist.curate.stage import curate_shards, load_problems  # noqa: E402
+from alchemist.curate.stage import curate_shards  # noqa: E402
 from alchemist.recipe import Recipe, apply_overrides  # noqa: E402
+from alchemist.rules.decontaminate import build_index  # noqa: E402
+from alchemist.rules.problems import load_problems  # noqa: E402
 from alchemist.schema import rows_to_table  # noqa: E402
 
 

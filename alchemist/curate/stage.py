@@ -16,51 +16,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from alchemist.curate.spec import CurateSpec, DecontaminateSpec
-from alchemist.errors import UserError
+from alchemist.curate.spec import CurateSpec
+from alchemist.rules.problems import run_problems
 from alchemist.rundir import write_json_atomic
 from alchemist.schema import SAMPLE_SCHEMA
-from alchemist.testsets import Problem, load_benchmark
+from alchemist.testsets import Problem
 from alchemist.testsets import fingerprint as problems_fingerprint
 
 MAX_EXAMPLES = 5
 REJECTED_SCHEMA = SAMPLE_SCHEMA.append(pa.field("reason", pa.string())).append(pa.field("detail", pa.string()))
-# Benchmarks of the default list that may be skipped (with a warning) when they cannot be had offline.
-OPTIONAL_DEFAULTS = ("mbpp", "mbpp_plus")
-
-
-def load_problems(spec: DecontaminateSpec, warn=None) -> tuple[list[Problem], list[dict]]:
-    """Problems of every benchmark to decontaminate against, and the default benchmarks skipped.
-    A benchmark the recipe names that cannot be loaded is an error; MBPP in the default list is
-    skipped with a warning when it can be neither downloaded nor found (offline)."""
-    if not spec.enabled:
-        return [], []
-    explicit = "benchmarks" in spec.model_fields_set
-    problems: list[Problem] = []
-    skipped: list[dict] = []
-    seen = set()
-    for ref in spec.refs():
-        plain = ref.name.removesuffix("_plus") if ref.name in ("humaneval_plus", "mbpp_plus") and not ref.path else ref.name
-        if (plain, ref.path) in seen:  # humaneval_plus without a file is humaneval's problems again
-            continue
-        seen.add((plain, ref.path))
-        try:
-            problems += load_benchmark(ref.name, Path(ref.path) if ref.path else None)
-        except UserError as e:
-            if explicit or ref.name not in OPTIONAL_DEFAULTS:
-                raise
-            if not any(s["benchmark"] == plain for s in skipped):
-                skipped.append({"benchmark": ref.name, "reason": str(e)})
-                if warn:
-                    warn(f"not decontaminating against {ref.name}: {e}")
-    return problems, skipped
-
-
-def run_problems(ctx) -> tuple[list[Problem], list[dict]]:
-    """The run's decontamination problems, loaded once and shared by curate and relabel."""
-    return ctx.once("decontamination_problems", lambda: load_problems(ctx.recipe.curate.decontaminate, ctx.warn))
-
-
 def curate_shards(spec: CurateSpec, shards: list[Path], problems: list[Problem], skipped: list[dict], out: Path,
                   work: Path, seed: int, say=lambda m: None) -> dict:
     """Verdicts for every row of `shards` (in order) written to `out`; returns headline counts."""
@@ -138,8 +102,8 @@ def _judge(verdicts, shards: list[Path], problems: list[Problem], spec: CurateSp
     """The LLM judge decides the doubtful candidates of kept samples, in this process (the one that
     holds the client and its cache, not the screening workers); a confirmed match makes the
     sample contaminated, like any other signal."""
-    from alchemist.curate.judge import judge_near_misses
     from alchemist.llm.factory import build_client
+    from alchemist.rules.judge import judge_near_misses
 
     doubtful = [i for i, r in enumerate(verdicts.reasons) if r is None and (verdicts.details.get(i) or {}).get("near_misses")]
     if not doubtful:
@@ -227,7 +191,7 @@ class Curate:
         return f"{workers_for(ctx.recipe.curate)} workers"
 
     def run(self, ctx, out: Path, work: Path) -> dict:
-        from alchemist.ingest.stage import shard_paths
-
         problems, skipped = run_problems(ctx)
-        return curate_shards(ctx.recipe.curate, shard_paths(ctx), problems, skipped, out, work, ctx.recipe.seed, ctx.say)
+        # ingest's contract: one shard per source, named after it, in recipe order
+        shards = [ctx.output("ingest") / f"{spec.name}.parquet" for spec in ctx.recipe.sources]
+        return curate_shards(ctx.recipe.curate, shards, problems, skipped, out, work, ctx.recipe.seed, ctx.say)

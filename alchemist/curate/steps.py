@@ -15,9 +15,9 @@ import pyarrow.parquet as pq
 from datatrove.data import Document
 from datatrove.pipeline.base import PipelineStep
 
-from alchemist.curate.exact import content_key
-from alchemist.curate.filters import screen, screen_batch
 from alchemist.curate.spec import FilterSpec
+from alchemist.rules.exact import content_key
+from alchemist.rules.filters import screen, screen_batch
 from alchemist.schema import Sample
 
 

@@ -16,11 +16,11 @@ import numpy as np
 import orjson
 import pyarrow.parquet as pq
 
-from alchemist.curate.decontaminate import build_index
 from alchemist.curate.executors import execute
-from alchemist.curate.near import CodeWordTokenizer, minhash_config
 from alchemist.curate.spec import CurateSpec
 from alchemist.curate.steps import KeptIds, PassedReader, SampleReader, Screen
+from alchemist.rules.decontaminate import build_index
+from alchemist.rules.near import CodeWordTokenizer, minhash_config
 from alchemist.testsets import Problem
 
 
@@ -61,7 +61,7 @@ def curate(files: list[Path], spec: CurateSpec, problems: list[Problem], work_di
     if near.enabled:
         from datatrove.pipeline.dedup.minhash import MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupFilter
 
-        from alchemist.curate.near import MinhashSignature
+        from alchemist.rules.near import MinhashSignature
 
         config = minhash_config(near, seed)
         sigs, buckets, clusters = work_dir / "signatures", work_dir / "buckets", work_dir / "clusters"

@@ -16,6 +16,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 
 from alchemist.code import extract_code_blocks
+from alchemist.execution import Limits, SandboxPool
 
 _ASSERT = re.compile(r"^\s*assert\b", re.M)
 _DOCTEST = re.compile(r"^\s*>>> ", re.M)
@@ -71,11 +72,6 @@ def _judge(outcome, kind: str) -> tuple[str | None, dict | None]:
 def verify(samples: list, spec, pool=None) -> list[tuple[str | None, dict | None]]:
     """(reason, detail) per sample: ("fails_execution", {"check", "status", "error"}) when its
     Python answer fails its own checks, else (None, None) or (None, {"unverified": why})."""
-    try:
-        from alchemist.execution import Limits, SandboxPool
-    except ImportError:  # before the execution package: the evaluator's sandbox
-        from alchemist.evaluate.sandbox import Limits, SandboxPool
-
     limits = Limits(timeout=spec.timeout, memory_mb=spec.memory_mb)
     jobs = [(i, p) for i, s in enumerate(samples) if (p := program(s)) is not None]
     out: list[tuple[str | None, dict | None]] = [(None, None)] * len(samples)

@@ -212,9 +212,3 @@ def check_hub(spec: SourceSpec, key: str) -> None:
         raise UserError(f"source '{spec.name}' ({key}: {spec.hf}): the Hugging Face hub ({host}) cannot be reached ({why}) "
                         "and the dataset is not in the local cache; connect to the network, or download it elsewhere "
                         "and point the source's `path:` at the files")
-
-
-def shard_paths(ctx) -> list[Path]:
-    """Ingested shards in recipe order (what curate reads)."""
-    base = ctx.output("ingest")
-    return [base / f"{spec.name}.parquet" for spec in ctx.recipe.sources]

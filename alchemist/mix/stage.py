@@ -13,10 +13,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from alchemist.errors import UserError
+from alchemist.mix.manifest import build_manifest, build_report, relabel_manifest
 from alchemist.rundir import write_json_atomic, write_text_atomic
-
-# Raw source snippets seed generation; they are never trained on as they are.
-NOT_TRAINED = ("code_snippet",)
+from alchemist.schema import NOT_TRAINED
 
 
 def plan(n: int, weight: float, max_samples: int | None, rng: random.Random) -> list[int]:
@@ -93,9 +92,6 @@ class Mix:
         return []
 
     def run(self, ctx, out: Path, work: Path) -> dict:
-        from alchemist.manifest import build_manifest, build_report
-        from alchemist.relabel.stage import relabel_manifest
-
         curated, relabeled = ctx.output("curate"), ctx.output("relabel")
         stats = mix(ctx.recipe, curated, relabeled, out)
         data_dir = ctx.output("ingest").parent

@@ -1,7 +1,7 @@
 """The recipe: one YAML file, validated by a schema composed of each stage's spec before any work
 starts. `load` reads and checks it, `locate` resolves its paths, `schema` composes the specs."""
 
-from alchemist.curate.spec import BenchmarkRef, CurateSpec, DecontaminateSpec, DedupSpec, ExecutorSpec, FilterSpec, NearDedupSpec
+from alchemist.curate.spec import CurateSpec, DedupSpec, ExecutorSpec
 from alchemist.evaluate.spec import EvalSpec
 from alchemist.ingest.spec import SourceSpec
 from alchemist.leaderboard.spec import LeaderboardSpec
@@ -11,6 +11,7 @@ from alchemist.recipe.load import apply_overrides, dump_resolved, load_catalog_e
 from alchemist.recipe.locate import catalog_dirs, resolve_path
 from alchemist.recipe.schema import Recipe
 from alchemist.relabel.spec import AlchemistPromptSpec, ComprehensionSpec, RelabelSpec
+from alchemist.rules.spec import BenchmarkRef, DecontaminateSpec, FilterSpec, NearDedupSpec
 from alchemist.train.spec import TrainSpec
 
 __all__ = [

@@ -5,30 +5,13 @@ starts."""
 
 from __future__ import annotations
 
-import glob
 import os
 from pathlib import Path
 from typing import Any
 
+from alchemist.paths import exists, resolve_path
+
 BUILTIN_PREFIX = "builtin:"
-
-
-def resolve_path(text: str, recipe_path: Path | None) -> Path:
-    """A recipe path: as given when absolute or found from the working directory, else beside the recipe."""
-    p = Path(os.path.expanduser(text))
-    if p.is_absolute() or recipe_path is None or exists(p):
-        return p
-    alt = recipe_path.parent / p
-    return alt if exists(alt) else p
-
-
-def exists(p: Path) -> bool:
-    """Whether the path, or else the pattern (`*`, `?`, `[...]`), names anything."""
-    if p.exists():
-        return True
-    if any(ch in str(p) for ch in "*?["):
-        return bool(glob.glob(str(p), recursive=True))
-    return p.exists()
 
 
 def absolute(text: Any, recipe_path: Path | None, must_exist: bool = False) -> Any:

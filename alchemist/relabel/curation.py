@@ -13,11 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from alchemist.curate.decontaminate import build_index, contamination_batch
-from alchemist.curate.exact import content_key
-from alchemist.curate.filters import quality_reason
-from alchemist.curate.near import mix64
-from alchemist.schema import Sample
+from alchemist.rules.decontaminate import build_index, contamination_batch
+from alchemist.rules.exact import content_key
+from alchemist.rules.filters import quality_reason
+from alchemist.rules.near import CodeWordTokenizer, MinhashSignature, minhash_config, mix64
+from alchemist.rules.problems import run_problems
+from alchemist.schema import NOT_TRAINED, Sample
 
 
 def near_text(sample: Sample) -> str:
@@ -27,7 +28,7 @@ def near_text(sample: Sample) -> str:
 
 class NearIndex:
     """MinHash LSH over samples in memory, with the curate stage's shingles, hash functions and
-    bands (curate/near.py): a sample sharing any band with an indexed one is its near duplicate,
+    bands (rules/near.py): a sample sharing any band with an indexed one is its near duplicate,
     as datatrove's bucket step decides. In memory because the produced samples are checked one by
     one as they are admitted, which datatrove's batch pipeline cannot do.
 
@@ -36,8 +37,6 @@ class NearIndex:
     take ~100 MB, not the gigabytes of Python tuples."""
 
     def __init__(self, spec, seed: int, work: Path):
-        from alchemist.curate.near import CodeWordTokenizer, MinhashSignature, minhash_config
-
         self.steps = MinhashSignature(str(work), config=minhash_config(spec, seed), language=CodeWordTokenizer())
         self.rows = self.steps.config.hashes_per_bucket
         self.base: list[np.ndarray] = []
@@ -106,9 +105,6 @@ class ProducedCuration:
     a rejected one); `contaminated` checks any other produced samples in one batch."""
 
     def __init__(self, ctx, curated: list[Sample], work: Path):
-        from alchemist.curate.stage import run_problems
-        from alchemist.mix.stage import NOT_TRAINED
-
         recipe = ctx.recipe
         # seeds are never trained on: a pair that reuses its snippet's code duplicates no training data
         curated = [s for s in curated if s.task not in NOT_TRAINED]

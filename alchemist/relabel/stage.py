@@ -11,7 +11,6 @@ what was never run.
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from dataclasses import replace
 from pathlib import Path
@@ -314,12 +313,3 @@ def _oss_instruct(ctx, samples, client, sampling, seed, meta, check, work, tally
 
 def _kind(s: Sample) -> str:
     return s.meta.get("generated") if s.meta.get("generated") in ("evol_codegen", "oss_instruct") else s.task
-
-
-def relabel_manifest(out: Path | None) -> dict | None:
-    if out is None:
-        return None
-    stats = json.loads((out / "stats.json").read_text())
-    counts = {t: stats["produced"].get(t, 0) for t in
-              ("alchemist_prompt", "instruction_evolution", "evol_codegen", "oss_instruct", "data_filtering", "code_review")}
-    return {**counts, **stats["usage"], "rejected": stats["rejected"], "replaced": len(stats["replaced"]), "llm": stats["llm"]}

@@ -51,6 +51,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alchemist.errors import UserError
+from alchemist.paths import resolve_path
 from alchemist.specs import QUOTES
 
 RECORD_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".json", ".json.gz", ".parquet", ".csv", ".csv.gz", ".tsv", ".tsv.gz")
@@ -91,8 +92,6 @@ def expand_paths(text: str, recipe_path: Path | None, suffixes=RECORD_SUFFIXES) 
     searched like a named one. Below a directory or a glob's fixed part, run directories, hidden
     directories and `__pycache__` are not entered; a file or run directory named explicitly is
     read (a previous run's train.parquet is a fine source)."""
-    from alchemist.recipe import resolve_path
-
     if not text or not str(text).strip():
         return []
     p = resolve_path(text, recipe_path)
@@ -127,8 +126,6 @@ def _walk(p: Path, suffixes) -> list[Path]:
 def no_match_reason(text: str, recipe_path: Path | None, suffixes, as_written: str | None = None) -> str:
     """Why a source's `path:` found no file, for the one-line error: what is there, what is read.
     `as_written` is the path as the recipe gives it (before it was made absolute)."""
-    from alchemist.recipe import resolve_path
-
     p = resolve_path(text, recipe_path)
     common = [s for s in (".py", ".js", ".ts", ".java", ".c", ".cpp", ".go", ".rs") if s in suffixes]
     ordered = common + [s for s in suffixes if s not in common]

@@ -416,7 +416,7 @@ def test_every_signal_gives_a_ray_worker_the_local_verdicts():
     script = textwrap.dedent("""
         import os, json
         from alchemist.curate.spec import CurateSpec
-        from alchemist.curate.decontaminate import build_index, contamination_batch
+        from alchemist.rules.decontaminate import build_index, contamination_batch
         from alchemist.testsets import load_benchmark
         from alchemist.schema import Sample
         from tests.helpers import stdlib_functions

@@ -5,10 +5,10 @@ import orjson
 import pytest
 from datatrove.data import Document
 
-from alchemist.curate.decontaminate import NgramIndex, contamination
-from alchemist.curate.filters import quality_reason, screen
 from alchemist.curate.steps import Screen
 from alchemist.recipe import FilterSpec
+from alchemist.rules.decontaminate import NgramIndex, contamination
+from alchemist.rules.filters import quality_reason, screen
 from alchemist.schema import Sample
 from alchemist.testsets import load_benchmark
 

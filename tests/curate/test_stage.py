@@ -82,7 +82,7 @@ def test_every_row_has_a_verdict(verdicts_and_labels):
 def _shingles(record, n=3):
     from datatrove.utils.text import simplify_text
 
-    from alchemist.curate.near import CodeWordTokenizer
+    from alchemist.rules.near import CodeWordTokenizer
 
     words = CodeWordTokenizer().word_tokenize(simplify_text(record["instruction"] + "\n" + record["output"]))
     return set(zip(*(words[i:] for i in range(n))))

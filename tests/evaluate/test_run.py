@@ -128,7 +128,7 @@ def test_output_that_is_a_file_is_one_error(tmp_path, problems):
 
 
 def test_bad_settings_are_refused_together(tmp_path, problems):
-    from alchemist.evaluate.sandbox import Limits
+    from alchemist.execution import Limits
 
     path = write_jsonl(tmp_path / "s.jsonl", _samples(problems[:1]))
     with pytest.raises(UserError) as e:

@@ -7,11 +7,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from alchemist.recipe import Recipe
-from alchemist.rundir import write_json_atomic, write_text_atomic
 
-
-def build_manifest(recipe: Recipe, data_dir: Path, curated: Path, mix_stats: dict, relabel: dict | None = None) -> dict:
+def build_manifest(recipe, data_dir: Path, curated: Path, mix_stats: dict, relabel: dict | None = None) -> dict:
     curate_stats = json.loads((curated / "stats.json").read_text())
     sources, total_dropped = {}, Counter()
     total_read = total_kept = 0
@@ -115,11 +112,11 @@ def _relabel_section(summary: dict, stats: dict) -> list[str]:
     return lines
 
 
-def write_manifest_and_report(recipe: Recipe, data_dir: Path, curated: Path, mix_stats: dict,
-                              relabeled: Path | None = None) -> dict:
-    from alchemist.relabel.stage import relabel_manifest
-
-    manifest = build_manifest(recipe, data_dir, curated, mix_stats, relabel_manifest(relabeled))
-    write_json_atomic(data_dir / "manifest.json", manifest)
-    write_text_atomic(data_dir / "report.md", build_report(manifest, data_dir, curated, relabeled))
-    return manifest
+def relabel_manifest(out: Path | None) -> dict | None:
+    """The relabel stage's counts for the manifest, read from its stats.json (None: no relabel)."""
+    if out is None:
+        return None
+    stats = json.loads((out / "stats.json").read_text())
+    counts = {t: stats["produced"].get(t, 0) for t in
+              ("alchemist_prompt", "instruction_evolution", "evol_codegen", "oss_instruct", "data_filtering", "code_review")}
+    return {**counts, **stats["usage"], "rejected": stats["rejected"], "replaced": len(stats["replaced"]), "llm": stats["llm"]}

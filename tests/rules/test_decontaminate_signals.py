@@ -4,10 +4,10 @@ with the signal that fired, every signal's score), near misses, and `contaminati
 
 import pytest
 
-from alchemist.curate.decontaminate import Decontaminator, NgramIndex, build_index, contamination, contamination_batch
-from alchemist.curate.filters import screen_batch
-from alchemist.curate.spec import DecontaminateSpec
 from alchemist.recipe import FilterSpec
+from alchemist.rules.decontaminate import Decontaminator, NgramIndex, build_index, contamination, contamination_batch
+from alchemist.rules.filters import screen_batch
+from alchemist.rules.spec import DecontaminateSpec
 from alchemist.schema import Sample
 from alchemist.testsets import load_benchmark
 

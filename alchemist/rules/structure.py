@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from alchemist.rules.hashing import DOCSTRING_RE, window_hashes
+
 K = 6  # tokens per k-gram
 W = 4  # winnowing window: every common run of W + K - 1 = 9 tokens shares a fingerprint
 MIN_TOKENS = 16  # shorter solutions are idioms (`return sorted(set(l))`), not evidence
@@ -158,8 +160,6 @@ def stream(code: str) -> np.ndarray:
 
 
 def kgram_hashes(ids: np.ndarray, k: int = K) -> np.ndarray:
-    from alchemist.curate.decontaminate import window_hashes
-
     return window_hashes(ids * np.uint64(0x9E3779B97F4A7C15) + np.uint64(1), [k]) if len(ids) >= k else np.empty(0, np.uint64)
 
 
@@ -174,7 +174,7 @@ def fingerprints(code: str) -> np.ndarray:
     return winnow(kgram_hashes(stream(code)))
 
 
-def _as_text(ids: np.ndarray) -> str:
+def as_text(ids: np.ndarray) -> str:
     """A token stream as a string, one character per token, for rapidfuzz's C alignment."""
     return "".join(map(chr, (0x100 + ids.astype(np.int64)).tolist()))
 
@@ -191,8 +191,6 @@ class StructureIndex:
     dropped) and the token streams the edit distance compares."""
 
     def __init__(self, problems, min_shared: float = 0.25, shortlist: int = 3, min_tokens: int = MIN_TOKENS):
-        from alchemist.curate.decontaminate import DOCSTRING_RE
-
         self.min_shared = min_shared
         self.shortlist = shortlist
         self.task_ids: list[str] = []
@@ -207,7 +205,7 @@ class StructureIndex:
             if len(ids) < min_tokens:
                 continue
             self.task_ids.append(p.task_id)
-            self.texts.append(_as_text(ids))
+            self.texts.append(as_text(ids))
             prints.append(winnow(kgram_hashes(ids)))
         df: dict[int, int] = {}
         for fp in prints:
@@ -241,7 +239,7 @@ class StructureIndex:
             return []
         from rapidfuzz import fuzz
 
-        text = _as_text(ids)
+        text = as_text(ids)
         out = []
         for shared, pid in shortlist:
             problem = self.texts[pid]

@@ -1,8 +1,8 @@
 import numpy as np
 from datatrove.pipeline.dedup.minhash import MinhashDedupSignature
 
-from alchemist.curate.near import CodeWordTokenizer, MinhashSignature, minhash_config, optimal_bands
 from alchemist.recipe import NearDedupSpec
+from alchemist.rules.near import CodeWordTokenizer, MinhashSignature, minhash_config, optimal_bands
 
 TEXTS = [
     "def add(a, b):\n    return a + b  # sum of two numbers",

