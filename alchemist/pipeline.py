@@ -29,6 +29,7 @@ from alchemist.ownership import Owned, check_overlap, check_removable, read_reco
 from alchemist.recipe import Recipe, dump_resolved, resolve_path
 from alchemist.relabel.stage import Relabel, cache_path
 from alchemist.report.stage import Report
+from alchemist.rl.stage import RL
 from alchemist.rundir import (
     LOCK,
     RUN_JSON,
@@ -48,7 +49,7 @@ from alchemist.stage import OUTPUTS, RunContext, Stage, StageSkipped
 from alchemist.train.stage import Train
 
 # The order of the house: data flows one way through these.
-STAGES: tuple[Stage, ...] = (Ingest(), Curate(), Relabel(), Mix(), Train(), Eval(), Leaderboard(), Report())
+STAGES: tuple[Stage, ...] = (Ingest(), Curate(), Relabel(), Mix(), Train(), RL(), Eval(), Leaderboard(), Report())
 STAGE_NAMES = tuple(s.name for s in STAGES)
 DATA_STAGES = ("ingest", "curate", "relabel", "mix")
 RESOLVED = "recipe.resolved.yaml"
@@ -345,6 +346,7 @@ def recipe_inputs(r: Recipe) -> list[tuple[str, Path]]:
             out.append((f"curate.decontaminate.benchmarks.{j}.path", resolve_path(ref.path, r._path)))
     for key, llm in (("train.model", r.train if r.trains else None),
                      ("relabel.llm.model", r.relabel.llm if r.relabel is not None and r.relabel.enabled else None),
+                     ("rl.model", r.rl if r.rl is not None and r.rl.enabled else None),
                      ("eval.llm.model", r.eval.llm if r.eval is not None and r.eval.enabled else None)):
         model = getattr(llm, "model", None)
         if isinstance(model, str) and model.strip() and not model.startswith("builtin:") and Path(model).exists():

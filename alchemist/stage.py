@@ -34,6 +34,7 @@ OUTPUTS = {
     "relabel": "data/relabeled",
     "mix": "data/final",
     "train": "model",
+    "rl": "rl",
     "eval": "eval",
     "leaderboard": "leaderboard",
     "report": "report",

@@ -13,6 +13,7 @@ from alchemist.leaderboard.spec import LeaderboardSpec
 from alchemist.llm.spec import HFLLM
 from alchemist.mix.spec import MixSpec
 from alchemist.relabel.spec import RelabelSpec
+from alchemist.rl.spec import RLSpec
 from alchemist.specs import MAX_SEED, FileName, Strict
 from alchemist.train.spec import TrainSpec
 
@@ -26,6 +27,7 @@ class Recipe(Strict):
     relabel: RelabelSpec | None = Field(None, description="AlchemistPrompts and comprehension tasks (absent: skipped).")
     mix: MixSpec = Field(default_factory=MixSpec, description="How the final training set is mixed.")
     train: TrainSpec | None = Field(None, description="Fine-tuning (absent: skipped).")
+    rl: RLSpec | None = Field(None, description="GRPO rewarded by the samples' tests in the sandbox, after train (absent: skipped).")
     eval: EvalSpec | None = Field(None, description="Benchmarks (absent: skipped).")
     leaderboard: LeaderboardSpec | None = Field(None, description="The leaderboard (absent: skipped).")
     _path: Path | None = PrivateAttr(None)

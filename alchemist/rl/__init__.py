@@ -1,0 +1,1 @@
+"""The reinforcement stage: GRPO on the run's samples that carry tests, rewarded by the sandbox."""
