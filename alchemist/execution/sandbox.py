@@ -129,6 +129,8 @@ class Outcome:
     cpu: float = 0.0  # the program's CPU seconds
     checks_stdout: str = ""  # with Checks: what the checks' process printed
     checks_stderr: str = ""  # with Checks: its traceback (the failing assert, the program's exception)
+    stage: str = ""  # toolchain programs (languages.py): "compile" when the compile step ended the job
+    compile_output: str = ""  # toolchain programs: what the compiler printed
 
 
 class IsolationError(UserError):
@@ -278,10 +280,11 @@ class _Lines:
 class Zygote:
     """A warm, confined interpreter that forks one confined child per program (see zygote.py)."""
 
-    def __init__(self, without: tuple[str, ...] = ()):
+    def __init__(self, without: tuple[str, ...] = (), toolchains: str = ""):
         self.proc: subprocess.Popen | None = None
         self.layers: dict = {}
         self.without = without  # layers to leave off (tests of the degraded path)
+        self.toolchains = toolchains  # JSON (languages.py): a worker for compiled/interpreted languages
         self._jobs = 0
 
     def start(self, limits: Limits = Limits()) -> dict:
@@ -290,7 +293,8 @@ class Zygote:
         shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
         self.inbox = Path(tempfile.mkdtemp(prefix="alchemist-inbox-", dir=shm))
         self.cgroup = Cgroup(() if "cgroups" in self.without else limits)
-        argv = [str(self.scratch), "--inbox", str(self.inbox), *self.cgroup.argv(), *(a for layer in self.without for a in ("--without", layer))]
+        argv = [str(self.scratch), "--inbox", str(self.inbox), *self.cgroup.argv(), *(a for layer in self.without for a in ("--without", layer)),
+                *(("--toolchains", self.toolchains) if self.toolchains else ())]
         self.proc = subprocess.Popen([sys.executable, "-I", "-B", "-c", BOOT], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_SCRUBBED_ENV, cwd="/",
                                      bufsize=0)
@@ -307,10 +311,12 @@ class Zygote:
         self.layers = {**hello["layers"], "cgroups": hello["layers"].get("cgroups", held)}
         return self.layers
 
-    def run(self, source: str, limits: Limits = Limits(), checks: Checks | None = None) -> Outcome:
+    def run(self, source: str, limits: Limits = Limits(), checks: Checks | None = None,
+            program: dict | None = None) -> Outcome:
         """One program. The worker makes its work dir, runs it, reads back at most
         `limits.output_chars` bytes of each output and removes the dir: nothing the program
-        leaves is read or deleted here. A worker whose own state the program changed is replaced."""
+        leaves is read or deleted here. A worker whose own state the program changed is replaced.
+        `program` (languages.py): a toolchain program's language, file name and steps."""
         start = time.perf_counter()
         if self.proc is None or self.proc.poll() is not None:
             self.close()
@@ -323,7 +329,8 @@ class Zygote:
         job_id = f"{self._jobs:x}"
         job = {"id": job_id, "cpu": limits.timeout, "wall": limits.wall, "memory_mb": limits.memory_mb,
                "file_mb": limits.file_mb, "processes": limits.processes, "output": n,
-               "checks": list(checks.names) if checks is not None else None, "program_file": f"{job_id}.program.py"}
+               "checks": list(checks.names) if checks is not None else None, "program_file": f"{job_id}.program.py",
+               **(program or {})}
         reply, outputs = {}, None
         checks_file, program_file = self.inbox / f"{job_id}.checks.py", self.inbox / f"{job_id}.program.py"
         try:
@@ -353,6 +360,10 @@ class Zygote:
         for size in sizes:
             texts.append(outputs[at:at + size].decode("utf-8", "replace")[-n:] if n else "")
             at += size
+        if program:  # the compile step's outputs in the last two
+            return Outcome(reply["status"], reply.get("returncode"), round(time.perf_counter() - start, 3), texts[0],
+                           reply.get("error", "") if reply.get("stage") == "compile" else texts[1] + reply.get("error", ""),
+                           reply.get("cpu", 0.0), stage=reply.get("stage", ""), compile_output=texts[2] + texts[3])
         return Outcome(reply["status"], reply.get("returncode"), round(time.perf_counter() - start, 3),
                        texts[0], texts[1] + reply.get("error", ""), reply.get("cpu", 0.0), texts[2], texts[3])
 
@@ -414,8 +425,9 @@ class SandboxPool:
     `require_isolation`: raise IsolationError at the first run when a layer is missing here
     (otherwise the missing layers are logged once per process)."""
 
-    def __init__(self, require_isolation: bool = False):
+    def __init__(self, require_isolation: bool = False, toolchains: str = ""):
         self.require_isolation = require_isolation
+        self.toolchains = toolchains  # JSON (languages.py): workers that run toolchain programs
         self._local = threading.local()
         self._all: list[Zygote] = []
         self._lock = threading.Lock()
@@ -435,16 +447,17 @@ class SandboxPool:
                 log.warning("sandbox: running without %s", what)
         return report
 
-    def run(self, source: str, limits: Limits = Limits(), checks: Checks | None = None) -> Outcome:
+    def run(self, source: str, limits: Limits = Limits(), checks: Checks | None = None,
+            program: dict | None = None) -> Outcome:
         if not self._checked:
             self.check()
             self._checked = True
         z = getattr(self._local, "zygote", None)
         if z is None:
-            z = self._local.zygote = Zygote()
+            z = self._local.zygote = Zygote(toolchains=self.toolchains)
             with self._lock:
                 self._all.append(z)
-        return z.run(source, limits, checks)
+        return z.run(source, limits, checks, program)
 
     def close(self) -> None:
         for z in self._all:

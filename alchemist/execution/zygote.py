@@ -71,6 +71,14 @@ SYSTEM_DIRS = ("/usr", "/bin", "/lib", "/lib64", "/lib32", "/libx32", "/sbin")
 DEVICES = ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random")
 ETC_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/nsswitch.conf", "/etc/mime.types")
 ALLOWED_PACKAGES = ("numpy", "numpy.libs")
+# A language worker's toolchains (`--toolchains`, from languages.py): per language the paths it
+# reads beyond the system dirs (bound read-only into the new root) and the files and dirs it may
+# execute (Landlock's execute right on them only). Empty in a Python worker.
+TOOLCHAINS: dict = {}
+
+
+def toolchain_reads() -> list[str]:
+    return sorted({p for t in TOOLCHAINS.values() for p in t["read"] if os.path.exists(p)})
 
 
 def _check(ret: int, what: str) -> int:
@@ -175,6 +183,9 @@ def confine_filesystem(inbox: str) -> None:
             _mount("tmpfs", root + path, "tmpfs", MS_NOSUID | MS_NODEV, "size=4k")
     for path in package_dirs():
         _bind(path, root)
+    for path in toolchain_reads():  # a toolchain's own tree outside the system dirs (a JVM's /etc, a rustup sysroot)
+        if not os.path.lexists(root + path):
+            _bind(path, root)
     files = {"/etc/passwd": b"root:x:0:0:root:/tmp:/bin/sh\n", "/etc/group": b"root:x:0:\n"}
     for path in ETC_FILES:  # copies: the host's /etc holds more than programs should see
         try:
@@ -295,12 +306,24 @@ EPERM, ENOSYS, AF_UNIX = 1, 38, 1
 LD_W_ABS, JEQ, JGE, JSET, RET = 0x20, 0x15, 0x35, 0x45, 0x06
 
 
-def seccomp_program() -> tuple[bytes, list[int]]:
+# Toolchain programs (compilers, node, the JVM) create processes and exec: their filter lets fork,
+# vfork, exec and clone through, but never a clone that makes namespaces
+SPAWN = ("fork", "vfork", "execve", "execveat")
+CLONE_NAMESPACES = 0x7E020000  # CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET
+SIGNALS = ("kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo")
+
+
+def seccomp_program(spawn: bool = False, any_signal: bool = False) -> tuple[bytes, list[int]]:
     """The filter as raw `struct sock_filter`s: native ABI only (others killed, x32 included),
     the DENY list refused, clone3 ENOSYS (libc falls back to clone), clone only with
     CLONE_THREAD, socket/socketpair only for AF_UNIX, utimensat only on an fd, SELF_ONLY calls
     and setpriority/ioprio_set only on the caller. Also the indices of the instructions whose
-    constant is OWN_PID (patched per program)."""
+    constant is OWN_PID (patched per program).
+    `spawn` (toolchain programs): fork, vfork and exec allowed, clone without namespace flags;
+    `any_signal`: kill and tgkill on any pid (where Landlock's signal scope keeps them inside
+    the program's own processes: a compiler's children have pids the filter cannot know)."""
+    deny = {k: v for k, v in DENY_X86_64.items() if not (spawn and k in SPAWN)}
+    self_only = {k: v for k, v in SELF_ONLY.items() if not (any_signal and k in SIGNALS)}
     ins: list = []  # (code, jt, jf, k), jt/jf a label or an offset
 
     def op(code, k, jt=0, jf=0):
@@ -310,9 +333,9 @@ def seccomp_program() -> tuple[bytes, list[int]]:
     op(JEQ, AUDIT_ARCH_X86_64, 0, "kill")
     op(LD_W_ABS, 0)  # seccomp_data.nr
     op(JGE, 0x40000000, "kill", 0)  # x32 ABI
-    for nr in sorted(DENY_X86_64.values()):
+    for nr in sorted(deny.values()):
         op(JEQ, nr, "eperm", 0)
-    for nr in sorted(SELF_ONLY.values()):
+    for nr in sorted(self_only.values()):
         op(JEQ, nr, "self0", 0)
     op(JEQ, NR_SETPRIORITY, "prio", 0)
     op(JEQ, NR_IOPRIO_SET, "ioprio", 0)
@@ -330,7 +353,10 @@ def seccomp_program() -> tuple[bytes, list[int]]:
     op(JEQ, 0, "allow", "eperm")
     labels["clone"] = len(ins)
     op(LD_W_ABS, 16)  # args[0] (low 32 bits): clone flags
-    op(JSET, CLONE_THREAD, "allow", "eperm")
+    if spawn:
+        op(JSET, CLONE_NAMESPACES, "eperm", "allow")
+    else:
+        op(JSET, CLONE_THREAD, "allow", "eperm")
     labels["socket"] = len(ins)
     op(LD_W_ABS, 16)  # args[0]: the address family
     op(JEQ, AF_UNIX, "allow", "eperm")
@@ -362,11 +388,11 @@ class SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
-def compile_seccomp():
+def compile_seccomp(spawn: bool = False, any_signal: bool = False):
     """The filter and where its own-pid constants are, or None where the filter is not native."""
     if platform.machine() != "x86_64":
         return None
-    return seccomp_program()
+    return seccomp_program(spawn, any_signal)
 
 
 def load_seccomp(compiled) -> None:
@@ -415,7 +441,7 @@ def read_paths() -> list[str]:
     """What programs may read: system dirs, the standard library, ALLOWED_PACKAGES, a few files
     (the same list as the new root holds, so it also holds where there is no mount namespace)."""
     paths = {*SYSTEM_DIRS, *DEVICES, *ETC_FILES, "/etc/passwd", "/etc/group", "/sys/devices/system/cpu",
-             *stdlib_dirs(), *package_dirs()}
+             *stdlib_dirs(), *package_dirs(), *toolchain_reads()}
     return sorted(p for p in paths if os.path.exists(p))
 
 
@@ -437,15 +463,28 @@ class Landlock:
             if p in ("/dev/null", "/dev/zero"):
                 rights |= FS["write_file"] | (FS["ioctl_dev"] if abi >= 5 else 0)
             self.reads.append((fd, rights & self.fs))
+        # toolchain programs: the same reads without the execute right, which only their own
+        # binaries get (exec is allowed to them by seccomp, so Landlock decides what may run)
+        self.reads_only = [(fd, rights & ~FS["execute"]) for fd, rights in self.reads]
+        self.execs = {}
+        for lang, tool in TOOLCHAINS.items():
+            rules = []
+            for p in tool["exec"]:
+                try:
+                    fd = os.open(p, os.O_PATH | os.O_CLOEXEC)
+                except OSError:
+                    continue
+                rules.append((fd, (READ if os.path.isdir(p) else READ & FS_FILE_ONLY) & self.fs))
+            self.execs[lang] = rules
 
-    def restrict(self, full_dirs: list[str], read_files: list[str] = ()) -> None:
+    def restrict(self, full_dirs: list[str], read_files: list[str] = (), language: str | None = None) -> None:
         attr = RulesetAttr(self.fs, (NET_BIND_TCP | NET_CONNECT_TCP) if self.abi >= 4 else 0,
                            (SCOPE_ABSTRACT_UNIX | SCOPE_SIGNAL) if self.abi >= 6 else 0)
         size = ctypes.sizeof(RulesetAttr) if self.abi >= 6 else 16 if self.abi >= 4 else 8
         rs = _check(libc.syscall(SYS_LL_CREATE, ctypes.byref(attr), size, 0), "landlock_create_ruleset")
         opened = []
         try:
-            rules = list(self.reads)
+            rules = list(self.reads) if language is None else [*self.reads_only, *self.execs[language]]
             for d in full_dirs:  # everything but FIFOs and device nodes (the harness reads what is left)
                 fd = os.open(d, os.O_PATH | os.O_DIRECTORY)
                 opened.append(fd)
@@ -726,10 +765,12 @@ class Worker:
         if not abi:
             layers["landlock"] = "unavailable: the kernel has no Landlock"
         self.seccomp = None if "seccomp" in without else compile_seccomp()
+        # toolchain programs: exec and fork allowed; signals to any pid only where Landlock scopes them
+        self.seccomp_spawn = None if "seccomp" in without else compile_seccomp(True, abi >= 6 and self.landlock is not None)
         layers["seccomp"] = "BPF filter via prctl" if self.seccomp else f"unavailable: no filter for {platform.machine()}"
         self.state = process_state()
 
-    def confine(self, job: dict, full_dirs: list[str], read_files: list[str] = ()) -> None:
+    def confine(self, job: dict, full_dirs: list[str], read_files: list[str] = (), language: str | None = None) -> None:
         """In a fresh child: everything from setsid to seccomp. Any failure exits 125."""
         os.setsid()
         drop_capabilities()
@@ -739,9 +780,12 @@ class Worker:
         cpu = max(1, int(-(-job["cpu"] // 1)))  # whole seconds, rounded up
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
         if self.landlock:
-            self.landlock.restrict(full_dirs, read_files)
-        if self.seccomp:
-            load_seccomp(self.seccomp)
+            self.landlock.restrict(full_dirs, read_files, language)
+        elif language is not None:
+            raise OSError("a toolchain program needs Landlock (it decides what may be executed)")
+        seccomp = self.seccomp if language is None else self.seccomp_spawn
+        if seccomp:
+            load_seccomp(seccomp)
 
     def job(self, job: dict) -> dict:
         """One program in a work dir of its own (a tmpfs with a byte and inode quota where mounts
@@ -759,11 +803,14 @@ class Worker:
         try:
             prog_dir, checks_dir = os.path.join(job_dir, "p"), os.path.join(job_dir, "c")
             os.mkdir(prog_dir, 0o755)
-            copy_in_kernel(os.path.join(self.inbox, os.path.basename(job["program_file"])),
-                           os.path.join(prog_dir, "program.py"))
-            if job.get("checks") is not None:
+            name = os.path.basename(job.get("source_name") or "program.py")
+            copy_in_kernel(os.path.join(self.inbox, os.path.basename(job["program_file"])), os.path.join(prog_dir, name))
+            if job.get("checks") is not None or job.get("language"):
                 os.mkdir(checks_dir, 0o755)
-            reply = self.run(job, prog_dir, checks_dir)
+            if job.get("language"):
+                reply = run_steps(self, job, prog_dir, checks_dir)
+            else:
+                reply = self.run(job, prog_dir, checks_dir)
             n = job.get("output", 4000)
             for d in (prog_dir, checks_dir):
                 for name in ("stdout", "stderr"):
@@ -1015,6 +1062,129 @@ def checker(resp_fd: int, req_fd: int, names: list[str], checks_file: str) -> No
     os._exit(code)
 
 
+# ---------------------------------------------------------------- toolchain programs (languages.py)
+
+def _open_output(path: str) -> int:
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+
+
+def kill_the_rest(pid: int, reaped_main: dict) -> None:
+    """Every process a step left (a compiler's stray child, a daemonized fork bomb): as PID 1 of
+    the pid namespace, every other process in it (all are this worker's programs'); without the
+    namespace, the step's process group. Then reaped, so no zombie outlives the step; the step's
+    own process, if reaped here, goes into `reaped_main` (status, rusage)."""
+    for _ in range(200):
+        if os.getpid() == 1:
+            left = [int(d) for d in os.listdir("/proc") if d.isdigit() and d != "1"]
+        else:
+            left = [pid]
+        for other in left:
+            for kill in (os.killpg, os.kill):
+                try:
+                    kill(other, signal.SIGKILL)
+                except OSError:
+                    pass
+        while True:
+            try:
+                reaped, status, usage = os.wait4(-1, os.WNOHANG)
+            except ChildProcessError:
+                reaped = -1
+            if reaped <= 0:
+                break
+            if reaped == pid:
+                reaped_main["status"] = (status, usage)
+        if os.getpid() != 1 or not any(d.isdigit() and d != "1" for d in os.listdir("/proc")):
+            return
+        time.sleep(0.005)
+
+
+def exec_step(worker, limits: dict, cwd: str, out_dir: str) -> tuple[int | None, float, bool, int]:
+    """One step (a compiler, or the program) as a process tree of its own: confined like a Python
+    program, but with the toolchain's filter and Landlock rules (exec only of its binaries), its
+    own CPU, wall, memory and file limits, stdout/stderr in `out_dir`. (exit code, CPU seconds,
+    whether the wall clock ran out, bytes on stderr)."""
+    out, err = _open_output(os.path.join(out_dir, "stdout")), _open_output(os.path.join(out_dir, "stderr"))
+    argv, env = limits["argv"], {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": cwd, "TMPDIR": cwd,
+                                 **{k: v.replace("{work}", cwd) for k, v in limits.get("env", {}).items()}}
+    pid = os.fork()
+    if pid == 0:
+        try:
+            worker.confine(limits, [cwd], (), limits["language"])
+            os.chdir(cwd)
+            devnull = os.open(os.devnull, os.O_RDONLY)
+            for i, fd in enumerate((devnull, out, err)):
+                os.dup2(fd, i)
+            os.closerange(3, 1 << 16)
+            os.execve(argv[0], argv, env)
+        except BaseException as e:  # noqa: BLE001
+            try:
+                os.write(2, f"sandbox: cannot run {argv[0]}: {e}\n".encode())
+            finally:
+                os._exit(125)
+    pidfd = os.pidfd_open(pid)
+    wall_hit = not select.select([pidfd], [], [], limits["wall"])[0]
+    main: dict = {}
+    if wall_hit:
+        kill_the_rest(pid, main)
+    if "status" not in main:
+        _, status, usage = os.wait4(pid, 0)
+        main["status"] = (status, usage)
+    os.close(pidfd)
+    kill_the_rest(pid, main)
+    status, usage = main["status"]
+    size = os.fstat(err).st_size
+    os.close(out)
+    os.close(err)
+    return os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime, wall_hit, size
+
+
+def first_error(path: str) -> str:
+    """The compiler's first line that says error (else its first line), bounded."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        try:
+            text = os.read(fd, 65536).decode("utf-8", "replace") if stat.S_ISREG(os.fstat(fd).st_mode) else ""
+        finally:
+            os.close(fd)
+    except OSError:
+        return ""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return next((ln for ln in lines if "error" in ln.lower()), lines[0] if lines else "")[:500]
+
+
+def run_steps(worker, job: dict, prog_dir: str, out_dir: str) -> dict:
+    """A toolchain program: its steps in order (a compile step's outputs go to `out_dir`, which
+    the program cannot reach; the run step's to its own dir). A compile step that fails ends the
+    job as `failed` with the compiler's first error line; the run step's exit status is the
+    verdict (and, where the language's checks report on stderr, an empty stderr)."""
+    start = time.monotonic()
+    cpu = 0.0
+    for step in job["steps"]:
+        limits = {**job, **step}
+        run = step["role"] == "run"
+        code, used, wall_hit, err_bytes = exec_step(worker, limits, prog_dir, prog_dir if run else out_dir)
+        cpu += used
+        over = wall_hit or used >= step["cpu"] or code == -signal.SIGXCPU
+        if not run:
+            if code != 0 or over:
+                return {"status": "timeout" if over else "failed", "returncode": code, "stage": "compile",
+                        "error": "" if over else first_error(os.path.join(out_dir, "stderr")),
+                        "cpu": round(cpu, 3), "wall": round(time.monotonic() - start, 3)}
+            for name in step.get("executable", ()):  # the linker's output, runnable (chmod by path is filtered)
+                try:
+                    fd = os.open(os.path.join(prog_dir, name), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+                    if stat.S_ISREG(os.fstat(fd).st_mode):
+                        os.fchmod(fd, 0o755)
+                    os.close(fd)
+                except OSError:
+                    pass
+            continue
+        status = "timeout" if over else "passed" if code == 0 and not (job.get("stderr_fails") and err_bytes) else "failed"
+        return {"status": status, "returncode": code, "stage": "run", "cpu": round(cpu, 3),
+                "wall": round(time.monotonic() - start, 3)}
+    return {"status": "failed", "returncode": None, "error": "no run step", "cpu": cpu, "wall": 0.0}
+
+
 # ---------------------------------------------------------------- start
 
 def enter_namespaces_in_child() -> str | None:
@@ -1082,9 +1252,11 @@ def start() -> "Worker":
     sys.argv, both gone before any program: programs are forks and can walk frames and objects."""
     scratch, rest = sys.argv[1], sys.argv[2:]
     sys.argv[:] = ["zygote.py"]  # in place: BOOT's dict holds the same list
-    options = {"--cgroup": [], "--without": [], "--inbox": []}
+    options = {"--cgroup": [], "--without": [], "--inbox": [], "--toolchains": []}
     for flag, value in zip(rest[::2], rest[1::2]):
         options[flag].append(value)
+    for spec in options["--toolchains"]:
+        TOOLCHAINS.update(json.loads(spec))
     without = set(options["--without"])
     inbox = (options["--inbox"] or [scratch])[0]
     layers: dict = {}

@@ -19,7 +19,7 @@ import difflib
 from pathlib import Path
 
 from alchemist.errors import UserError
-from alchemist.testsets import humaneval, mbpp, plus
+from alchemist.testsets import humaneval, humaneval_x, mbpp, plus
 from alchemist.testsets.base import (
     CHECKS,
     Benchmark,
@@ -36,7 +36,8 @@ from alchemist.testsets.humaneval import humaneval_path
 from alchemist.testsets.user import user_benchmark
 
 BENCHMARKS: dict[str, Benchmark] = {
-    b.name: b for b in (humaneval.HUMANEVAL, plus.HUMANEVAL_PLUS, mbpp.MBPP, mbpp.MBPP_SANITIZED, plus.MBPP_PLUS)
+    b.name: b for b in (humaneval.HUMANEVAL, plus.HUMANEVAL_PLUS, mbpp.MBPP, mbpp.MBPP_SANITIZED, plus.MBPP_PLUS,
+                        *humaneval_x.BENCHMARKS)
 }
 KNOWN_BENCHMARKS = tuple(BENCHMARKS)
 
