@@ -20,6 +20,8 @@ from alchemist.execution import Limits, SandboxPool
 from alchemist.execution.sandbox import WORKER_FAILED
 from alchemist.rl.checks import Suite, candidate_code, count_passed, suite_from_json
 
+LOGGED_CHARS = 4000  # of each completion, in the reward log
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -114,7 +116,8 @@ class SandboxReward:
             with self.log_path.open("a", encoding="utf-8") as log:
                 for v, text, sid in zip(verdicts, texts, ids):
                     digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
-                    log.write(json.dumps({"step": step, "sample_id": sid, "completion": digest, **asdict(v)}) + "\n")
+                    log.write(json.dumps({"step": step, "sample_id": sid, "digest": digest, **asdict(v),
+                                          "completion": text[:LOGGED_CHARS]}, ensure_ascii=False) + "\n")
 
     def close(self) -> None:
         if self._own_pool:
