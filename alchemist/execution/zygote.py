@@ -1148,8 +1148,9 @@ def first_error(path: str) -> str:
             os.close(fd)
     except OSError:
         return ""
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    return next((ln for ln in lines if "error" in ln.lower()), lines[0] if lines else "")[:500]
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]  # go's "# package"
+    located = [ln for ln in lines if ln.split(":")[1:2] and ln.split(":")[1].strip().isdigit()]  # file:line: ...
+    return next((ln for ln in lines if "error" in ln.lower()), (located or lines or [""])[0])[:500]
 
 
 def run_steps(worker, job: dict, prog_dir: str, out_dir: str) -> dict:
