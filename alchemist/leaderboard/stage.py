@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from alchemist.leaderboard import write_leaderboard
+from alchemist.ranking import find_results, read_result
 from alchemist.stage import StageSkipped
 
 
@@ -18,14 +20,10 @@ class Leaderboard:
         return {"leaderboard": recipe.leaderboard}
 
     def inputs(self, ctx) -> list:
-        from alchemist.leaderboard import find_results
-
         extra = ctx.recipe.leaderboard.results
         return find_results(extra) if extra else []
 
     def run(self, ctx, out: Path, work: Path) -> dict:
-        from alchemist.leaderboard import write_leaderboard
-
         evals = ctx.output("eval")
         sources = ([str(evals)] if evals is not None and any(evals.rglob("results.json")) else []) + ctx.recipe.leaderboard.results
         if not sources:
@@ -43,8 +41,6 @@ class Leaderboard:
 def compared_with(extra: list[str]) -> str | None:
     """The model this run is compared with: the one model of `leaderboard.results` (e.g. the base
     model this run fine-tunes, scored by another run), else none."""
-    from alchemist.leaderboard import find_results, read_result
-
     if not extra:
         return None
     models = {read_result(p)["model"] for p in find_results(extra)}

@@ -17,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from alchemist import ranking
+
 TOKEN_SAMPLE = 200_000
 SEED = 0
 # A "token" here: a run of letters/digits/underscores, or one other non-space character.
@@ -329,7 +331,7 @@ def eval_results(eval_dir: Path) -> list[dict]:
 
 def board(run: Run) -> tuple[dict | None, str]:
     """The leaderboard (ours beside the paper's rows): leaderboard.json, else built from this
-    run's eval results with the leaderboard's own `collect`."""
+    run's eval results, ranked as the leaderboard ranks them."""
     data, _ = read_json(run.dir / "leaderboard" / "leaderboard.json")
     if isinstance(data, dict) and isinstance(data.get("rows"), list) and run.status("leaderboard") != "disabled":
         return data, "leaderboard/leaderboard.json"
@@ -337,9 +339,7 @@ def board(run: Run) -> tuple[dict | None, str]:
     if run.status("eval") == "disabled" or not any(eval_dir.glob("*/results.json")):
         return None, ""
     try:
-        from alchemist.leaderboard import collect, find_results
-
-        return collect(find_results([str(eval_dir)])), "eval/*/results.json (no leaderboard in this run)"
+        return ranking.collect(ranking.find_results([str(eval_dir)])), "eval/*/results.json (no leaderboard in this run)"
     except Exception as e:  # malformed results: the results table below still shows what is readable
         run.problems.append(f"eval results could not be ranked: {str(e)[:160]}")
         return None, ""
