@@ -8,14 +8,24 @@ What runs is the answer's Python code (its fenced blocks, joined) and, as its ch
   `__main__` block does not).
 What is not the answer's fault keeps it (counted as unverified): a third-party module that is not
 installed here, reading stdin, a smoke run that times out (servers, games), a sandbox failure.
+
+C++, JavaScript, Java, Go and Rust answers run too (alchemist.execution.languages), when they
+carry their own checks: asserts in a main (`assert(`, `assert.`/`console.assert`, `assert`/
+`throw new AssertionError` in Java, `assert!` or `#[test]` in Rust), Go `Test` functions or a Go
+main that panics. An answer that fails to compile or whose checks fail is `fails_execution`; one
+without checks, or in a language whose toolchain is not installed, is kept and counted as
+unverified with the reason.
 """
 
 from __future__ import annotations
 
 import re
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from alchemist.code import extract_code_blocks
+from alchemist.execution.languages import LANGUAGE_LIMITS, LanguagePool, normalize
+from alchemist.execution.languages import missing as missing_toolchains
 from alchemist.execution import Limits, SandboxPool
 
 _ASSERT = re.compile(r"^\s*assert\b", re.M)
@@ -59,6 +69,34 @@ def program(sample) -> tuple[str, str] | None:
     return head + code, "smoke"
 
 
+# What counts as an answer's own checks, per language
+CHECKED = {"cpp": re.compile(r"\bassert\s*\("), "js": re.compile(r"\bassert\b|console\.assert"),
+           "java": re.compile(r"\bassert\b|throw\s+new\s+AssertionError"),
+           "go": re.compile(r"^func\s+Test\w*\(|\bpanic\(", re.M), "rust": re.compile(r"\bassert(_eq|_ne)?!|#\[test\]")}
+_JAVA_MAIN_CLASS = re.compile(r"public\s+(?:final\s+)?class\s+(\w+)")
+
+
+def language_program(sample) -> tuple[str, str] | str | None:
+    """(language, source) for an answer in a compiled/interpreted language with its own checks;
+    a reason string when it cannot be checked; None when it has no such code."""
+    if sample.task not in ("codegen", "code_snippet"):
+        return None
+    blocks = [(normalize(lang or sample.language), code) for m in sample.messages if m["role"] == "assistant"
+              for lang, code in extract_code_blocks(m["content"])]
+    blocks = [(lang, code) for lang, code in blocks if lang and code.strip()]
+    if not blocks:
+        return None
+    lang = blocks[0][0]
+    code = "\n\n".join(c for lg, c in blocks if lg == lang)
+    if not CHECKED[lang].search(code):
+        return f"no checks in its {lang} code"
+    if lang == "java" and (m := _JAVA_MAIN_CLASS.search(code)) and m.group(1) != "Main":
+        code = re.sub(rf"\b{m.group(1)}\b", "Main", code)  # the file is Main.java
+    if lang == "go" and not re.search(r"^package\s+\w+", code, re.M):
+        code = "package main\n\n" + code
+    return lang, code
+
+
 def _judge(outcome, kind: str) -> tuple[str | None, dict | None]:
     if outcome.status == "passed":
         return None, None
@@ -75,6 +113,12 @@ def verify(samples: list, spec, pool=None) -> list[tuple[str | None, dict | None
     limits = Limits(timeout=spec.timeout, memory_mb=spec.memory_mb)
     jobs = [(i, p) for i, s in enumerate(samples) if (p := program(s)) is not None]
     out: list[tuple[str | None, dict | None]] = [(None, None)] * len(samples)
+    python = {i for i, _ in jobs}
+    others = [(i, p) for i, s in enumerate(samples) if i not in python and (p := language_program(s)) is not None]
+    for i, found in others:
+        if isinstance(found, str):
+            out[i] = (None, {"unverified": found})
+    verify_languages([(i, p) for i, p in others if not isinstance(p, str)], spec, out)
     own = pool is None
     pool = pool or SandboxPool()
     try:
@@ -92,3 +136,32 @@ def verify(samples: list, spec, pool=None) -> list[tuple[str | None, dict | None
         if own:
             pool.close()
     return out
+
+
+def verify_languages(jobs: list, spec, out: list) -> int:
+    """Run (index, (language, source)) answers in the toolchain sandbox; verdicts into `out`."""
+    if not jobs:
+        return 0
+    absent = missing_toolchains()
+    limits = replace(LANGUAGE_LIMITS, timeout=max(spec.timeout, LANGUAGE_LIMITS.timeout))
+    with LanguagePool() as pool:
+        def run(job):
+            i, (lang, source) = job
+            if lang in absent:
+                return i, (None, {"unverified": absent[lang]})
+            try:
+                o = pool.run(lang, source, limits)
+            except Exception as e:  # the sandbox itself failed: not the sample's fault
+                return i, (None, {"unverified": f"sandbox: {e}"[:300]})
+            if o.status == "passed":
+                return i, (None, None)
+            if o.stage == "compile":
+                return i, ("fails_execution", {"check": f"{lang} compile", "status": o.status, "error": o.stderr[:300]})
+            err = (o.stderr or o.stdout).strip()
+            return i, ("fails_execution", {"check": f"{lang} asserts", "status": o.status,
+                                           "error": (err.splitlines() or [o.status])[0][:300]})
+
+        with ThreadPoolExecutor(max_workers=spec.workers) as ex:
+            for i, verdict in ex.map(run, jobs):
+                out[i] = verdict
+    return len(jobs)

@@ -33,6 +33,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field, replace
@@ -192,6 +193,9 @@ def toolchains_argument(tools: dict[str, Toolchain]) -> str:
     return json.dumps({lang: {"read": list(t.read), "exec": [*t.execute, *loader]} for lang, t in sorted(tools.items())})
 
 
+GO_TESTS = re.compile(r"^func\s+Test\w*\s*\(\s*\w+\s+\*testing\.T\s*\)", re.M)
+
+
 def rust_needs_main(source: str) -> bool:
     """A Rust program without #[test] functions runs its main (with asserts) instead of the harness."""
     return "#[test]" not in source
@@ -201,9 +205,13 @@ def job(t: Toolchain, source: str, limits: Limits, compile_limits: Limits | None
     """The worker's job fields for a toolchain program: its file name and steps."""
     compile_limits = compile_limits or replace(limits, timeout=max(COMPILE_CPU, limits.timeout))
     memory = max(limits.memory_mb, t.address_space_mb or 0)
-    compile_argv, run_argv = t.compile, t.run
+    compile_argv, run_argv, name = t.compile, t.run, t.source_name
     if t.language == "rust" and rust_needs_main(source):
         compile_argv = tuple(a for a in t.compile if a != "--test")
+        run_argv = ("./prog",)
+    if t.language == "go" and not GO_TESTS.search(source):  # a main that checks: built and run as a command
+        name = "main.go"
+        compile_argv = (t.compile[0], "build", "-o", "prog", name)
         run_argv = ("./prog",)
     steps = []
     if compile_argv:
@@ -211,7 +219,7 @@ def job(t: Toolchain, source: str, limits: Limits, compile_limits: Limits | None
                       "wall": compile_limits.wall, "memory_mb": max(compile_limits.memory_mb, t.address_space_mb or 0),
                       "executable": list(t.executable)})
     steps.append({"role": "run", "argv": list(run_argv), "cpu": limits.timeout, "wall": limits.wall, "memory_mb": memory})
-    return {"language": t.language, "source_name": t.source_name, "steps": steps, "env": t.env,
+    return {"language": t.language, "source_name": name, "steps": steps, "env": t.env,
             "stderr_fails": t.stderr_fails}
 
 

@@ -1,0 +1,59 @@
+"""Execution-verified data beyond Python: curate.verify runs C++/JS/Java/Go/Rust answers against
+their own checks; failing ones are fails_execution, unchecked ones counted as unverified."""
+
+import pytest
+
+from alchemist.curate.spec import VerifySpec
+from alchemist.curate.verify import verify
+from alchemist.execution.languages import missing
+from alchemist.schema import Sample
+
+
+def answer(lang, code):
+    return Sample(source="t", task="codegen", language=lang, messages=[
+        {"role": "user", "content": "q"}, {"role": "assistant", "content": f"Here:\n```{lang}\n{code}\n```\n"}])
+
+
+CASES = {
+    ("cpp", True): "#include <cassert>\nint add(int a, int b) { return a + b; }\nint main() { assert(add(2, 3) == 5); }",
+    ("cpp", False): "#include <cassert>\nint add(int a, int b) { return a - b; }\nint main() { assert(add(2, 3) == 5); }",
+    ("javascript", True): "const assert = require('assert');\nconst add = (a, b) => a + b;\nassert.strictEqual(add(2, 3), 5);",
+    ("javascript", False): "const assert = require('assert');\nconst add = (a, b) => a - b;\nassert.strictEqual(add(2, 3), 5);",
+    ("java", True): ("public class Adder { static int add(int a, int b) { return a + b; }\n"
+                     "  public static void main(String[] x) { if (add(2, 3) != 5) throw new AssertionError(); } }"),
+    ("java", False): ("public class Adder { static int add(int a, int b) { return a - b; }\n"
+                      "  public static void main(String[] x) { if (add(2, 3) != 5) throw new AssertionError(); } }"),
+    ("go", True): "func add(a, b int) int { return a + b }\nfunc main() { if add(2, 3) != 5 { panic(\"add\") } }",
+    ("go", False): "func add(a, b int) int { return a - b }\nfunc main() { if add(2, 3) != 5 { panic(\"add\") } }",
+    ("rust", True): "fn add(a: i32, b: i32) -> i32 { a + b }\nfn main() { assert_eq!(add(2, 3), 5); }",
+    ("rust", False): "fn add(a: i32, b: i32) -> i32 { a - b }\nfn main() { assert_eq!(add(2, 3), 5); }",
+}
+
+
+@pytest.fixture(scope="module")
+def verdicts():
+    samples = [answer(lang, code) for (lang, _), code in CASES.items()]
+    samples.append(answer("cpp", "int add(int a, int b) { return a + b; }"))  # no checks
+    samples.append(answer("rust", "fn main() { let x: i32 = \"s\"; assert!(x == 1); }"))  # does not compile
+    return verify(samples, VerifySpec())
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_answers_run_against_their_own_checks(verdicts, case):
+    lang, good = case
+    why = missing().get({"javascript": "js"}.get(lang, lang))
+    reason, detail = verdicts[list(CASES).index(case)]
+    if why:
+        assert reason is None and why in detail["unverified"]
+        return
+    if good:
+        assert (reason, detail) == (None, None)
+    else:
+        assert reason == "fails_execution" and detail["status"] == "failed", detail
+
+
+def test_unchecked_answers_are_counted_and_compile_errors_fail(verdicts):
+    assert verdicts[-2] == (None, {"unverified": "no checks in its cpp code"})
+    if "rust" not in missing():
+        reason, detail = verdicts[-1]
+        assert reason == "fails_execution" and detail["check"] == "rust compile" and "error" in detail["error"]
