@@ -24,9 +24,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from alchemist.code import extract_code_blocks
-from alchemist.execution.languages import LANGUAGE_LIMITS, LanguagePool, normalize
-from alchemist.execution.languages import missing as missing_toolchains
 from alchemist.execution import Limits, SandboxPool
+from alchemist.execution.languages import LANGUAGE_LIMITS, LanguagePool, as_program, has_checks, normalize
+from alchemist.execution.languages import missing as missing_toolchains
 
 _ASSERT = re.compile(r"^\s*assert\b", re.M)
 _DOCTEST = re.compile(r"^\s*>>> ", re.M)
@@ -69,13 +69,6 @@ def program(sample) -> tuple[str, str] | None:
     return head + code, "smoke"
 
 
-# What counts as an answer's own checks, per language
-CHECKED = {"cpp": re.compile(r"\bassert\s*\("), "js": re.compile(r"\bassert\b|console\.assert"),
-           "java": re.compile(r"\bassert\b|throw\s+new\s+AssertionError"),
-           "go": re.compile(r"^func\s+Test\w*\(|\bpanic\(", re.M), "rust": re.compile(r"\bassert(_eq|_ne)?!|#\[test\]")}
-_JAVA_MAIN_CLASS = re.compile(r"public\s+(?:final\s+)?class\s+(\w+)")
-
-
 def language_program(sample) -> tuple[str, str] | str | None:
     """(language, source) for an answer in a compiled/interpreted language with its own checks;
     a reason string when it cannot be checked; None when it has no such code."""
@@ -88,13 +81,9 @@ def language_program(sample) -> tuple[str, str] | str | None:
         return None
     lang = blocks[0][0]
     code = "\n\n".join(c for lg, c in blocks if lg == lang)
-    if not CHECKED[lang].search(code):
+    if not has_checks(lang, code):
         return f"no checks in its {lang} code"
-    if lang == "java" and (m := _JAVA_MAIN_CLASS.search(code)) and m.group(1) != "Main":
-        code = re.sub(rf"\b{m.group(1)}\b", "Main", code)  # the file is Main.java
-    if lang == "go" and not re.search(r"^package\s+\w+", code, re.M):
-        code = "package main\n\n" + code
-    return lang, code
+    return lang, as_program(lang, code)
 
 
 def _judge(outcome, kind: str) -> tuple[str | None, dict | None]:

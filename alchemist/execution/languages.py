@@ -37,7 +37,7 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cache
 
 from alchemist.execution.sandbox import Limits, Outcome, SandboxPool
 
@@ -169,7 +169,7 @@ def _rust() -> Toolchain | str:
 FINDERS = {"cpp": _cpp, "js": _js, "java": _java, "go": _go, "rust": _rust}
 
 
-@lru_cache(maxsize=None)
+@cache
 def toolchain(language: str) -> Toolchain | str:
     """The language's toolchain on this machine, or why it is missing (naming the package)."""
     found = FINDERS[language]()
@@ -191,6 +191,29 @@ def toolchains_argument(tools: dict[str, Toolchain]) -> str:
     """What the worker is told (`--toolchains`): per language what it reads and executes."""
     loader = _loader()
     return json.dumps({lang: {"read": list(t.read), "exec": [*t.execute, *loader]} for lang, t in sorted(tools.items())})
+
+
+# What counts as a program's own checks, per language (asserts in a main, Go Test functions or a
+# panicking main, Rust's assert macros or #[test]s): a program without any tests nothing
+OWN_CHECKS = {"cpp": re.compile(r"\bassert\s*\("), "js": re.compile(r"\bassert\b|console\.assert"),
+              "java": re.compile(r"\bassert\b|throw\s+new\s+AssertionError"),
+              "go": re.compile(r"^func\s+Test\w*\(|\bpanic\(", re.M),
+              "rust": re.compile(r"\bassert(_eq|_ne)?!|#\[test\]")}
+_JAVA_PUBLIC_CLASS = re.compile(r"public\s+(?:final\s+)?class\s+(\w+)")
+
+
+def has_checks(language: str, code: str) -> bool:
+    return bool(OWN_CHECKS[language].search(code))
+
+
+def as_program(language: str, code: str) -> str:
+    """An answer's code as the file the toolchain builds: Java's public class is Main (the file is
+    Main.java), Go code gets `package main` when it has no package clause."""
+    if language == "java" and (m := _JAVA_PUBLIC_CLASS.search(code)) and m.group(1) != "Main":
+        code = re.sub(rf"\b{m.group(1)}\b", "Main", code)
+    if language == "go" and not re.search(r"^package\s+\w+", code, re.M):
+        code = "package main\n\n" + code
+    return code
 
 
 GO_TESTS = re.compile(r"^func\s+Test\w*\s*\(\s*\w+\s+\*testing\.T\s*\)", re.M)

@@ -8,6 +8,7 @@ import ast
 import re
 
 from alchemist.code import extract_code_blocks
+from alchemist.execution.languages import as_program, has_checks, normalize
 from alchemist.relabel.tasks import clip
 from alchemist.relabel.templates import load
 from alchemist.schema import Sample
@@ -82,10 +83,26 @@ def precheck(solution: str, tests: str) -> str | None:
     return None
 
 
+def precheck_language(language: str, solution: str, tests: str) -> str | None:
+    """Like `precheck`, for a C++/JavaScript/Java/Go/Rust candidate: its tests must check
+    something (asserts in a main, Go Test functions, Rust assert macros or #[test]s)."""
+    lang = normalize(language)
+    if lang is None:
+        return "no_toolchain"
+    return None if has_checks(lang, tests or solution) else "no_tests"
+
+
+def language_program(language: str, solution: str, tests: str) -> str:
+    """A non-Python candidate and its tests as one program of its language."""
+    return as_program(normalize(language) or language, program(solution, tests))
+
+
 def verdict(outcome) -> str | None:
     """None when the program passed, else the reject reason."""
     if outcome.status == "passed":
         return None
+    if getattr(outcome, "stage", "") == "compile":
+        return "compile_error"
     return "timeout" if outcome.status == "timeout" else "tests_fail"
 
 

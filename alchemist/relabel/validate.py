@@ -11,6 +11,7 @@ import json
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 
@@ -35,29 +36,38 @@ class Validator:
                 except (json.JSONDecodeError, KeyError, TypeError):
                     continue
         self._pool = None
+        self._languages = None
         self._log = None
 
-    def _key(self, program: str) -> str:
-        return hashlib.blake2b(f"{self.timeout}\0{program}".encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    def _key(self, program: str, language: str | None = None) -> str:
+        lang = f"{language}\0" if language else ""  # Python programs keep their earlier keys
+        return hashlib.blake2b(f"{lang}{self.timeout}\0{program}".encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
-    def reason(self, program: str) -> str | None:
-        """None when the program passes, else the reject reason (oss_instruct.verdict)."""
+    def reason(self, program: str, language: str | None = None) -> str | None:
+        """None when the program passes, else the reject reason (oss_instruct.verdict).
+        `language` (cpp, js, java, go, rust): a toolchain program (alchemist.execution.languages)."""
         from alchemist.execution import Limits, SandboxPool
+        from alchemist.execution.languages import LANGUAGE_LIMITS, LanguagePool
         from alchemist.execution.sandbox import WORKER_FAILED
         from alchemist.relabel.oss_instruct import verdict
 
-        key = self._key(program)
+        key = self._key(program, language)
         with self._lock:
             if key in self.known:
                 self.reused += 1
                 return self.known[key]
+            if language and self._languages is None:
+                self._languages = LanguagePool()
             if self._pool is None:
                 self._pool = SandboxPool()
                 self._log = self.log_path.open("a", encoding="utf-8")
                 if self._cut:  # the next entry starts on a line of its own
                     self._log.write("\n")
         for _ in range(2):  # a worker that died (not the program) is replaced and the program run again
-            outcome = self._pool.run(program, Limits(timeout=self.timeout))
+            if language:
+                outcome = self._languages.run(language, program, replace(LANGUAGE_LIMITS, timeout=self.timeout))
+            else:
+                outcome = self._pool.run(program, Limits(timeout=self.timeout))
             if not (outcome.returncode is None and outcome.stderr == WORKER_FAILED):
                 break
         else:
@@ -80,3 +90,5 @@ class Validator:
         if self._pool is not None:
             self._pool.close()
             self._log.close()
+        if self._languages is not None:
+            self._languages.close()

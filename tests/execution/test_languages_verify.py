@@ -57,3 +57,23 @@ def test_unchecked_answers_are_counted_and_compile_errors_fail(verdicts):
     if "rust" not in missing():
         reason, detail = verdicts[-1]
         assert reason == "fails_execution" and detail["check"] == "rust compile" and "error" in detail["error"]
+
+
+def test_oss_instruct_validation_runs_other_languages(tmp_path):
+    from alchemist.relabel import oss_instruct as oss
+    from alchemist.relabel.validate import Validator
+
+    if "cpp" in missing():
+        pytest.skip(missing()["cpp"])
+    solution = "#include <cassert>\nint add(int a, int b) { return a + b; }"
+    tests = "int main() { assert(add(2, 3) == 5); }"
+    assert oss.precheck_language("c++", solution, tests) is None
+    assert oss.precheck_language("cpp", solution, "int main() {}") == "no_tests"
+    v = Validator(tmp_path, timeout=20.0, workers=1)
+    try:
+        assert v.reason(oss.language_program("cpp", solution, tests), "cpp") is None
+        assert v.reason(oss.language_program("cpp", solution.replace("a + b", "a - b"), tests), "cpp") == "tests_fail"
+        assert v.reason(oss.language_program("cpp", solution + " int", tests), "cpp") == "compile_error"
+        assert v.reason(oss.language_program("cpp", solution, tests), "cpp") is None and v.reused == 1
+    finally:
+        v.close()
