@@ -13,7 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from alchemist.errors import UserError
+from alchemist.evaluate import languages
 from alchemist.testsets import Problem
+from alchemist.testsets.humaneval_x import language_of
 
 STYLES = ("instruct", "paper", "completion", "mbpp-3shot")
 # The usual HumanEval stops: a completion ends where top-level code would start.
@@ -41,6 +43,12 @@ def completes_function(problem: Problem) -> bool:
 
 
 def make_prompt(problem: Problem, style: str, shots: list[Problem] | None = None) -> Prompt:
+    if lang := language_of(problem.benchmark):  # HumanEval-X: the function in its own language
+        if style == "completion":
+            return Prompt(None, problem.prompt, languages.STOPS[lang], "completion")
+        if style == "instruct":
+            return Prompt([{"role": "user", "content": languages.prompt_text(problem, lang)}], None, (), "solution")
+        raise UserError(f"{problem.benchmark} is prompted in the instruct or completion style, not {style}")
     is_mbpp = not completes_function(problem)
     if style == "instruct":
         if is_mbpp:

@@ -23,11 +23,14 @@ from pathlib import Path
 
 from alchemist import __version__
 from alchemist.errors import UserError
+from alchemist.evaluate import languages
 from alchemist.evaluate.harness import as_module, score_all
 from alchemist.evaluate.metrics import mean_pass_at_k, pass_at_k_coverage
 from alchemist.evaluate.sanitize import sanitize
 from alchemist.execution import Limits, SandboxPool, isolation
+from alchemist.execution.languages import LanguagePool
 from alchemist.testsets import BENCHMARKS, Benchmark, Problem, fingerprint
+from alchemist.testsets.humaneval_x import language_of
 from alchemist.testsets.user import infer_checks
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -216,19 +219,27 @@ def score(benchmark: Benchmark | str, problems: list[Problem], samples_path: Pat
     excluded = set(excluded)
     samples, skipped = read_samples(samples_path, by_id, excluded)
     failures = check_failure_rate(samples, max_failure_rate, f"{bench.name}")
+    lang = language_of(bench.name)  # HumanEval-X: a toolchain program (evaluate/languages.py)
     for s in samples:
         p = by_id[s["task_id"]]
         s["raw"] = s["text"]
-        if s["kind"] == "solution":
+        if lang:
+            s["code"] = languages.code_of(p, s, do_sanitize)
+        elif s["kind"] == "solution":
             s["code"] = sanitize(s["text"], p.entry_point, p.prompt) if do_sanitize else s["text"]
         else:
             s["code"] = p.prompt + s["text"]
     scored = [s for s in samples if not s["generation_failed"]]
     workers = workers or os.cpu_count() or 1
     start = time.perf_counter()
-    with SandboxPool(require_isolation=require_isolation) as sandbox:  # each program is its own process
-        verdicts, how = score_all(bench.checks, by_id, [(s["task_id"], s["code"]) for s in scored], sandbox, limits,
-                                  workers, _in_process(sandbox, bench.checks, limits))
+    if lang:
+        with LanguagePool(require_isolation) as sandbox:
+            verdicts, how = languages.score_all(lang, by_id, [(s["task_id"], s["code"]) for s in scored], sandbox,
+                                                limits, workers)
+    else:
+        with SandboxPool(require_isolation=require_isolation) as sandbox:  # each program is its own process
+            verdicts, how = score_all(bench.checks, by_id, [(s["task_id"], s["code"]) for s in scored], sandbox, limits,
+                                      workers, _in_process(sandbox, bench.checks, limits))
     seconds = time.perf_counter() - start
     for s, v in zip(scored, verdicts):
         s["verdict"] = v

@@ -1,0 +1,68 @@
+"""HumanEval-X scoring: prompts in the benchmark's style, the function cut out of chat answers and
+completions per language, verdicts from the toolchain sandbox, pass@k in results.json."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from alchemist.evaluate.languages import completion, sanitize
+from alchemist.evaluate.prompts import make_prompt
+from alchemist.evaluate.score import score
+from alchemist.execution import Limits
+from alchemist.execution.languages import missing
+from alchemist.testsets import get_benchmark
+from alchemist.testsets.humaneval_x import LANGUAGES
+
+DATA = Path(__file__).parents[1] / "testsets" / "data"
+# what a chat model adds around the function: a demo main the test's own main must replace
+EXTRA = {"cpp": "\nint main() { return 1; }\n", "java": "\npublic class Main { public static void main(String[] a) { } }\n",
+         "go": "\nfunc main() {\n    fmt.Println(\"demo\")\n}\n", "rust": "\nfn main() { }\n", "js": "\nconsole.log('demo');\n"}
+
+
+def load(lang):
+    path = DATA / f"humaneval_x_{lang}.jsonl"
+    return path, get_benchmark(f"humaneval_x/{lang}").problems(path), [json.loads(x) for x in path.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_prompts_speak_the_language(lang):
+    _, problems, _ = load(lang)
+    chat = make_prompt(problems[0], "instruct")
+    assert chat.kind == "solution" and problems[0].prompt in chat.messages[0]["content"]
+    comp = make_prompt(problems[0], "completion")
+    assert comp.text == problems[0].prompt and comp.stop
+
+
+def test_sanitize_cuts_the_function_out_of_answers():
+    _, problems, records = load("cpp")
+    p = problems[0]
+    answer = f"Sure!\n```cpp\n{p.prompt}{records[0]['canonical_solution']}{EXTRA['cpp']}```\nDone."
+    code = sanitize(answer, p, "cpp")
+    assert "has_close_elements" in code and "int main" not in code
+    cut = completion(p, records[0]["canonical_solution"] + "\nint main() { }\n")
+    assert cut.rstrip().endswith("}") and "int main" not in cut
+    body_only = sanitize("```cpp\n" + records[0]["canonical_solution"] + "```", p, "cpp")
+    assert body_only.startswith(p.prompt)
+    _, jproblems, jrecords = load("java")
+    method = jrecords[0]["canonical_solution"].rsplit("}", 1)[0]  # the method, without the class' brace
+    java = sanitize("```java\n" + jproblems[0].prompt.split("class Solution {\n", 1)[1] + method + "```", jproblems[0], "java")
+    assert "class Solution" in java
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_scoring_a_language(tmp_path, lang):
+    if lang in missing():
+        pytest.skip(missing()[lang])
+    path, problems, records = load(lang)
+    p, r = problems[0], records[0]
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text("".join(json.dumps(x) + "\n" for x in [
+        {"task_id": p.task_id, "solution": f"Here it is:\n```\n{p.prompt}{r['canonical_solution']}{EXTRA[lang]}```\n"},
+        {"task_id": p.task_id, "completion": r["wrong_solution"] + EXTRA[lang]},
+    ]))
+    bench = get_benchmark(f"humaneval_x/{lang}")
+    results = score(bench, [p], samples, tmp_path / "out", limits=Limits(timeout=20.0), workers=1)
+    statuses = [s["status"] for s in results["tasks"][p.task_id]["samples"]]
+    assert statuses == ["passed", "failed"], results["tasks"][p.task_id]
+    assert results["pass_at_k"]["pass@1"] == 0.5 and results["benchmark"] == f"humaneval_x/{lang}"
