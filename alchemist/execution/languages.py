@@ -276,12 +276,3 @@ def run_language(language: str, source: str, limits: Limits = LANGUAGE_LIMITS) -
     """One toolchain program in a worker of its own (the simple path)."""
     with LanguagePool() as pool:
         return pool.run(language, source, limits)
-
-
-def isolation_note() -> dict:
-    """What `isolation()` adds for toolchain programs."""
-    return {"languages": {lang: "runs" for lang in available()} | missing(),
-            "toolchain programs": ("exec allowed by seccomp, Landlock's execute right only on the toolchain's files "
-                                   "and the program's work dir; fork allowed (no namespaces), the worker's pids cgroup "
-                                   "caps tasks; compile and run are separate limited steps; every process left is "
-                                   "killed after each step")}

@@ -414,7 +414,25 @@ def isolation() -> dict:
                       else "not isolated: no network namespace")
     out["time"] = "CPU-time limit per program, wall-clock ceiling; the worker kills the program"
     out["missing"] = missing(layers)
+    out["toolchain_programs"] = TOOLCHAIN_PROGRAMS
+    out["languages"] = _languages()
     return out
+
+
+# What differs for C++/JavaScript/Java/Go/Rust programs (languages.py); every other layer is the same
+TOOLCHAIN_PROGRAMS = (
+    "workers of their own; exec allowed by seccomp and decided by Landlock: the execute right only on the "
+    "toolchain's own binaries, the dynamic loader and the program's work dir; fork and clone allowed (never with "
+    "namespace flags), capped by the worker's pids cgroup; compile and run are separate processes with their own CPU, "
+    "wall, address-space and file limits (a compile error is `failed` with the compiler's first error line; its "
+    "output lies where the program cannot write); after each step every process left in the worker's pid namespace "
+    "is killed and reaped; the verdict is the run's exit status (JavaScript: and an empty stderr)")
+
+
+def _languages() -> dict:
+    from alchemist.execution import languages  # languages.py builds on this module: imported when asked
+
+    return {lang: "runs" for lang in languages.available()} | languages.missing()
 
 
 _warned: set = set()
