@@ -66,3 +66,23 @@ def test_scoring_a_language(tmp_path, lang):
     statuses = [s["status"] for s in results["tasks"][p.task_id]["samples"]]
     assert statuses == ["passed", "failed"], results["tasks"][p.task_id]
     assert results["pass_at_k"]["pass@1"] == 0.5 and results["benchmark"] == f"humaneval_x/{lang}"
+
+
+def test_language_results_reach_the_leaderboard(tmp_path):
+    from alchemist.evaluate.run import evaluate
+    from alchemist.leaderboard import write_leaderboard
+
+    if "js" in missing():
+        pytest.skip(missing()["js"])
+    path, problems, records = load("js")
+    samples = tmp_path / "s.jsonl"
+    samples.write_text("".join(json.dumps({"task_id": p.task_id, "completion": r["canonical_solution"] if i == 0
+                                           else r["wrong_solution"]}) + "\n"
+                               for i, (p, r) in enumerate(zip(problems, records))))
+    bench = get_benchmark("humaneval_x/js")
+    results = evaluate(bench, bench.eval_problems(path), tmp_path / "eval" / "humaneval_x" / "js", samples=samples,
+                       model_name="m", workers=1)
+    assert results["pass_at_k"] == {"pass@1": 0.5} and results["sandbox"]["languages"]["js"] == "runs"
+    board = write_leaderboard([str(tmp_path / "eval")], tmp_path / "board", with_reference=False)
+    assert board["titles"]["humaneval_x/js"] == "HumanEval-X (JavaScript)"
+    assert board["rows"][0]["scores"]["humaneval_x/js"] == 50.0

@@ -15,11 +15,12 @@ def _mbpp_records(n=974):
 
 
 def test_registry_records():
-    assert set(KNOWN_BENCHMARKS) == {"humaneval", "humaneval_plus", "mbpp", "mbpp_sanitized", "mbpp_plus"}
+    languages = {f"humaneval_x/{lang}" for lang in ("cpp", "go", "java", "js", "rust")}
+    assert set(KNOWN_BENCHMARKS) == {"humaneval", "humaneval_plus", "mbpp", "mbpp_sanitized", "mbpp_plus", *languages}
     assert all(isinstance(b, Benchmark) and b.name == name for name, b in BENCHMARKS.items())
     assert {n: b.checks for n, b in BENCHMARKS.items()} == {
         "humaneval": "check_function", "humaneval_plus": "differential", "mbpp": "asserts", "mbpp_sanitized": "asserts",
-        "mbpp_plus": "differential"}
+        "mbpp_plus": "differential", **{name: "program" for name in languages}}
     assert BENCHMARKS["humaneval_plus"].title == "HumanEval+" and BENCHMARKS["mbpp"].shots == ("mbpp/2", "mbpp/3", "mbpp/4")
     with pytest.raises(dataclasses.FrozenInstanceError):
         BENCHMARKS["mbpp"].checks = "differential"
