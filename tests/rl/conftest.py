@@ -9,24 +9,25 @@ import pytest
 from alchemist.rl.prompts import select
 from alchemist.schema import Sample, make_tests, rows_to_table
 
-PROBLEMS = 6
+PROBLEMS = 3
 
 
 def answer(i: int) -> str:
-    return f"```python\ndef add{i}(x):\n    return x + {i}\n```"
+    return f"```python\ndef add(x):\n    return x + {i}\n```"
 
 
 def samples() -> list[Sample]:
     out = []
     for i in range(PROBLEMS):
-        tests = f"assert add{i}(1) == {1 + i}\nassert add{i}(5) == {5 + i}\nassert add{i}(-{i}) == 0"
-        out.append(Sample("problems", [{"role": "user", "content": f"Write add{i}(x), which returns x plus {i}."},
+        # one name for every problem: an answer for another problem passes the first test only
+        tests = f"assert add(0) >= 0\nassert add(1) == {1 + i}\nassert add(5) == {5 + i}\nassert add(-{i}) == 0"
+        out.append(Sample("problems", [{"role": "user", "content": f"Write add(x), which returns x plus {i}."},
                                         {"role": "assistant", "content": answer(i)}],
                           language="python", tests=make_tests("asserts", tests, "test", verdict="passed")))
     return out
 
 
-def memorize(model_dir: Path, steps: int = 90) -> None:
+def memorize(model_dir: Path, steps: int = 150) -> None:
     """Teach the tiny model each prompt's answer (a plain next-token loop: test set-up, not the
     stage under test), so its samples at temperature 1 are mostly that answer, sometimes not."""
     import torch
@@ -42,7 +43,7 @@ def memorize(model_dir: Path, steps: int = 90) -> None:
         texts.append(prompt + r["reference"] + "<|im_end|>")
     batch = tok(texts, return_tensors="pt", padding=True)
     labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
-    opt = torch.optim.AdamW(model.parameters(), lr=1.5e-2)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
     for _ in range(steps):
         loss = model(**batch, labels=labels).loss
         loss.backward()
