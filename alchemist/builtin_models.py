@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alchemist.errors import UserError
-from alchemist.testsets.base import cache_dir
+from alchemist.paths import cache_dir
 
 PREFIX = "builtin:"
 DONE = ".alchemist-converted"  # written last: a directory without it is not a finished conversion

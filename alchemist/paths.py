@@ -1,5 +1,6 @@
 """Paths a user gives: relative ones are read from the working directory, else from the recipe's
-folder. The recipe makes every path absolute with these at load time; sources expand them."""
+folder. The recipe makes every path absolute with these at load time; sources expand them. And
+alchemist's own cache folder (downloaded benchmarks, built models, oracle answers)."""
 
 from __future__ import annotations
 
@@ -24,3 +25,9 @@ def exists(p: Path) -> bool:
     if any(ch in str(p) for ch in "*?["):
         return bool(glob.glob(str(p), recursive=True))
     return p.exists()
+
+
+def cache_dir() -> Path:
+    """$ALCHEMIST_CACHE, else $XDG_CACHE_HOME/alchemist, else ~/.cache/alchemist."""
+    base = os.environ.get("ALCHEMIST_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"), "alchemist")
+    return Path(base)

@@ -32,8 +32,10 @@ from alchemist.report.stage import Report
 from alchemist.rl.stage import RL
 from alchemist.rundir import (
     LOCK,
+    RESOLVED,
     RUN_JSON,
     DigestCache,
+    RunLayout,
     RunLock,
     RunRecord,
     atomic_dir,
@@ -45,14 +47,13 @@ from alchemist.rundir import (
     write_text_atomic,
 )
 from alchemist.specs import stable_dump
-from alchemist.stage import OUTPUTS, RunContext, Stage, StageSkipped
+from alchemist.stage import RunContext, Stage, StageSkipped
 from alchemist.train.stage import Train
 
 # The order of the house: data flows one way through these.
 STAGES: tuple[Stage, ...] = (Ingest(), Curate(), Relabel(), Mix(), Train(), RL(), Eval(), Leaderboard(), Report())
 STAGE_NAMES = tuple(s.name for s in STAGES)
 DATA_STAGES = ("ingest", "curate", "relabel", "mix")
-RESOLVED = "recipe.resolved.yaml"
 # What a run writes in its run directory besides the stages' outputs (each a folder of its own):
 # its record, the lock, the work and cache folders, the relabel answer cache (SQLite and its WAL).
 RUN_ENTRIES = (RUN_JSON, LOCK, RESOLVED, "work", "cache",
@@ -140,7 +141,8 @@ class Pipeline:
         self.console = console or Console(stderr=True)
         self.ctx = RunContext(recipe, self.console, {s.name: bool(s.enabled(recipe)) for s in STAGES})
         self.run_dir = recipe.run_dir
-        self.digests = DigestCache(self.run_dir / "work" / "digests.json")
+        self.layout = RunLayout(self.run_dir)
+        self.digests = DigestCache(self.layout.digests)
         self.ctx.digest = self.digests.digest
 
     # -- fingerprints ----------------------------------------------------------------------------
@@ -162,7 +164,7 @@ class Pipeline:
             if not self.ctx.enabled.get(name):
                 out[name] = "disabled"
             else:
-                out[name] = fps.get(name) or marker(self.run_dir / OUTPUTS[name])
+                out[name] = fps.get(name) or marker(self.layout.output(name))
         return out
 
     # -- outputs -------------------------------------------------------------------------------
@@ -185,7 +187,7 @@ class Pipeline:
             stale_up = [u for u in stage.reads if u in changed]
             fp = None if stale_up else self.fingerprint_of(stage, self._upstream(stage, fps))
             fps[name] = fp
-            out = self.run_dir / OUTPUTS[name]
+            out = self.layout.output(name)
             done = fp is not None and marker(out) == fp
             if not selection.selected(name):
                 plans.append(Plan(name, "unselected", "not selected" + ("" if done else " (its output is not current)"), fp))
@@ -200,7 +202,7 @@ class Pipeline:
             else:
                 why = "no finished output" if marker(out) is None else "recipe or inputs changed"
             changed.add(name)
-            for folder in (out, partial_path(out), out.with_name(out.name + ".old"), self.run_dir / "work" / name):
+            for folder in (out, partial_path(out), out.with_name(out.name + ".old"), self.layout.work(name)):
                 check_removable(folder)  # a rerun replaces these: before any work, never a user's file
             estimate = stage.plan(self.ctx) if hasattr(stage, "plan") else ""
             plans.append(Plan(name, "run", why, fp, estimate))
@@ -230,7 +232,7 @@ class Pipeline:
     def _run(self, selection: Selection, rank0: bool, distributed: bool) -> Outcome:
         record = RunRecord(self.run_dir, self.recipe.name, write=rank0)
         if rank0:
-            write_text_atomic(self.run_dir / RESOLVED, dump_resolved(self.recipe))
+            write_text_atomic(self.layout.resolved, dump_resolved(self.recipe))
         plans = {p.name: p for p in self.plan(selection)}
         for p in plans.values():  # unreachable endpoints, missing models: before any work
             stage = self._stage(p.name)
@@ -242,7 +244,7 @@ class Pipeline:
         forced = dependents(selection.force, self.ctx.enabled)
         for stage in STAGES:
             name = stage.name
-            out = self.run_dir / OUTPUTS[name]
+            out = self.layout.output(name)
             if not self.ctx.enabled[name]:
                 record.update(name, status="disabled", fingerprint=None)
                 continue
@@ -307,7 +309,7 @@ class Pipeline:
 
     def _work_dir(self, name: str, fp: str, fresh: bool) -> Path:
         """A directory that survives a kill; reused only by a rerun with the same fingerprint."""
-        work = self.run_dir / "work" / name
+        work = self.layout.work(name)
         stamp = work / ".fingerprint"
         if fresh and work.exists() and (not stamp.is_file() or stamp.read_bytes().decode("utf-8", "replace").strip() != fp):
             remove_tree(work)
@@ -418,9 +420,10 @@ def print_summary(recipe: Recipe, outcome: Outcome, console: Console) -> None:
     from rich.table import Table
 
     run_dir = recipe.run_dir
-    paths = [("training data", run_dir / "data" / "final" / "train.parquet"), ("data report", run_dir / "data" / "report.md"),
-             ("report", run_dir / "report.html"), ("model", run_dir / "model"), ("eval results", run_dir / "eval"),
-             ("leaderboard", run_dir / "leaderboard" / "index.html"), ("run record", run_dir / "run.json")]
+    run = RunLayout(run_dir)
+    paths = [("training data", run.train_data), ("data report", run.data_report), ("report", run.report_html),
+             ("model", run.output("train")), ("eval results", run.output("eval")),
+             ("leaderboard", run.output("leaderboard") / "index.html"), ("run record", run.run_json)]
     table = Table(title=f"run {recipe.name}", show_header=False)
     table.add_column("what", style="bold")
     table.add_column("where")

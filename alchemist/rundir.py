@@ -1,4 +1,4 @@
-"""Run-directory mechanics: fingerprints, atomic outputs, the lock, run.json, file digests.
+"""Run-directory mechanics: its layout, fingerprints, atomic outputs, the lock, run.json, file digests.
 
 A stage's output is complete only when its marker holds the fingerprint of the inputs and config
 that made it; outputs are written under a temporary name and renamed, so a killed stage never
@@ -15,6 +15,7 @@ import os
 import shutil
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from alchemist.errors import UserError
@@ -24,6 +25,93 @@ from alchemist.schema import safe_json
 MARKER = "_SUCCESS"
 RUN_JSON = "run.json"
 LOCK = ".lock"
+RESOLVED = "recipe.resolved.yaml"
+# Each stage's output folder, below the run directory
+OUTPUTS = {
+    "ingest": "data/ingested",
+    "curate": "data/curated",
+    "relabel": "data/relabeled",
+    "mix": "data/final",
+    "train": "model",
+    "rl": "rl",
+    "eval": "eval",
+    "leaderboard": "leaderboard",
+    "report": "report",
+}
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    """Every path of a run directory, spelled once (the picture in ARCHITECTURE.md). Stages read
+    one another's files through these names, never through one another's code."""
+
+    root: Path
+
+    def output(self, stage: str) -> Path:
+        return self.root / OUTPUTS[stage]
+
+    def work(self, stage: str) -> Path:
+        """What a stage keeps across kills (datatrove task markers, checkpoints)."""
+        return self.root / "work" / stage
+
+    @property
+    def judge_cache(self) -> Path:
+        """The decontamination judge's answers, shared by curate and relabel: a pair judged once is not asked again."""
+        return self.root / "cache" / "judge_llm.sqlite"
+
+    @property
+    def eval_cache(self) -> Path:
+        return self.root / "cache" / "eval_llm.sqlite"
+
+    @property
+    def run_json(self) -> Path:
+        return self.root / RUN_JSON
+
+    @property
+    def resolved(self) -> Path:
+        return self.root / RESOLVED
+
+    @property
+    def digests(self) -> Path:
+        return self.root / "work" / "digests.json"
+
+    @property
+    def relabel_cache(self) -> Path:
+        """The relabel answer cache (its default place: `relabel.llm.cache` may name another)."""
+        return self.root / "llm_cache.sqlite"
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / "data" / "manifest.json"
+
+    @property
+    def data_report(self) -> Path:
+        return self.root / "data" / "report.md"
+
+    @property
+    def train_data(self) -> Path:
+        return self.output("mix") / "train.parquet"
+
+    @property
+    def curate_stats(self) -> Path:
+        return self.output("curate") / "stats.json"
+
+    @property
+    def rejected(self) -> Path:
+        return self.output("curate") / "rejected.parquet"
+
+    @property
+    def training_report(self) -> Path:
+        return self.output("train") / "training_report.json"
+
+    @property
+    def leaderboard_json(self) -> Path:
+        return self.output("leaderboard") / "leaderboard.json"
+
+    @property
+    def report_html(self) -> Path:
+        """The report, published at the top of the run directory."""
+        return self.root / "report.html"
 
 
 def fingerprint(*parts) -> str:
@@ -121,12 +209,20 @@ def atomic_dir(final: Path, fp: str, fresh: bool = True):
     remove_tree(old)
 
 
-def write_text_atomic(path: Path, text: str) -> None:
+@contextmanager
+def atomic_file(path: Path):
+    """Yield a temporary name beside `path`; once the block ends without an error it becomes
+    `path` in one rename, so a reader sees the old file or the whole new one, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    # a file name that is not valid UTF-8 (lone surrogates in Python) is written as \udcXX
-    tmp.write_text(text, encoding="utf-8", errors="backslashreplace")
+    yield tmp
     os.replace(tmp, path)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    with atomic_file(path) as tmp:
+        # a file name that is not valid UTF-8 (lone surrogates in Python) is written as \udcXX
+        tmp.write_text(text, encoding="utf-8", errors="backslashreplace")
 
 
 def write_json_atomic(path: Path, obj) -> None:
@@ -134,10 +230,8 @@ def write_json_atomic(path: Path, obj) -> None:
 
 
 def copy_atomic(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(dst.name + f".tmp{os.getpid()}")
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
+    with atomic_file(dst) as tmp:
+        shutil.copyfile(src, tmp)
 
 
 class RunLock:

@@ -24,12 +24,11 @@ from alchemist.llm.spec import HFLLM, VLLMLLM
 from alchemist.ownership import Owned, check_overlap, inside
 from alchemist.pipeline import claim_run_dir, recipe_inputs
 from alchemist.recipe import Recipe, dump_resolved
+from alchemist.train.launch import sbatch_script
 
 
 def write_slurm_scripts(recipe: Recipe, out_dir: Path, nodes: int | None = None) -> list[Path]:
     """Write the scripts into `out_dir` (created); returns them in submission order, submit.sh last."""
-    from alchemist.train.launch import sbatch_script
-
     out_dir = Path(out_dir).resolve()
     if nodes is not None:
         if not recipe.trains:

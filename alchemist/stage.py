@@ -25,20 +25,7 @@ from typing import Any, Protocol
 
 from rich.console import Console
 
-from alchemist.rundir import file_digest
-
-# Where each stage's output lives in the run directory (the contract of ARCHITECTURE.md).
-OUTPUTS = {
-    "ingest": "data/ingested",
-    "curate": "data/curated",
-    "relabel": "data/relabeled",
-    "mix": "data/final",
-    "train": "model",
-    "rl": "rl",
-    "eval": "eval",
-    "leaderboard": "leaderboard",
-    "report": "report",
-}
+from alchemist.rundir import RunLayout, file_digest
 
 
 class StageSkipped(Exception):
@@ -75,11 +62,15 @@ class RunContext:
     def run_dir(self) -> Path:
         return self.recipe.run_dir
 
+    @property
+    def layout(self) -> RunLayout:
+        return RunLayout(self.run_dir)
+
     def output(self, stage: str) -> Path | None:
         """The finished output of an upstream stage, or None when that stage is disabled."""
         if self.enabled and not self.enabled.get(stage, False):
             return None
-        return self.run_dir / OUTPUTS[stage]
+        return self.layout.output(stage)
 
     def say(self, msg: str) -> None:
         self.console.print(f"[bold cyan]•[/] {msg}")

@@ -10,9 +10,9 @@ from pydantic import Field
 from alchemist import pipeline
 from alchemist.errors import UserError
 from alchemist.recipe import load_recipe
-from alchemist.rundir import marker
+from alchemist.rundir import OUTPUTS, marker
 from alchemist.specs import Strict, stable_dump, volatile
-from alchemist.stage import OUTPUTS, StageSkipped
+from alchemist.stage import StageSkipped
 from tests.helpers import ROOT, write_jsonl
 
 

@@ -15,7 +15,7 @@ from alchemist.cli import main
 from alchemist.errors import UserError
 from alchemist.ownership import MARK
 from alchemist.recipe import load_recipe
-from alchemist.stage import OUTPUTS
+from alchemist.rundir import OUTPUTS
 from tests.helpers import write_jsonl
 from tests.test_stage_shape import Counting
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -81,3 +82,7 @@ class CurateSpec(Strict):
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec, description="Where curation tasks run.")
     verify: VerifySpec = Field(default_factory=VerifySpec, description="Execution-verified data: Python answers run in the sandbox.")
 
+
+def workers_for(spec: CurateSpec) -> int:
+    """Curation tasks run at once: the executor's `workers`, else one per core of this machine."""
+    return spec.executor.workers or os.cpu_count() or 1

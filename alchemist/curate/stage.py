@@ -16,10 +16,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from alchemist.curate.spec import CurateSpec
+from alchemist.curate.spec import CurateSpec, workers_for
+from alchemist.curate.verify import verify
+from alchemist.llm.factory import build_client
+from alchemist.rules.judge import judge_near_misses
 from alchemist.rules.problems import run_problems
-from alchemist.rundir import write_json_atomic
-from alchemist.schema import SAMPLE_SCHEMA
+from alchemist.rundir import RunLayout, write_json_atomic
+from alchemist.schema import SAMPLE_SCHEMA, Sample
 from alchemist.testsets import Problem
 from alchemist.testsets import fingerprint as problems_fingerprint
 
@@ -28,7 +31,8 @@ REJECTED_SCHEMA = SAMPLE_SCHEMA.append(pa.field("reason", pa.string())).append(p
 def curate_shards(spec: CurateSpec, shards: list[Path], problems: list[Problem], skipped: list[dict], out: Path,
                   work: Path, seed: int, say=lambda m: None) -> dict:
     """Verdicts for every row of `shards` (in order) written to `out`; returns headline counts."""
-    from alchemist.curate.verdicts import curate, workers_for
+    # datatrove's pipeline steps (about half a second of imports): loaded when curation runs
+    from alchemist.curate.verdicts import curate
 
     _reset_if_layout_changed(work, spec, shards)
     verdicts = curate(shards, spec, problems, work, seed, status=lambda m: say(f"curate: {m}"))
@@ -71,8 +75,6 @@ def curate_shards(spec: CurateSpec, shards: list[Path], problems: list[Problem],
 
 def _samples_at(shards: list[Path], wanted: set[int]) -> dict:
     """Sample objects of the rows at global positions `wanted` (across shards, in order)."""
-    from alchemist.schema import Sample
-
     rows, offset = {}, 0
     for shard in shards:
         table = pq.read_table(shard)
@@ -86,8 +88,6 @@ def _samples_at(shards: list[Path], wanted: set[int]) -> dict:
 def _verify(verdicts, shards: list[Path], spec: CurateSpec, say) -> None:
     """Kept codegen samples whose Python answer fails its own asserts or doctests (or does not
     even import) are dropped as fails_execution, with the error (the paper's cleaning)."""
-    from alchemist.curate.verify import verify
-
     kept = [i for i, r in enumerate(verdicts.reasons) if r is None]
     rows = _samples_at(shards, set(kept))
     kept = [i for i in kept if rows[i].task == "codegen"]
@@ -102,15 +102,12 @@ def _judge(verdicts, shards: list[Path], problems: list[Problem], spec: CurateSp
     """The LLM judge decides the doubtful candidates of kept samples, in this process (the one that
     holds the client and its cache, not the screening workers); a confirmed match makes the
     sample contaminated, like any other signal."""
-    from alchemist.llm.factory import build_client
-    from alchemist.rules.judge import judge_near_misses
-
     doubtful = [i for i, r in enumerate(verdicts.reasons) if r is None and (verdicts.details.get(i) or {}).get("near_misses")]
     if not doubtful:
         return
     rows = _samples_at(shards, set(doubtful))
     say(f"curate: judge: {len(doubtful)} doubtful samples to {spec.decontaminate.judge.llm.model}")
-    client = build_client(spec.decontaminate.judge.llm, work.parent.parent / "cache" / "judge_llm.sqlite")
+    client = build_client(spec.decontaminate.judge.llm, RunLayout(work.parent.parent).judge_cache)  # work: RUN/work/curate
     try:
         client.preflight()
         results = judge_near_misses([rows[i] for i in doubtful], [verdicts.details[i]["near_misses"] for i in doubtful],
@@ -126,8 +123,6 @@ def _judge(verdicts, shards: list[Path], problems: list[Problem], spec: CurateSp
 def _reset_if_layout_changed(work: Path, spec: CurateSpec, shards: list[Path]) -> None:
     """datatrove's task markers are only valid for the task layout that wrote them: a resume with
     another worker count (the default is one per core, so another machine) would skip rows."""
-    from alchemist.curate.verdicts import workers_for
-
     layout = {"workers": workers_for(spec), "executor": spec.executor.type, "shards": [s.name for s in shards]}
     path = work / "layout.json"
     try:
@@ -186,8 +181,6 @@ class Curate:
         return [f"benchmarks:{problems_fingerprint(problems)}", f"skipped:{[s['benchmark'] for s in skipped]}"]
 
     def plan(self, ctx) -> str:
-        from alchemist.curate.verdicts import workers_for
-
         return f"{workers_for(ctx.recipe.curate)} workers"
 
     def run(self, ctx, out: Path, work: Path) -> dict:

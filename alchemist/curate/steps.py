@@ -6,7 +6,6 @@ plain list and run by any of datatrove's executors.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from datatrove.pipeline.base import PipelineStep
 from alchemist.curate.spec import FilterSpec
 from alchemist.rules.exact import content_key
 from alchemist.rules.filters import screen, screen_batch
+from alchemist.rundir import atomic_file
 from alchemist.schema import Sample
 
 
@@ -26,11 +26,9 @@ def rank_range(n: int, rank: int, world_size: int) -> tuple[int, int]:
 
 
 def _atomic_write_lines(path: Path, lines) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as fh:
+    with atomic_file(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         for line in lines:
             fh.write(line + "\n")
-    os.replace(tmp, path)
 
 
 class SampleReader(PipelineStep):

@@ -8,7 +8,6 @@ Reasons, in order of precedence: contaminated, quality reasons, exact_duplicate,
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,10 +16,10 @@ import orjson
 import pyarrow.parquet as pq
 
 from alchemist.curate.executors import execute
-from alchemist.curate.spec import CurateSpec
+from alchemist.curate.spec import CurateSpec, workers_for
 from alchemist.curate.steps import KeptIds, PassedReader, SampleReader, Screen
 from alchemist.rules.decontaminate import build_index
-from alchemist.rules.near import CodeWordTokenizer, minhash_config
+from alchemist.rules.near import CodeWordTokenizer, MinhashSignature, minhash_config
 from alchemist.testsets import Problem
 
 
@@ -28,10 +27,6 @@ from alchemist.testsets import Problem
 class Verdicts:
     reasons: list[str | None]
     details: dict[int, dict] = field(default_factory=dict)
-
-
-def workers_for(spec: CurateSpec) -> int:
-    return spec.executor.workers or os.cpu_count() or 1
 
 
 def curate(files: list[Path], spec: CurateSpec, problems: list[Problem], work_dir: Path, seed: int, status=None) -> Verdicts:
@@ -60,8 +55,6 @@ def curate(files: list[Path], spec: CurateSpec, problems: list[Problem], work_di
     say(f"quality filters, decontamination{', MinHash signatures' if near.enabled else ''} ({tasks} tasks)")
     if near.enabled:
         from datatrove.pipeline.dedup.minhash import MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupFilter
-
-        from alchemist.rules.near import MinhashSignature
 
         config = minhash_config(near, seed)
         sigs, buckets, clusters = work_dir / "signatures", work_dir / "buckets", work_dir / "clusters"

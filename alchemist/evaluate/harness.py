@@ -31,7 +31,8 @@ from alchemist.errors import UserError
 from alchemist.evaluate import driver, oracle
 from alchemist.evaluate.driver import decode, encode
 from alchemist.execution import Checks
-from alchemist.testsets import Problem, cache_dir
+from alchemist.paths import cache_dir
+from alchemist.testsets import Problem
 
 DRIVER_SOURCE = Path(driver.__file__).read_text(encoding="utf-8")
 DRIVER_DIGEST = hashlib.blake2b(DRIVER_SOURCE.encode(), digest_size=8).hexdigest()

@@ -13,6 +13,8 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 
 from alchemist.errors import UserError
+from alchemist.evaluate.generate import generate_samples
+from alchemist.evaluate.score import check_out_dir, score
 from alchemist.execution import Limits
 from alchemist.ownership import Owned
 from alchemist.rundir import write_text_atomic
@@ -140,9 +142,6 @@ def evaluate(benchmark: Benchmark, problems: list[Problem], out_dir: Path, *, cl
     `require_isolation`: a sandbox layer this machine cannot provide is an error, not a warning.
     `what`: how the user named `out_dir` (a flag), for errors about it. The folder must be new,
     empty or one alchemist made (`ownership`); only the files evaluate writes are replaced."""
-    from alchemist.evaluate.generate import generate_samples
-    from alchemist.evaluate.score import check_out_dir, score
-
     if (client is None) == (samples is None):
         raise UserError("evaluate: give exactly one of an LLM client (to generate with) or a samples file (to score)")
     _check_settings(n, temperature, max_tokens, limits, workers, max_failure_rate)

@@ -7,15 +7,14 @@ import json
 from pathlib import Path
 
 from alchemist.errors import UserError
-from alchemist.testsets import Problem
+from alchemist.evaluate.score import resolve_task_id, task_aliases
+from alchemist.testsets import BENCHMARKS, Problem
 
 ANSWER_LINES = 60  # of each answer shown
 
 
 def _prompt(results: dict, task_id: str, problems: list[Problem] | None) -> str | None:
     if problems is None:
-        from alchemist.testsets import BENCHMARKS
-
         bench = BENCHMARKS.get(results.get("benchmark", ""))
         try:
             problems = bench.problems(None) if bench is not None else []
@@ -26,8 +25,6 @@ def _prompt(results: dict, task_id: str, problems: list[Problem] | None) -> str 
 
 def show_task(out_dir: Path, task: str, problems: list[Problem] | None = None) -> str:
     """The text `--show` prints. `task` may be spelled as in the samples file (`Mbpp/11`, `11`)."""
-    from alchemist.evaluate.score import resolve_task_id, task_aliases
-
     out_dir = Path(out_dir)
     try:
         results = json.loads((out_dir / "results.json").read_text(encoding="utf-8"))

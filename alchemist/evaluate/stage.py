@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from alchemist.evaluate.run import evaluate, limit_problems
 from alchemist.evaluate.spec import TRAINED
-from alchemist.llm.factory import TINY_RANDOM
+from alchemist.execution import Limits
+from alchemist.llm.factory import TINY_RANDOM, build_client
+from alchemist.testsets import fingerprint, get_benchmark
 
 # Files of a local model whose change makes earlier scores stale.
 MODEL_FILES = ("*.json", "*.safetensors", "*.bin", "*.model", "*.jinja", "*.txt", "*.py")
@@ -32,9 +35,6 @@ def model_files(model: str) -> list[Path]:
 def eval_problems_of(ctx) -> dict[str, tuple]:
     """Every benchmark with its problems and the task ids --limit leaves out, loaded once per run
     (the fingerprint and the run both use them)."""
-    from alchemist.evaluate.run import limit_problems
-    from alchemist.testsets import get_benchmark
-
     spec = ctx.recipe.eval
 
     def load():
@@ -59,8 +59,6 @@ class Eval:
         return {"eval": recipe.eval}
 
     def inputs(self, ctx) -> list:
-        from alchemist.testsets import fingerprint
-
         spec = ctx.recipe.eval
         parts: list = [f"{name}:{fingerprint(problems)}" for name, (_, _, problems, _) in eval_problems_of(ctx).items()]
         if spec.llm.backend != "openai" and spec.llm.model not in (TRAINED, TINY_RANDOM):
@@ -75,8 +73,6 @@ class Eval:
     def preflight(self, ctx) -> None:
         llm = ctx.recipe.eval.llm
         if llm.backend == "openai":
-            from alchemist.llm.factory import build_client
-
             client = build_client(llm, None).named("eval.llm.base_url", "eval.llm.api_key_env")
             try:
                 client.preflight()
@@ -84,15 +80,11 @@ class Eval:
                 client.close()
 
     def run(self, ctx, out: Path, work: Path) -> dict:
-        from alchemist.evaluate.run import evaluate
-        from alchemist.execution import Limits
-        from alchemist.llm.factory import build_client
-
         recipe, spec = ctx.recipe, ctx.recipe.eval
         llm = spec.llm
         if llm.model == TRAINED:
             llm = llm.model_copy(update={"model": str(ctx.output("train"))})
-        client = build_client(llm, ctx.run_dir / "cache" / "eval_llm.sqlite").named("eval.llm.base_url", "eval.llm.api_key_env")
+        client = build_client(llm, ctx.layout.eval_cache).named("eval.llm.base_url", "eval.llm.api_key_env")
         client.preflight()
         counts = {}
         try:

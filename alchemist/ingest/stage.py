@@ -147,7 +147,7 @@ class Ingest:
     def run(self, ctx, out: Path, work: Path) -> dict:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-        previous = ctx.run_dir / "data" / "ingested"
+        previous = ctx.layout.output("ingest")
         totals = {"sources": 0, "read": 0, "malformed": 0, "carried_over": 0}
         with Progress(SpinnerColumn(), TextColumn("ingest {task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=ctx.console, transient=False) as bar:

@@ -21,6 +21,9 @@ from alchemist.errors import RecipeError
 from alchemist.llm.spec import BACKEND_TAGS
 from alchemist.recipe.locate import absolutize, catalog_dirs, resolve_path
 from alchemist.recipe.schema import Recipe
+from alchemist.sources import ADAPTERS, expand_paths
+from alchemist.sources.readers import RECORD_SUFFIXES, no_match_reason
+from alchemist.testsets import KNOWN_BENCHMARKS
 
 # Keys of a data_sources/ entry that describe the corpus and are not source settings.
 CATALOG_ONLY_KEYS = ("description", "license", "homepage", "records")
@@ -476,10 +479,6 @@ def _located(loc: tuple, msg: str, yaml_root, origin: str, flags: dict[tuple, st
 
 def _semantic_errors(recipe: Recipe, recipe_path: Path | None, yaml_root, origin: str, given: dict[str, str],
                      flags: dict[tuple, str] | None = None) -> list[str]:
-    from alchemist.sources import ADAPTERS, expand_paths
-    from alchemist.sources.readers import RECORD_SUFFIXES, no_match_reason
-    from alchemist.testsets import KNOWN_BENCHMARKS
-
     errors = []
 
     def err(loc: tuple, msg: str):

@@ -17,6 +17,7 @@ from pathlib import Path
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
+from alchemist.recipe.schema import Recipe
 from alchemist.specs import is_volatile
 
 START, END = "<!-- recipe-reference:start -->", "<!-- recipe-reference:end -->"
@@ -90,8 +91,6 @@ def rows(model: type[BaseModel], prefix: str = "", seen: frozenset = frozenset()
 
 
 def reference() -> str:
-    from alchemist.recipe.schema import Recipe
-
     lines = [START, "", "| key | type | default | meaning |", "|---|---|---|---|"]
     lines += ["| " + " | ".join(r) + " |" for r in rows(Recipe)]
     lines += ["", "Generated from the schema by `python -m alchemist.recipe.reference --write README.md`.", "", END]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from alchemist.llm.factory import build_client
 from alchemist.rules.decontaminate import build_index, contamination_batch
 from alchemist.rules.exact import content_key
 from alchemist.rules.filters import quality_reason
@@ -89,8 +90,6 @@ class LazyClient:
 
     def generate(self, requests, **kwargs):
         if self.client is None:
-            from alchemist.llm.factory import build_client
-
             self.client = build_client(self.spec, self.cache)
             self.client.preflight()
         return self.client.generate(requests, **kwargs)
@@ -117,7 +116,7 @@ class ProducedCuration:
         self.judge_client = None
         if decontaminate.enabled and problems and decontaminate.judge.llm is not None:
             # the curate stage's judge cache: a doubtful pair judged before is not asked again
-            self.judge_client = LazyClient(decontaminate.judge.llm, ctx.run_dir / "cache" / "judge_llm.sqlite")
+            self.judge_client = LazyClient(decontaminate.judge.llm, ctx.layout.judge_cache)
         self.index = build_index(problems, decontaminate, self.judge_client)
         self.seen = {content_key(s) for s in curated} if self.dedup.exact else None
         self._near: NearIndex | None = None

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from alchemist import ranking
+from alchemist.rundir import RunLayout
 
 TOKEN_SAMPLE = 200_000
 SEED = 0
@@ -64,15 +65,19 @@ class Run:
     @classmethod
     def open(cls, run_dir: Path, enabled: dict[str, bool] | None = None) -> Run:
         run = cls(Path(run_dir), enabled)
-        record, why = read_json(run.dir / "run.json")
+        record, why = read_json(run.layout.run_json)
         run.record = as_dict(record)
         if why and "not found" not in why:
             run.problems.append(why)
-        manifest, why = read_json(run.dir / "data" / "manifest.json")
+        manifest, why = read_json(run.layout.manifest)
         run.manifest = as_dict(manifest)
         if why and "not found" not in why:
             run.problems.append(why)
         return run
+
+    @property
+    def layout(self) -> RunLayout:
+        return RunLayout(self.dir)
 
     @property
     def name(self) -> str:
@@ -246,11 +251,11 @@ def contamination(run: Run, limit: int = 10_000) -> dict:
     """Every decontamination hit of curate/stats.json, with the start of the sample's instruction
     (from rejected.parquet, the contaminated rows only), and the near misses (kept samples whose
     best candidate came within the judge's margin of the decision)."""
-    stats, why = read_json(run.dir / "data" / "curated" / "stats.json")
+    stats, why = read_json(run.layout.curate_stats)
     stats = as_dict(stats)
     hits = [h for h in as_list(stats.get("contamination")) if isinstance(h, dict)]
     prompts: dict[str, str] = {}
-    rejected = run.dir / "data" / "curated" / "rejected.parquet"
+    rejected = run.layout.rejected
     if hits and rejected.is_file():
         import pyarrow.parquet as pq
 
@@ -332,10 +337,10 @@ def eval_results(eval_dir: Path) -> list[dict]:
 def board(run: Run) -> tuple[dict | None, str]:
     """The leaderboard (ours beside the paper's rows): leaderboard.json, else built from this
     run's eval results, ranked as the leaderboard ranks them."""
-    data, _ = read_json(run.dir / "leaderboard" / "leaderboard.json")
+    data, _ = read_json(run.layout.leaderboard_json)
     if isinstance(data, dict) and isinstance(data.get("rows"), list) and run.status("leaderboard") != "disabled":
         return data, "leaderboard/leaderboard.json"
-    eval_dir = run.dir / "eval"
+    eval_dir = run.layout.output("eval")
     if run.status("eval") == "disabled" or not any(eval_dir.glob("*/results.json")):
         return None, ""
     try:

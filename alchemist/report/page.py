@@ -6,7 +6,6 @@ file that is missing, becomes a "not run" note in its section, never an error.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -15,6 +14,8 @@ from pathlib import Path
 from alchemist.report import collect as C
 from alchemist.report import figures as F
 from alchemist.report.markup import Markup, join, num, table, tag
+from alchemist.rundir import atomic_file
+from alchemist.testsets import title
 
 STYLE_FILE = Path(__file__).with_name("style.css")
 
@@ -39,10 +40,9 @@ def build_report(run_dir: Path, out_html: Path, *, enabled: dict[str, bool] | No
     `enabled` (stage -> bool, as the pipeline knows it) marks disabled stages; without it run.json says."""
     started = time.perf_counter()
     run = C.Run.open(Path(run_dir), enabled)
-    data = run.dir / "data"
-    comp = C.composition(data / "final" / "train.parquet") if (data / "final" / "train.parquet").is_file() else None
-    train = None if run.status("train") == "disabled" else C.training(run.dir / "model")
-    evals = [] if run.status("eval") == "disabled" else C.eval_results(run.dir / "eval")
+    comp = C.composition(run.layout.train_data) if run.layout.train_data.is_file() else None
+    train = None if run.status("train") == "disabled" else C.training(run.layout.output("train"))
+    evals = [] if run.status("eval") == "disabled" else C.eval_results(run.layout.output("eval"))
     sections = [
         _composition(run, comp),
         _lengths(run, token_sample),
@@ -69,10 +69,8 @@ def build_report(run_dir: Path, out_html: Path, *, enabled: dict[str, bool] | No
         tag("body", tag("main", header, nav, problems, join(s.html() for s in sections), foot)),
         lang="en")
     out_html = Path(out_html)
-    out_html.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_html.with_name(f".{out_html.name}.{os.getpid()}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, out_html)
+    with atomic_file(out_html) as tmp:
+        tmp.write_text(page, encoding="utf-8")
     status = {s.id: s.missing or "drawn" for s in sections}
     return {"path": str(out_html), "sections": status, "drawn": [k for k, v in status.items() if v == "drawn"],
             "not_run": [k for k, v in status.items() if v != "drawn"], "figures": page.count('class="figure"'),
@@ -86,7 +84,7 @@ def _when(run: C.Run) -> str:
     stamp = run.record.get("started")
     if isinstance(stamp, str) and stamp:
         return stamp.replace("T", " ").replace("Z", " UTC")
-    for p in (run.dir / "run.json", run.dir / "data" / "manifest.json"):
+    for p in (run.layout.run_json, run.layout.manifest):
         if p.is_file():
             return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(p.stat().st_mtime))
     return "date unknown"
@@ -124,8 +122,6 @@ def _header(run: C.Run, comp: dict | None, train: dict | None, evals: list[dict]
 
 def _title(benchmark: str) -> str:
     try:
-        from alchemist.testsets import title
-
         return title(benchmark)
     except Exception:
         return benchmark
@@ -141,7 +137,7 @@ def _caption(*parts) -> Markup:
 def _composition(run: C.Run, comp: dict | None) -> Section:
     title = "Final training data"
     if comp is None:
-        return Section("data", title, Markup(), run.not_run("mix", run.dir / "data" / "final" / "train.parquet"))
+        return Section("data", title, Markup(), run.not_run("mix", run.layout.train_data))
     if comp["rows"] == 0:
         return Section("data", title, tag("p", "data/final/train.parquet has no rows."))
     sources = [s for s, _ in comp["by_source"].most_common()]
@@ -162,10 +158,10 @@ def _composition(run: C.Run, comp: dict | None) -> Section:
 
 def _lengths(run: C.Run, cap: int) -> Section:
     title = "Token lengths before and after curation"
-    ingested = C.parquet_files(run.dir / "data" / "ingested")
-    final = C.parquet_files(run.dir / "data" / "final" / "train.parquet")
+    ingested = C.parquet_files(run.layout.output("ingest"))
+    final = C.parquet_files(run.layout.train_data)
     if not ingested and not final:
-        return Section("lengths", title, Markup(), run.not_run("ingest", run.dir / "data" / "ingested", "no parquet shards"))
+        return Section("lengths", title, Markup(), run.not_run("ingest", run.layout.output("ingest"), "no parquet shards"))
     series, notes = {}, []
     for label, files in (("ingested (before curation)", ingested), ("final train.parquet (after)", final)):
         if not files:
@@ -189,7 +185,7 @@ def _drop_table(run: C.Run) -> tuple[dict[str, dict], str]:
     sources = C.as_dict(run.manifest.get("sources"))
     if sources:
         return {str(k): C.as_dict(v) for k, v in sources.items()}, "data/manifest.json"
-    stats, _ = C.read_json(run.dir / "data" / "curated" / "stats.json")
+    stats, _ = C.read_json(run.layout.curate_stats)
     sources = C.as_dict(C.as_dict(stats).get("sources"))
     return {str(k): C.as_dict(v) for k, v in sources.items()}, "data/curated/stats.json"
 
@@ -198,7 +194,7 @@ def _drops(run: C.Run) -> Section:
     title = "What curation dropped, by reason"
     sources, origin = _drop_table(run)
     if not sources:
-        return Section("curation", title, Markup(), run.not_run("curate", run.dir / "data" / "manifest.json", "no per-source counts"))
+        return Section("curation", title, Markup(), run.not_run("curate", run.layout.manifest, "no per-source counts"))
     totals: Counter = Counter()
     for s in sources.values():
         totals.update({str(k): v for k, v in C.as_dict(s.get("dropped")).items() if isinstance(v, int)})
@@ -240,8 +236,8 @@ def _drops(run: C.Run) -> Section:
 
 def _contamination(run: C.Run) -> Section:
     title = "Benchmark contamination"
-    if run.status("curate") == "disabled" or not (run.dir / "data" / "curated" / "stats.json").is_file():
-        return Section("contamination", title, Markup(), run.not_run("curate", run.dir / "data" / "curated" / "stats.json"))
+    if run.status("curate") == "disabled" or not (run.layout.curate_stats).is_file():
+        return Section("contamination", title, Markup(), run.not_run("curate", run.layout.curate_stats))
     c = C.contamination(run)
     checked = ", ".join(str(b) for b in c["benchmarks"]) or "no benchmark"
     skipped = f" (skipped: {', '.join(str(b) for b in c['skipped'])})" if c["skipped"] else ""
@@ -324,7 +320,7 @@ def _relabel(run: C.Run) -> Section:
     title = "Relabeling"
     rel = C.as_dict(run.manifest.get("relabel"))
     if run.status("relabel") == "disabled" or not rel:
-        why = run.not_run("relabel", run.dir / "data" / "manifest.json", "no relabel counts")
+        why = run.not_run("relabel", run.layout.manifest, "no relabel counts")
         return Section("relabel", title, Markup(), why)
     counters = {"llm_requests", "cache_hits", "failed", "truncated", "prompt_tokens", "completion_tokens", "replaced"}
     rejected = C.as_dict(rel.get("rejected"))
@@ -386,7 +382,7 @@ def _loss_mask(samples: list[dict]) -> list:
 def _training(run: C.Run, train: dict | None) -> Section:
     title = "Training"
     if train is None:
-        why = run.not_run("train", run.dir / "model" / "training_report.json")
+        why = run.not_run("train", run.layout.training_report)
         return Section("training", title, Markup(), why)
     parts = []
     panels = [p for p in ("train", "tasks") if train[p]]
@@ -430,7 +426,7 @@ def _eval(run: C.Run, evals: list[dict]) -> Section:
     title = "Evaluation against the paper"
     board, origin = (None, "") if run.status("eval") == "disabled" else C.board(run)
     if board is None and not evals:
-        return Section("eval", title, Markup(), run.not_run("eval", run.dir / "eval", "no readable results.json"))
+        return Section("eval", title, Markup(), run.not_run("eval", run.layout.output("eval"), "no readable results.json"))
     parts = []
     if board:
         rows = [r for r in C.as_list(board.get("rows")) if isinstance(r, dict)]
@@ -541,7 +537,7 @@ def _stages(run: C.Run) -> Section:
 
 def _examples(run: C.Run) -> Section:
     title = "A few training rows"
-    path = run.dir / "data" / "final" / "train.parquet"
+    path = run.layout.train_data
     if not path.is_file():
         return Section("examples", title, Markup(), run.not_run("mix", path))
     rows = C.example_rows(path, k=4)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from alchemist.report import build_report
+
 
 class Report:
     name, version, reads = "report", 1, ("mix", "train", "eval", "leaderboard")
@@ -23,8 +25,6 @@ class Report:
         return []
 
     def run(self, ctx, out: Path, work: Path) -> dict:
-        from alchemist.report import build_report
-
         enabled = dict(ctx.enabled) if ctx.enabled else None
         summary = build_report(ctx.run_dir, out / "report.html", enabled=enabled)
         ctx.say(f"report: {len(summary['drawn'])} sections drawn -> {ctx.run_dir / 'report.html'}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import os
 import re
 import urllib.request
 from collections.abc import Callable
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from alchemist.errors import UserError
+from alchemist.paths import cache_dir
 
 # How a benchmark's checks run against a candidate program (evaluate/score.py builds the program):
 # - check_function: HumanEval's `def check(candidate)`, called with the entry point
@@ -90,6 +90,8 @@ class Benchmark:
         if not self.shots:
             return []
         if self.shots_from and self.shots_from != self.name:
+            # the registry (testsets/__init__.py) is built of this module's Benchmark: importing it
+            # at the top would be a circle
             from alchemist.testsets import get_benchmark
 
             pool = get_benchmark(self.shots_from).problems(None)
@@ -118,11 +120,6 @@ def missing_checks(checks: str, p: Problem) -> str | None:
     elif not p.tests.strip():
         return "has no tests"
     return None
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("ALCHEMIST_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"), "alchemist")
-    return Path(base)
 
 
 def read_jsonl(path: Path) -> list[dict]:

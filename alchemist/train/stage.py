@@ -7,8 +7,14 @@ in the stage's work directory, so a killed run resumes where it stopped.
 from __future__ import annotations
 
 import ctypes
+import json
+import shlex
 import signal
+import subprocess
 from pathlib import Path
+
+from alchemist.errors import UserError
+from alchemist.train.launch import command, planned_world_size
 
 
 class Train:
@@ -18,8 +24,6 @@ class Train:
         return getattr(recipe, "train", None) is not None and recipe.train.enabled
 
     def config(self, recipe):
-        from alchemist.train.launch import planned_world_size
-
         spec = recipe.train
         # the global batch decides the weights: with it pinned, the world size only derives grad_accum;
         # without it, 4 and 8 processes are two different runs
@@ -28,13 +32,13 @@ class Train:
         return {"train": spec, "seed": recipe.seed, "world_size": world}
 
     def inputs(self, ctx) -> list[Path]:
+        # torch and transformers (seconds of imports): loaded when the stage trains, not when a pipeline is built
         from alchemist.train.trainer import local_model_files
 
         return local_model_files(ctx.recipe.train)
 
     def preflight(self, ctx) -> None:
-        from alchemist.train.launch import planned_world_size
-        from alchemist.train.trainer import preflight
+        from alchemist.train.trainer import preflight  # torch and transformers: see inputs()
 
         preflight(ctx.recipe.train)
         ctx.recipe.train.accumulation(planned_world_size(ctx.recipe.train.launch))  # divisible, or one line
@@ -42,8 +46,6 @@ class Train:
     def plan(self, ctx) -> str:
         spec = ctx.recipe.train
         steps = f"{spec.max_steps} steps" if spec.max_steps > 0 else f"{spec.epochs:g} epochs"
-        from alchemist.train.launch import planned_world_size
-
         world = planned_world_size(spec.launch)
         accum = spec.accumulation(world)
         return (f"{spec.method} fine-tune of {spec.model}: {steps}, seq {spec.max_seq_len}"
@@ -52,9 +54,7 @@ class Train:
                 f"{f', ZeRO-{spec.deepspeed.stage}' if spec.deepspeed.stage else ''}")
 
     def run(self, ctx, out: Path, work: Path) -> dict:
-        from alchemist.errors import UserError
-        from alchemist.train.launch import command
-        from alchemist.train.trainer import train
+        from alchemist.train.trainer import train  # torch and transformers: see inputs()
 
         mix = ctx.output("mix")
         if mix is None:
@@ -80,12 +80,6 @@ def die_with_parent() -> None:
 
 def launched(cmd: list[str], out: Path, say) -> dict:
     """Run the training processes through their launcher; rank 0's report is the stage's stats."""
-    import json
-    import shlex
-    import subprocess
-
-    from alchemist.errors import UserError
-
     say(f"launching: {shlex.join(cmd)}")
     # the launcher is exec'd, not forked by Python, so the pipeline's fork hook never reaches it:
     # ask for SIGKILL when alchemist dies (kept across exec), as every other worker has

@@ -24,9 +24,10 @@ from pathlib import Path
 
 from alchemist import builtin_models
 from alchemist.errors import UserError
+from alchemist.tiny_model import build_tiny_model
 from alchemist.train import data as tokdata
 from alchemist.train import deepspeed as ds
-from alchemist.train import metrics
+from alchemist.train import metrics, varlen
 from alchemist.train.mask import check_pair, mask_record
 from alchemist.train.neftune import NEFTune
 from alchemist.train.spec import TrainSpec
@@ -56,8 +57,6 @@ def world_size() -> int:
 def model_source(spec: TrainSpec, work: Path) -> str:
     """A local directory or hub id for `spec.model`; `builtin:tiny` is built into `work` once."""
     if spec.model == BUILTIN_TINY:
-        from alchemist.tiny_model import build_tiny_model
-
         where = work / "builtin-tiny"
         if rank() == 0:
             build_tiny_model(where)
@@ -172,9 +171,7 @@ def _load_model(source: str, spec: TrainSpec, device: Device, say: Callable[[str
     dtype = torch.bfloat16 if device.bf16 and (spec.deepspeed.stage > 0 or spec.method == "lora") else torch.float32
     attn = device.attn
     if attn == "sdpa_varlen":
-        from alchemist.train.varlen import register
-
-        register()
+        varlen.register()
     try:
         model = AutoModelForCausalLM.from_pretrained(source, revision=spec.revision, dtype=dtype,
                                                      attn_implementation=attn)

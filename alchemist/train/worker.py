@@ -12,13 +12,12 @@ import sys
 from pathlib import Path
 
 from alchemist.errors import UserError
+from alchemist.train.spec import TrainSpec
+from alchemist.train.stage import die_with_parent
+from alchemist.train.trainer import rank, train
 
 
 def main(argv: list[str]) -> int:
-    from alchemist.train.spec import TrainSpec
-    from alchemist.train.stage import die_with_parent
-    from alchemist.train.trainer import rank, train
-
     die_with_parent()  # a rank outlives neither its launcher nor a kill -9 of the run
 
     if len(argv) not in (4, 5):
