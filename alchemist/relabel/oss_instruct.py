@@ -11,7 +11,7 @@ from alchemist.code import extract_code_blocks
 from alchemist.execution.languages import as_program, has_checks, normalize
 from alchemist.relabel.tasks import clip
 from alchemist.relabel.templates import load
-from alchemist.schema import Sample
+from alchemist.schema import Sample, make_tests
 
 
 def is_seed(sample: Sample) -> bool:
@@ -106,9 +106,14 @@ def verdict(outcome) -> str | None:
     return "timeout" if outcome.status == "timeout" else "tests_fail"
 
 
-def pair(seed: Sample, problem: str, solution: str, target: str, validated: bool, meta: dict) -> Sample:
+def pair(seed: Sample, problem: str, solution: str, target: str, validated: bool, meta: dict,
+         tests: str = "", attempts: int | None = None) -> Sample:
+    """The kept (problem, solution) as a sample; its Python tests travel with it (`Sample.tests`),
+    with the verdict of the solution against them and the candidates it took (`attempts`)."""
     response = f"```{target}\n{solution}\n```"
+    kept = (make_tests("asserts", tests, "oss_instruct", verdict="passed" if validated else "unverified", attempts=attempts)
+            if target == "python" and tests.strip() else None)
     return Sample(source=seed.source, messages=[{"role": "user", "content": problem}, {"role": "assistant", "content": response}],
                   task="codegen", language=target,
                   meta={**meta, "origin": seed.id, "generated": "oss_instruct", "validated": validated,
-                        "template": load("oss_instruct").id})
+                        "template": load("oss_instruct").id}, tests=kept)
