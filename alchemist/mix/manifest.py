@@ -8,12 +8,12 @@ from collections import Counter
 from pathlib import Path
 
 
-def build_manifest(recipe, data_dir: Path, curated: Path, mix_stats: dict, relabel: dict | None = None) -> dict:
+def build_manifest(recipe, ingested: Path, curated: Path, mix_stats: dict, relabel: dict | None = None) -> dict:
     curate_stats = json.loads((curated / "stats.json").read_text())
     sources, total_dropped = {}, Counter()
     total_read = total_kept = 0
     for spec in recipe.sources:
-        ingest = json.loads((data_dir / "ingested" / f"{spec.name}.stats.json").read_text())
+        ingest = json.loads((ingested / f"{spec.name}.stats.json").read_text())
         cur = curate_stats["sources"].get(spec.name, {"kept": 0, "dropped": {}})
         mixed = mix_stats["sources"][spec.name]
         dropped = Counter({"malformed": ingest["malformed"]})
@@ -45,7 +45,7 @@ def _table(headers: list[str], rows: list[list]) -> str:
     return "\n".join(out)
 
 
-def build_report(manifest: dict, data_dir: Path, curated: Path, relabeled: Path | None = None) -> str:
+def build_report(manifest: dict, ingested: Path, curated: Path, relabeled: Path | None = None) -> str:
     curate_stats = json.loads((curated / "stats.json").read_text())
     reasons = sorted({r for s in manifest["sources"].values() for r in s["dropped"]})
     lines = [f"# Data report: {manifest['recipe']}", ""]
@@ -84,7 +84,7 @@ def build_report(manifest: dict, data_dir: Path, curated: Path, relabeled: Path 
     lines += ["## Malformed records (first examples per source)", ""]
     malformed = []
     for name in manifest["sources"]:
-        ingest = json.loads((data_dir / "ingested" / f"{name}.stats.json").read_text())
+        ingest = json.loads((ingested / f"{name}.stats.json").read_text())
         malformed += [[name, e["where"], e["reason"]] for e in ingest["malformed_examples"]]
     lines += [_table(["source", "where", "reason"], malformed) if malformed else "None.", ""]
     lines += ["## Other drops (first examples per reason)", ""]

@@ -94,10 +94,10 @@ class Mix:
     def run(self, ctx, out: Path, work: Path) -> dict:
         curated, relabeled = ctx.output("curate"), ctx.output("relabel")
         stats = mix(ctx.recipe, curated, relabeled, out)
-        data_dir = ctx.output("ingest").parent
-        manifest = build_manifest(ctx.recipe, data_dir, curated, stats, relabel_manifest(relabeled))
+        ingested = ctx.output("ingest")
+        manifest = build_manifest(ctx.recipe, ingested, curated, stats, relabel_manifest(relabeled))
         write_json_atomic(out / "manifest.json", manifest)
-        write_text_atomic(out / "report.md", build_report(manifest, data_dir, curated, relabeled))
+        write_text_atomic(out / "report.md", build_report(manifest, ingested, curated, relabeled))
         t = manifest["total"]
         ctx.say(f"data ready: {t['read']} read, {t['kept']} kept, {stats['rows']} rows in train.parquet")
         return {"read": t["read"], "kept": t["kept"], "rows": stats["rows"]}
