@@ -16,7 +16,9 @@ from alchemist.code import extract_code_blocks
 from alchemist.execution import Limits
 from alchemist.execution.languages import LanguagePool, normalize
 from alchemist.testsets import Problem
-from alchemist.testsets.humaneval_x import TITLES, language_of, program
+from alchemist.testsets.braces import close_at_depth, depth, remove_item
+from alchemist.testsets.humaneval_x import TITLES
+from alchemist.testsets.multilang import language_of, program
 
 FENCE = {"cpp": "cpp", "js": "javascript", "java": "java", "go": "go", "rust": "rust"}
 # a completion ends where the next top-level item starts (and at the function's closing brace)
@@ -34,69 +36,10 @@ def defines(lang: str, code: str, name: str) -> bool:
     return bool(re.search(pattern, code))
 
 
-def _skip(code: str, i: int) -> int:
-    """The index after a string, char or comment that starts at i (i itself when none does)."""
-    two = code[i:i + 2]
-    if two == "//":
-        end = code.find("\n", i)
-        return len(code) if end < 0 else end
-    if two == "/*":
-        end = code.find("*/", i + 2)
-        return len(code) if end < 0 else end + 2
-    if code[i] in "\"'`":
-        quote, j = code[i], i + 1
-        while j < len(code) and code[j] != quote:
-            j += 2 if code[j] == "\\" else 1
-        return j + 1
-    return i
-
-
-def close_at_depth(code: str, depth: int) -> int | None:
-    """Where the braces opened before `code` (depth of them) are all closed: the index after the
-    closing brace, or None."""
-    i = 0
-    while i < len(code):
-        j = _skip(code, i)
-        if j != i:
-            i = j
-            continue
-        if code[i] == "{":
-            depth += 1
-        elif code[i] == "}":
-            depth -= 1
-            if depth == 0:
-                return i + 1
-        i += 1
-    return None
-
-
-def _depth(code: str) -> int:
-    """Braces opened and not closed in `code` (strings and comments skipped)."""
-    depth, i = 0, 0
-    while i < len(code):
-        j = _skip(code, i)
-        if j != i:
-            i = j
-            continue
-        depth += {"{": 1, "}": -1}.get(code[i], 0)
-        i += 1
-    return depth
-
-
-def remove_item(code: str, pattern: str) -> str:
-    """`code` without the brace-delimited item (a main function, a Main class) that `pattern` starts."""
-    m = re.search(pattern, code, re.M)
-    if not m:
-        return code
-    brace = code.find("{", m.end())
-    end = close_at_depth(code[brace + 1:], 1) if brace >= 0 else None
-    return code if end is None else code[:m.start()] + code[brace + 1 + end:]
-
-
 def completion(p: Problem, text: str) -> str:
     """The prompt and its continuation, cut where the prompt's open function closes."""
-    depth = _depth(p.prompt)
-    end = close_at_depth(text, depth) if depth > 0 else None
+    opened = depth(p.prompt)
+    end = close_at_depth(text, opened) if opened > 0 else None
     body = text[:end] if end is not None else text
     return p.prompt + body
 
@@ -138,7 +81,7 @@ def score_all(lang: str, problems: dict[str, Problem], items: list[tuple[str, st
 
     def one(item):
         task_id, code = item
-        o = pool.run(lang, program(lang, problems[task_id], code), limits)
+        o = pool.run(lang, program(problems[task_id], code), limits)
         err = "" if o.status == "passed" else (f"compile: {o.stderr.strip()}" if o.stage == "compile"
                                                else (o.stderr.strip().splitlines() or [o.status])[-1])
         return {"status": o.status, "seconds": o.seconds, "error": err[:500], "failure": None}

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from alchemist.errors import UserError
 from alchemist.evaluate import languages
 from alchemist.testsets import Problem
-from alchemist.testsets.humaneval_x import language_of
+from alchemist.testsets.multilang import language_of
 
 STYLES = ("instruct", "paper", "completion", "mbpp-3shot")
 # The usual HumanEval stops: a completion ends where top-level code would start.

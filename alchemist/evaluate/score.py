@@ -30,7 +30,7 @@ from alchemist.evaluate.sanitize import sanitize
 from alchemist.execution import Limits, SandboxPool, isolation
 from alchemist.execution.languages import LanguagePool
 from alchemist.testsets import BENCHMARKS, Benchmark, Problem, fingerprint
-from alchemist.testsets.humaneval_x import language_of
+from alchemist.testsets.multilang import language_of
 from alchemist.testsets.user import infer_checks
 
 GZIP_MAGIC = b"\x1f\x8b"

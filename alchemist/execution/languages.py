@@ -133,7 +133,7 @@ def _java() -> Toolchain | str:
     home = os.path.dirname(os.path.dirname(javac))
     jvm = ("-XX:-UsePerfData", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto")
     return Toolchain("java", "Main.java", (javac, *(f"-J{o}" for o in jvm), "-encoding", "UTF-8", "-nowarn", "Main.java"),
-                     (java, *jvm, "-Xss64m", "-cp", ".", "Main"), (javac, java), read=tuple(_outside_system(home)),
+                     (java, *jvm, "-ea", "-Xss64m", "-cp", ".", "Main"), (javac, java), read=tuple(_outside_system(home)),
                      address_space_mb=16384)
 
 

@@ -19,7 +19,7 @@ import difflib
 from pathlib import Path
 
 from alchemist.errors import UserError
-from alchemist.testsets import humaneval, humaneval_x, mbpp, plus
+from alchemist.testsets import humaneval, humaneval_x, mbpp, multipl_e, plus
 from alchemist.testsets.base import (
     CHECKS,
     Benchmark,
@@ -37,7 +37,7 @@ from alchemist.testsets.user import user_benchmark
 
 BENCHMARKS: dict[str, Benchmark] = {
     b.name: b for b in (humaneval.HUMANEVAL, plus.HUMANEVAL_PLUS, mbpp.MBPP, mbpp.MBPP_SANITIZED, plus.MBPP_PLUS,
-                        *humaneval_x.BENCHMARKS)
+                        *humaneval_x.BENCHMARKS, *multipl_e.BENCHMARKS)
 }
 KNOWN_BENCHMARKS = tuple(BENCHMARKS)
 

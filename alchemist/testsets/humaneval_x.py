@@ -25,7 +25,7 @@ CPP_HEADERS = ("#include<stdlib.h>", "#include<algorithm>", "#include<math.h>", 
                "#include<vector>", "#include<string>", "#include<climits>", "#include<cstring>", "#include<iostream>")
 _ENTRY = {
     "cpp": re.compile(r"(\w+)\s*\([^()]*\)\s*\{\s*$", re.M),
-    "js": re.compile(r"const\s+(\w+)\s*=", re.M),
+    "js": re.compile(r"(?:const|let|var|function)\s+(\w+)\s*[=(]", re.M),
     "java": re.compile(r"public\s+[\w<>\[\], ?]+?\s+(\w+)\s*\(", re.M),
     "go": re.compile(r"^func\s+(\w+)\s*\(", re.M),
     "rust": re.compile(r"^\s*fn\s+(\w+)", re.M),

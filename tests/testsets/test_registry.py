@@ -15,7 +15,7 @@ def _mbpp_records(n=974):
 
 
 def test_registry_records():
-    languages = {f"humaneval_x/{lang}" for lang in ("cpp", "go", "java", "js", "rust")}
+    languages = {f"{b}/{lang}" for b in ("humaneval_x", "multipl_e") for lang in ("cpp", "go", "java", "js", "rust")}
     assert set(KNOWN_BENCHMARKS) == {"humaneval", "humaneval_plus", "mbpp", "mbpp_sanitized", "mbpp_plus", *languages}
     assert all(isinstance(b, Benchmark) and b.name == name for name, b in BENCHMARKS.items())
     assert {n: b.checks for n, b in BENCHMARKS.items()} == {
