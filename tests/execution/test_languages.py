@@ -211,3 +211,19 @@ def test_missing_toolchain_names_its_package():
         if isinstance(t, str):
             assert "install Debian's" in t
     assert all("install Debian's" in why for why in missing().values())
+
+
+HOGS = {"cpp": ("#include <vector>\n#include <cstring>\nint main() { std::vector<char*> v;\n"
+                "  for (;;) { char* p = new char[1 << 24]; memset(p, 1, 1 << 24); v.push_back(p); } }\n"),
+        "js": "const a = []; for (;;) a.push(new Array(1e6).fill(1.5));\n"}
+
+
+@pytest.mark.parametrize("lang", sorted(HOGS))
+def test_memory_hog_is_stopped(pool, lang):
+    """C++: the address-space limit; JavaScript (which reserves more address space up front): the
+    worker's memory cgroup. The worker serves the next program either way."""
+    need(lang)
+    out = pool.run(lang, HOGS[lang], Limits(timeout=20.0, memory_mb=1024, file_mb=64, processes=128, wall_timeout=60.0))
+    assert out.status == "failed" and out.returncode != 0, out
+    problems, _ = fixtures(lang)
+    assert pool.run(lang, reference(lang, problems[0]), LIMITS).status == "passed"

@@ -35,6 +35,7 @@ def verdicts():
     samples = [answer(lang, code) for (lang, _), code in CASES.items()]
     samples.append(answer("cpp", "int add(int a, int b) { return a + b; }"))  # no checks
     samples.append(answer("rust", "fn main() { let x: i32 = \"s\"; assert!(x == 1); }"))  # does not compile
+    samples.append(answer("java", "public class T { public static void main(String[] a) { assert 1 + 1 == 3; } }"))
     return verify(samples, VerifySpec())
 
 
@@ -53,9 +54,9 @@ def test_answers_run_against_their_own_checks(verdicts, case):
 
 
 def test_unchecked_answers_are_counted_and_compile_errors_fail(verdicts):
-    assert verdicts[-2] == (None, {"unverified": "no checks in its cpp code"})
+    assert verdicts[-3] == (None, {"unverified": "no checks in its cpp code"})
     if "rust" not in missing():
-        reason, detail = verdicts[-1]
+        reason, detail = verdicts[-2]
         assert reason == "fails_execution" and detail["check"] == "rust compile" and "error" in detail["error"]
 
 
@@ -77,3 +78,8 @@ def test_oss_instruct_validation_runs_other_languages(tmp_path):
         assert v.reason(oss.language_program("cpp", solution, tests), "cpp") is None and v.reused == 1
     finally:
         v.close()
+
+
+def test_java_asserts_are_enabled(verdicts):
+    if "java" not in missing():  # `assert` statements count (java -ea, as MultiPL-E runs them)
+        assert verdicts[-1][0] == "fails_execution"
