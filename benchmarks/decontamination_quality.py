@@ -586,7 +586,7 @@ def evaluate(cases, index, signals=None) -> dict:
 
 
 LABELED = ROOT / "benchmarks" / "data" / "decontamination" / "labeled.jsonl"
-WEIGHTS = ROOT / "alchemist" / "curate" / "calibration" / "weights.json"
+WEIGHTS = ROOT / "alchemist" / "rules" / "calibration" / "weights.json"
 TARGET_PRECISION = 0.9  # the decision's threshold is the lowest with this precision on the calibration split
 
 

@@ -23,6 +23,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 WEIGHTS = Path(__file__).with_name("calibration") / "weights.json"
 
 # Docstrings, `#` comments (not C's `#include`/`#define`), `//` and `/* */` comments; one-line
@@ -74,7 +76,12 @@ def code_text(code: str) -> str:
     return " ".join(_IDENT.sub(_words, code).split())
 
 
-_LITERAL = re.compile(r"\b\d+(?:\.\d+)?\b|'[^'\n]{2,40}'|\"[^\"\n]{2,40}\"")
+# A quoted string is read whole, from its opening quote to its closing one, short or long, so that
+# the quotes of a dict display `{'a': 1, 'b': 2}` pair up as they do in the code (a pattern that
+# skipped short strings read `': 1, '` as a literal); a quote after a letter is an apostrophe
+# (don't) or a string prefix, not an opening one. Numbers are read outside strings.
+_LITERAL = re.compile(r"""(?<![\w'"])(?:'((?:[^'\\\n]|\\.)*)'|"((?:[^"\\\n]|\\.)*)")|\b(\d+(?:\.\d+)?)\b""")
+_ALNUM = re.compile(r"[^\W_]")
 _COMMON_LITERALS = frozenset(("0", "1", "2", "10", "100", "0.0", "1.0"))
 _WORD = re.compile(r"[A-Za-z][a-z0-9]*|[A-Z]+(?![a-z])")
 
@@ -82,7 +89,13 @@ _WORD = re.compile(r"[A-Za-z][a-z0-9]*|[A-Z]+(?![a-z])")
 def literals(text: str) -> frozenset[str]:
     """Distinctive literals (numbers other than the commonest, quoted strings): a rewrite keeps a
     problem's examples (`13195 -> 29`), a different task on the same topic has its own."""
-    return frozenset(x.strip("'\"") for x in _LITERAL.findall(text)) - _COMMON_LITERALS
+    out = set()
+    for single, double, number in _LITERAL.findall(text):
+        if number:
+            out.add(number)
+        elif 2 <= len(s := single or double) <= 40 and _ALNUM.search(s):  # not a separator like ', '
+            out.add(s)
+    return frozenset(out) - _COMMON_LITERALS
 
 
 def name_words(text: str) -> frozenset[str]:
@@ -172,6 +185,10 @@ class Calibration:
         if tuple(data["features"]) != FEATURES:
             raise ValueError(f"{path}: features {data['features']} are not {list(FEATURES)}")
         return cls(tuple(float(w) for w in data["weights"]), float(data["bias"]), float(data.get("threshold", 0.5)))
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """The model's logit of each row of inputs."""
+        return self.bias + x @ np.asarray(self.weights)
 
     def probability(self, x: list[float]) -> float:
         z = self.bias + sum(w * v for w, v in zip(self.weights, x))

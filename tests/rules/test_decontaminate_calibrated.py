@@ -52,6 +52,15 @@ def test_code_reads_as_words_and_literals_are_distinctive():
     assert literals("f(13195) == 29 and x[0] == 'abc' and y == 1") == {"13195", "29", "abc"}
 
 
+def test_literals_read_each_quoted_string_whole():
+    # a dict display's short keys pair their own quotes: no `: 1, ` between two of them
+    assert literals("histogram('a b c') == {'a': 1, 'b': 1, 'c': 1}") == {"a b c"}
+    assert literals('counts = {"x": 5, "yy": 7}') == {"5", "7", "yy"}
+    # apostrophes are not quotes; separators are no literals; numbers inside strings stay inside
+    assert literals("don't split on ', ' here: the user's 'db1111db'") == {"db1111db"}
+    assert literals("print(\"Yes\" if x > 3 else 'No')") == {"Yes", "No", "3"}
+
+
 def test_arity_counts_parameters_in_every_language():
     assert arities("def f(pairs: List[Tuple[int, int]], k=3):\n    pass\ndef g():\n    pass") == {2, 0}
     assert arities("function add(a, b) { return a + b; }\nconst inc = (x) => x + 1;") == {2, 1}
