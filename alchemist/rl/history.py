@@ -64,7 +64,7 @@ def steps(history: list[dict]) -> list[dict]:
 
 
 def write_report(out: Path, history: list[dict], summary: dict) -> None:
-    (out / "training_report.json").write_text(json.dumps({**summary, "steps": steps(history), "history": history}, indent=1))
+    (out / "training_report.json").write_text(json.dumps({**summary, "per_step": steps(history), "history": history}, indent=1))
     os.environ.setdefault("MPLBACKEND", "Agg")
     import matplotlib  # heavy: only when a report is drawn
 

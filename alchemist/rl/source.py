@@ -10,6 +10,7 @@ from pathlib import Path
 from alchemist import builtin_models
 from alchemist.errors import UserError
 from alchemist.rl.spec import TRAINED
+from alchemist.tiny_model import build_tiny_model
 
 BUILTIN_TINY = "builtin:tiny"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
@@ -44,8 +45,6 @@ def resolve(model: str, trained: Path | None, work: Path) -> str:
     if model == TRAINED:
         return str(trained)
     if model == BUILTIN_TINY:
-        from alchemist.tiny_model import build_tiny_model
-
         return str(build_tiny_model(work / "builtin-tiny"))
     if builtin_models.is_builtin(model):
         return str(builtin_models.resolve(model))

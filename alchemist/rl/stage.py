@@ -136,6 +136,6 @@ def launched(cmd: list[str], out: Path, say) -> dict:
     if code != 0:
         raise RuntimeError(f"the rl launcher exited with status {code}")
     report = json.loads((out / "training_report.json").read_text())
-    for key in ("history", "steps", "title"):
+    for key in ("history", "per_step", "title"):
         report.pop(key, None)
     return report

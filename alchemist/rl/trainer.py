@@ -19,6 +19,7 @@ from pathlib import Path
 
 from alchemist.errors import UserError
 from alchemist.execution import Limits
+from alchemist.rl.reward import SandboxReward, format_reward
 from alchemist.rl.spec import RLSpec
 
 CHECKPOINTS = "checkpoints"
@@ -77,8 +78,7 @@ def grpo(spec: RLSpec, source: str, prompts: list[dict], out: Path, work: Path, 
     from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
     from trl import GRPOConfig, GRPOTrainer
 
-    from alchemist.rl.history import History, write_report
-    from alchemist.rl.reward import SandboxReward, format_reward
+    from alchemist.rl.history import History, write_report  # a transformers callback: heavy
 
     out, work = Path(out), Path(work)
     work.mkdir(parents=True, exist_ok=True)
@@ -115,7 +115,7 @@ def grpo(spec: RLSpec, source: str, prompts: list[dict], out: Path, work: Path, 
     stop_ids = tuple(eos if isinstance(eos, list) else [] if eos is None else [eos]) + (tokenizer.pad_token_id,)
 
     # 3. The trainer, its rewards and its log.
-    from datasets import Dataset
+    from datasets import Dataset  # heavy: only when training
 
     limits = Limits(timeout=spec.reward.timeout, memory_mb=spec.reward.memory_mb)
     reward = SandboxReward(limits, spec.reward.call_timeout, spec.reward.workers, stop_ids,

@@ -58,8 +58,8 @@ def test_grpo_steps_are_rewarded_by_sandbox_verdicts(policy, tmp_path):
     for x in log:
         per_step[x["step"] + 1].append(x["reward"])
     report = json.loads((out / "training_report.json").read_text())
-    assert [r["step"] for r in report["steps"]] == [1, 2]
-    for row in report["steps"]:
+    assert [r["step"] for r in report["per_step"]] == [1, 2]
+    for row in report["per_step"]:
         assert row["reward"] == pytest.approx(sum(per_step[row["step"]]) / 8, abs=1e-6)
         assert {"kl", "pass_rate", "completions/mean_length"} <= row.keys()
     assert (out / "reward.png").is_file() and (out / "config.json").is_file() and (out / "logs").is_dir()
@@ -93,4 +93,4 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(policy, tmp_path):
     summary = json.loads(done.stdout.splitlines()[-1])
     assert summary["steps"] == steps and summary["resumed_from"].startswith("checkpoint-") and summary["attempts"] == 2
     report = json.loads((out / "training_report.json").read_text())
-    assert [r["step"] for r in report["steps"]] == list(range(1, steps + 1))
+    assert [r["step"] for r in report["per_step"]] == list(range(1, steps + 1))
