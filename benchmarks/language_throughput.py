@@ -1,10 +1,13 @@
 """Toolchain programs: programs per second per language in alchemist's sandbox (compile + run,
 every layer on) against the same programs compiled and run directly on the host with the commands
-of HumanEval-X's own executor (CodeGeeX: `g++ -std=c++11 test.cpp && ./a.out`, `node test.js`,
-`javac Main.java && java Main`, `go test`; Rust with `rustc --test`, as `cargo test` builds it),
-alternating sandbox and direct rounds in one run. The direct runs are also the reference verdicts:
-the result counts how many of our verdicts agree (the repository's HumanEval-X fixtures: each
-problem's canonical and wrong solution, plus one program per language that does not compile).
+of the benchmarks' own executors (HumanEval-X's CodeGeeX: `g++ -std=c++11 test.cpp && ./a.out`,
+`node test.js`, `javac Main.java && java Main`, `go test`, Rust's tests as `cargo test` builds
+them (`rustc --test`); MultiPL-E's: `g++ -std=c++17`, `node`, `javac && java -ea`, `go test`,
+`rustc && ./a.out`), alternating sandbox and direct rounds in one run. C++ also runs in the
+sandbox without its compile cache (the precompiled standard headers), to measure it. The direct
+runs are the reference verdicts: the result counts how many of ours agree (the repository's
+HumanEval-X and MultiPL-E fixtures: canonical and wrong solutions, and per language one program
+that does not compile).
 
     python benchmarks/language_throughput.py --rounds 3
 
@@ -26,7 +29,7 @@ from pathlib import Path
 from alchemist.execution import Limits, isolation
 from alchemist.execution.languages import LanguagePool, available, job
 from alchemist.testsets import get_benchmark
-from alchemist.testsets.humaneval_x import program, reference
+from alchemist.testsets.multilang import program
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "testsets" / "data"
@@ -36,18 +39,20 @@ BROKEN = {"cpp": "int main() { return undefined_name; }\n", "js": "const f = (x)
           "rust": "fn main() { let x: i32 = \"s\"; }\n"}
 
 
-def programs(lang: str) -> list[tuple[str, str]]:
-    """(name, source): every fixture's canonical and wrong solution, and a program that does not compile."""
-    path = DATA / f"humaneval_x_{lang}.jsonl"
-    problems = get_benchmark(f"humaneval_x/{lang}").problems(path)
-    wrong = [json.loads(line)["wrong_solution"] for line in path.read_text().splitlines()]
+def programs(lang: str) -> list[tuple[str, str, str]]:
+    """(name, source, suite): every fixture's canonical and wrong solution, and a program that does not compile."""
     out = []
-    for p, bad in zip(problems, wrong):
-        out += [(f"{p.task_id} canonical", reference(lang, p)), (f"{p.task_id} wrong", program(lang, p, p.prompt + bad))]
-    return out + [(f"{lang} compile error", BROKEN[lang])]
+    for suite in ("humaneval_x", "multipl_e"):
+        path = DATA / f"{suite}_{lang}.jsonl"
+        problems = get_benchmark(f"{suite}/{lang}").problems(path)
+        records = [json.loads(line) for line in path.read_text().splitlines()]
+        for p, r in zip(problems, records):
+            out += [(f"{suite} {p.task_id} canonical", program(p, p.prompt + r["canonical_solution"]), suite),
+                    (f"{suite} {p.task_id} wrong", program(p, p.prompt + r["wrong_solution"]), suite)]
+    return out + [(f"{lang} compile error", BROKEN[lang], "humaneval_x")]
 
 
-def direct(lang: str, source: str, tools) -> str:
+def direct(lang: str, source: str, suite: str, tools) -> str:
     """The verdict of running the program on the host, as the benchmark's executor does."""
     t = tools[lang]
     spec = job(t, source, LIMITS)
@@ -56,8 +61,8 @@ def direct(lang: str, source: str, tools) -> str:
         env = {"PATH": "/usr/bin:/bin", "HOME": d, "TMPDIR": d, **{k: v.replace("{work}", d) for k, v in t.env.items()}}
         for step in spec["steps"]:
             argv = list(step["argv"])
-            if lang == "cpp" and step["role"] == "compile":
-                argv = [argv[0], "-std=c++11", "-o", "prog", "main.cpp"]  # CodeGeeX's command
+            if lang == "cpp" and step["role"] == "compile":  # CodeGeeX's and MultiPL-E's commands
+                argv = [argv[0], "-std=c++11" if suite == "humaneval_x" else "-std=c++17", "-o", "prog", "main.cpp"]
             try:
                 r = subprocess.run(argv, cwd=d, env=env, capture_output=True, timeout=step["wall"])
             except subprocess.TimeoutExpired:
@@ -72,21 +77,27 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "language_throughput.json"))
     args = ap.parse_args()
-    tools = available()
+    tools = available(compile_cache=False)
     results, agreement = {}, {"programs": 0, "agree": 0, "disagree": []}
-    with LanguagePool(require_isolation=True) as pool:
+    with LanguagePool(require_isolation=True) as pool, LanguagePool(require_isolation=True, compile_cache=False) as plain:
         for lang in sorted(tools):
             progs = programs(lang)
-            pool.run(lang, progs[0][1], LIMITS)  # the worker started (not timed: once per worker)
-            ours, theirs, verdicts = [], [], {}
+            pool.run(lang, progs[0][1], LIMITS)  # the workers started (not timed: once per worker)
+            plain.run(lang, progs[0][1], LIMITS)
+            ours, uncached, theirs, verdicts = [], [], [], {}
             for _ in range(args.rounds):
                 start = time.perf_counter()
-                mine = [pool.run(lang, source, LIMITS).status for _, source in progs]
+                mine = [pool.run(lang, source, LIMITS).status for _, source, _ in progs]
                 ours.append(time.perf_counter() - start)
+                if lang == "cpp":  # the same without the compile cache
+                    start = time.perf_counter()
+                    for _, source, _ in progs:
+                        plain.run(lang, source, LIMITS)
+                    uncached.append(time.perf_counter() - start)
                 start = time.perf_counter()
-                ref = [direct(lang, source, tools) for _, source in progs]
+                ref = [direct(lang, source, suite, tools) for _, source, suite in progs]
                 theirs.append(time.perf_counter() - start)
-                verdicts = {name: (a, b) for (name, _), a, b in zip(progs, mine, ref)}
+                verdicts = {name: (a, b) for (name, _, _), a, b in zip(progs, mine, ref)}
             agreement["programs"] += len(verdicts)
             agreement["agree"] += sum(a == b for a, b in verdicts.values())
             agreement["disagree"] += [f"{name}: ours {a}, direct {b}" for name, (a, b) in verdicts.items() if a != b]
@@ -96,6 +107,9 @@ def main() -> None:
                              "direct_programs_per_s": round(len(progs) / direct_s, 2),
                              "ratio_sandbox_over_direct_time": round(sandbox_s / direct_s, 3),
                              "verdicts": {name: a for name, (a, _) in verdicts.items()}}
+            if uncached:
+                results[lang]["sandbox_without_compile_cache_programs_per_s"] = round(len(progs) / statistics.median(uncached), 2)
+                results[lang]["compile_cache_speedup"] = round(statistics.median(uncached) / sandbox_s, 3)
             print(f"{lang}: sandbox {results[lang]['sandbox_programs_per_s']} programs/s, direct "
                   f"{results[lang]['direct_programs_per_s']} programs/s, time ratio {results[lang]['ratio_sandbox_over_direct_time']}")
     out = {"what": "compile + run of each program, one at a time; medians of alternating rounds",
