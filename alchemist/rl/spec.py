@@ -57,6 +57,8 @@ class RLSpec(Strict):
     max_grad_norm: float = Field(1.0, ge=0, description="Gradient clipping norm (0: off).")
     bf16: Literal["auto", True, False] = Field("auto", description="bfloat16 where the GPU supports it.")
     gradient_checkpointing: bool = Field(False, description="Recompute activations in the backward pass.")
+    zero_stage: Literal[0, 2, 3] = Field(0, description="DeepSpeed ZeRO stage for the policy (and reference): 0 = plain "
+                                                       "DDP, 3 = weights sharded too (a 7B policy with AdamW needs it on 80 GB GPUs).")
     use_vllm: Literal["auto", True, False] = Field(
         "auto", description="Generate with vLLM (TRL's colocate mode); auto: where a GPU and vllm are present, else transformers.")
     vllm_gpu_memory_utilization: float = Field(0.3, gt=0, lt=1, description="GPU memory vLLM may take beside training.")

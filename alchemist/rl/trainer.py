@@ -63,6 +63,20 @@ def accumulation(spec: RLSpec, world: int) -> int:
     return total // per_pass
 
 
+def zero_config(stage: int) -> dict | None:
+    """The DeepSpeed config for ZeRO `stage` (batch sizes, clipping and precision "auto": the HF
+    integration fills them from the arguments); None for plain DDP. A few lines of what the train
+    stage's generator does, without its user-given extras."""
+    if stage == 0:
+        return None
+    zero = {"stage": stage, "overlap_comm": True, "contiguous_gradients": True, "reduce_bucket_size": "auto"}
+    if stage == 3:
+        zero.update({"stage3_prefetch_bucket_size": "auto", "stage3_param_persistence_threshold": "auto",
+                     "stage3_gather_16bit_weights_on_model_save": True})
+    return {"train_micro_batch_size_per_gpu": "auto", "gradient_accumulation_steps": "auto", "gradient_clipping": "auto",
+            "bf16": {"enabled": "auto"}, "zero_optimization": zero, "steps_per_print": 1_000_000_000}
+
+
 def use_vllm(spec: RLSpec, cuda: bool) -> bool:
     import importlib.util
 
@@ -105,8 +119,10 @@ def grpo(spec: RLSpec, source: str, prompts: list[dict], out: Path, work: Path, 
     set_seed(seed)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, revision=spec.revision)
+        # with DeepSpeed the engine keeps fp32 master weights, so bf16 weights are enough; without
+        # it, fp32 weights under bf16 autocast keep the optimizer exact (as the train stage does)
         model = AutoModelForCausalLM.from_pretrained(source, revision=spec.revision,
-                                                     dtype=torch.bfloat16 if bf16 else torch.float32)
+                                                     dtype=torch.bfloat16 if bf16 and spec.zero_stage else torch.float32)
     except OSError as e:
         raise UserError(f"rl.model: cannot load {source} ({str(e).splitlines()[0][:160]})") from None
     if tokenizer.pad_token is None:
@@ -148,6 +164,7 @@ def grpo(spec: RLSpec, source: str, prompts: list[dict], out: Path, work: Path, 
         bf16=bf16,
         fp16=False,
         gradient_checkpointing=spec.gradient_checkpointing,
+        deepspeed=zero_config(spec.zero_stage),
         use_vllm=vllm,
         vllm_mode="colocate",
         vllm_gpu_memory_utilization=spec.vllm_gpu_memory_utilization,
@@ -208,11 +225,16 @@ def grpo(spec: RLSpec, source: str, prompts: list[dict], out: Path, work: Path, 
         "grad_accum": accum,
         "beta": spec.beta,
     }
+    if spec.zero_stage == 3:
+        trainer.save_model(str(out))  # gathers the ZeRO-3 shards into one checkpoint; every rank calls it
     if main:
         out.mkdir(parents=True, exist_ok=True)
         policy = trainer.accelerator.unwrap_model(trainer.model)
         policy.config.use_cache = True
-        policy.save_pretrained(out)
+        if spec.zero_stage != 3:
+            (policy.to(torch.bfloat16) if bf16 else policy).save_pretrained(out)
+        else:
+            policy.config.save_pretrained(out)
         tokenizer.save_pretrained(out)
         for leftover in ("training_args.bin", "README.md"):
             (out / leftover).unlink(missing_ok=True)
