@@ -9,7 +9,7 @@ import re
 
 from alchemist.code import extract_code_blocks
 from alchemist.execution.languages import as_program, has_checks, normalize
-from alchemist.relabel.tasks import clip
+from alchemist.relabel.tasks import clip, language_name
 from alchemist.relabel.templates import load
 from alchemist.schema import Sample, make_tests
 
@@ -20,7 +20,8 @@ def is_seed(sample: Sample) -> bool:
 
 def request(seed: Sample, target: str, candidate: int) -> list[dict]:
     return load("oss_instruct").messages(snippet=clip(seed.response or seed.instruction, 3000),
-                                         language=seed.language or "unknown", target=target, candidate=candidate)
+                                         language=seed.language or "unknown", target=target, candidate=candidate,
+                                         target_name=language_name(target))
 
 
 def _tag(text: str, name: str) -> str | None:
@@ -35,12 +36,35 @@ def _code(part: str | None) -> str | None:
     return blocks[0][1].strip("\n") if blocks else part.strip()
 
 
-def parse(answer: str) -> tuple[tuple[str, str, str] | None, str | None]:
-    """((problem, solution, tests), None) or (None, reason); tests may be ''."""
+_FENCE = re.compile(r"```[^\n`]*\n(.*?)```", re.S)
+
+
+def _labeled(answer: str, target: str) -> tuple[str, str, str] | None:
+    """(problem, solution, tests) of the labeled form a small model writes after the pre-filled
+    "Problem: Write a TARGET function": the problem up to its first code fence or "Solution", the
+    first closed code block as the solution, and the next closed block holding an assert as the
+    tests. What follows (models repeat their tests, add examples) is ignored."""
+    start = f"Write a {language_name(target)} function"
+    text = answer if answer.lstrip().lower().startswith("problem:") else f"Problem: {start}{answer}"
+    head = re.split(r"\n\s*(?:\**solution\**\s*:?|```)", text, maxsplit=1, flags=re.I)[0]
+    problem = " ".join(re.sub(r"^\s*problem\s*:\s*", "", head, flags=re.I).split())
+    blocks = [m.group(1).strip("\n") for m in _FENCE.finditer(text[len(head):])]
+    if not problem or not blocks:
+        return None
+    tests = next((b for b in blocks[1:] if "assert" in b), "")
+    return problem, blocks[0], tests
+
+
+def parse(answer: str, target: str = "python") -> tuple[tuple[str, str, str] | None, str | None]:
+    """((problem, solution, tests), None) or (None, reason); tests may be ''. Tagged answers and
+    the labeled form (`_labeled`) are both read."""
     problem, solution = _tag(answer, "problem"), _code(_tag(answer, "solution"))
-    if not problem or not solution:
+    if problem and solution:
+        return (problem, solution, _code(_tag(answer, "tests")) or ""), None
+    found = _labeled(answer, target)
+    if found is None:
         return None, "missing_tags"
-    return (problem, solution, _code(_tag(answer, "tests")) or ""), None
+    return found, None
 
 
 def program(solution: str, tests: str) -> str:

@@ -48,7 +48,7 @@ def _request_evolution(sample, seed):
 
 
 def _accept_evolution(answer, sample, spec, seed, meta):
-    found, why = tasks.parse_evolution(answer, sample.instruction)
+    found, why = tasks.parse_evolution(answer, sample.instruction, sample)
     if why:
         return None, why
     evolved, explanation = found
@@ -58,7 +58,7 @@ def _accept_evolution(answer, sample, spec, seed, meta):
 
 
 def _accept_review(answer, sample, spec, seed, meta):
-    review, why = tasks.parse_review(answer, sample.language)
+    review, why = tasks.parse_review(answer, sample.language, sample)
     if why:
         return None, why
     return tasks.review_task(sample, review, {**meta, "template": load("code_review").id,

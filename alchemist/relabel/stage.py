@@ -12,7 +12,6 @@ what was never run.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import replace
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -155,7 +154,7 @@ def _relabel(ctx, curated: Path, client: LLMClient, work: Path) -> tuple[list[Sa
     counts = Counter(task.name for task, _, _ in jobs)
     say("relabel: " + ", ".join(f"{counts.get(name, 0)} {name}" for name in TASKS))
     continued = spec.llm.backend == "hf"  # continues a pre-filled answer (relabel/templates.py)
-    results = generate(client, [ChatRequest(m, replace(sampling, stop=tasks.stop_strings(task.name, continued)))
+    results = generate(client, [ChatRequest(m, tasks.task_sampling(task.name, sampling, continued))
                                 for task, _, m in jobs], ", ".join(TASKS), spec.max_failure_rate, console)
 
     evolved: list[tuple[int, str]] = []
@@ -266,9 +265,9 @@ def _oss_instruct(ctx, samples, client, sampling, seed, meta, check, work, tally
         """(parsed, reject reason or None, validated) of one candidate, before curation."""
         if not result.ok:
             return None, "llm_failed", False
-        if _truncated(result):
+        found, why = oss.parse(result.text, target)
+        if _truncated(result) and (why or not found[2]):  # cut before its solution and tests were whole
             return None, "truncated", False
-        found, why = oss.parse(result.text)
         if why or target != "python" or gen.validate_ != "tests":
             return found, why, False
         _, solution, tests = found

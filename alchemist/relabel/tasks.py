@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from alchemist.code import extract_code_blocks, python_parses
+from alchemist.llm.types import Sampling
 from alchemist.relabel.templates import load
 from alchemist.schema import Sample
 
@@ -34,12 +35,25 @@ def alchemist_prompt_request(sample: Sample) -> list[dict]:
 # small model writes a prompt and then rambles on the next lines, so its answer ends at the first
 # newline where the backend continues the pre-filled turn (hf); other backends stop at the tag only
 # (a model answering in a new turn may open with a line of its own).
-STOPS_CONTINUED = {"alchemist_prompt": ("</prompt>", "\n")}
+STOPS_CONTINUED = {"alchemist_prompt": ("</prompt>", "\n"), "instruction_evolution": ("</evolved>", "\n"),
+                   "code_review": ("\n",)}
 STOPS_NEW_TURN = {"alchemist_prompt": ("</prompt>",)}
+# A continued answer is one line (the tasks above): more new tokens than this is a ramble, cut and
+# rejected as truncated rather than paid for up to the recipe's max_tokens, which is sized for code.
+LINE_MAX_TOKENS = 96
 
 
 def stop_strings(task: str, continues_prefill: bool) -> tuple[str, ...]:
     return (STOPS_CONTINUED if continues_prefill else STOPS_NEW_TURN).get(task, ())
+
+
+def task_sampling(task: str, sampling: Sampling, continues_prefill: bool) -> Sampling:
+    """The recipe's sampling for one task's requests: its stop strings, and at most
+    LINE_MAX_TOKENS new tokens where the backend continues a one-line pre-filled answer."""
+    stops = stop_strings(task, continues_prefill)
+    if continues_prefill and task in STOPS_CONTINUED:
+        return replace(sampling, stop=stops, max_tokens=min(sampling.max_tokens, LINE_MAX_TOKENS))
+    return replace(sampling, stop=stops)
 
 
 # Names a prompt may give to a language, -> alchemist.code's canonical names. C is named only in
@@ -231,8 +245,54 @@ def evolution_request(sample: Sample, operation: str) -> list[dict]:
     return load("instruction_evolution").messages(operation=operation, instruction=clip(sample.instruction))
 
 
-def parse_evolution(answer: str, original: str) -> tuple[tuple[str, str] | None, str | None]:
+EVOLVED_JOIN = "Additional requirement: the solution must"  # how a continued requirement joins the task
+
+
+def _continues(answer: str) -> bool:
+    """Whether an answer continues a pre-filled sentence ("... must" + " handle empty input.")
+    rather than starting one of its own (a model answering in a new turn)."""
+    body = answer.lstrip()
+    return bool(body) and (body[0].islower() or body[0] in ",;(`'\"")
+
+
+def _sentence_reject(text: str, sample: Sample | None, min_words: int, max_words: int) -> str | None:
+    """The reject reason of one sentence a small model wrote about a sample, or None: a refusal,
+    chatter, code, a length outside [min_words, max_words], another language than the sample's."""
+    if _REFUSAL.search(text):
+        return "refusal"
+    if _CHATTY.search(text):
+        return "preamble"
+    if "```" in text or (sample is not None and any(line in text for line in _code_lines(sample.response))):
+        return "pastes_code"
+    n = len(text.split())
+    if n < min_words:
+        return "too_short"
+    if n > max_words:
+        return "too_long"
+    named = languages_named(text)
+    if sample is not None and sample.language and named and sample.language not in named:
+        return "wrong_language"
+    return None
+
+
+def parse_evolution(answer: str, original: str, sample: Sample | None = None) -> tuple[tuple[str, str] | None, str | None]:
+    """((evolved task, explanation), None) or (None, reason). A tagged answer (a model answering in
+    a new turn) is taken as written. A continuation of the pre-filled "New requirement: The solution
+    must" is one sentence, validated like one (_sentence_reject; `restates_task` when its words are
+    the task's own): the evolved task is the original plus that requirement, and the explanation
+    says exactly that (a 135M model does not write a second part worth keeping)."""
     evolved, explanation = _tag(answer, "evolved"), _tag(answer, "explanation")
+    if evolved is None and _continues(answer):
+        requirement = " ".join(answer.split()).rstrip()
+        why = _sentence_reject(requirement, sample, 4, 40)
+        if why:
+            return None, why
+        if _restates(f"must {requirement}", original):
+            return None, "restates_task"
+        requirement = requirement if requirement.endswith((".", "!", ")")) else requirement + "."
+        evolved = f"{original.rstrip()}\n\n{EVOLVED_JOIN} {requirement}"
+        explanation = (f"Version 2 is version 1 with one more requirement: the solution must {requirement} A solution to "
+                       "version 1 does not have to meet it, so version 2 asks for more.")
     if not evolved or not explanation:
         return None, "missing_tags"
     if " ".join(evolved.split()) == " ".join(original.split()):
@@ -301,22 +361,38 @@ def filtering_task(sample: Sample, reason: str, meta: dict) -> Sample:
 
 @dataclass(slots=True)
 class Review:
-    correctness: int
-    clarity: int
+    correctness: int | None  # None: a one-suggestion review (a small model's), no scores or refined code
+    clarity: int | None
     suggestions: list[str]
-    code: str
+    code: str | None
     language: str
 
 
 def review_request(sample: Sample) -> list[dict]:
     return load("code_review").messages(instruction=clip(sample.instruction), response=clip(sample.response),
-                                        language=sample.language or "")
+                                        language=language_name(sample.language))
 
 
+# A suggestion says what to do; a verdict on the code ("The code is clean") is not one.
+_ADVICE = re.compile(r"\b(?:use|add|replace|rename|remove|avoid|handle|check|consider|should|could|instead|extract|split|"
+                     r"move|validate|raise|document|cache|prefer|make|store|sort|reuse|simplify|guard|limit)\b", re.I)
 _SCORE = r"{}\s*[:=]\s*\**\s*(\d+)(?:\s*/\s*10)?"
 
 
-def parse_review(answer: str, language: str | None) -> tuple[Review | None, str | None]:
+def parse_review(answer: str, language: str | None, sample: Sample | None = None) -> tuple[Review | None, str | None]:
+    """(Review, None) or (None, reason). A continuation of the pre-filled "Suggestion:" is one
+    suggestion, validated as one sentence about the sample (_sentence_reject); a full review
+    (scores, suggestions, refined code) is parsed as written."""
+    if not re.search(r"correctness", answer, re.I) and answer.strip() and "\n" not in answer.strip():
+        suggestion = re.sub(r"^(?:\**suggestion\**\s*:\s*)?(?:[-*]\s*)?", "", " ".join(answer.split()), flags=re.I)
+        if len(suggestion) >= 2 and suggestion[0] == suggestion[-1] == '"':
+            suggestion = suggestion[1:-1].strip()
+        why = _sentence_reject(suggestion, sample, 5, 40)
+        if why:
+            return None, why
+        if not _ADVICE.search(suggestion):
+            return None, "not_a_suggestion"  # "The code is very clean and easy to read."
+        return Review(None, None, [suggestion], None, language or ""), None
     correctness = re.search(_SCORE.format("correctness"), answer, re.I)
     clarity = re.search(_SCORE.format("clarity"), answer, re.I)
     if not correctness or not clarity:
@@ -342,9 +418,15 @@ def parse_review(answer: str, language: str | None) -> tuple[Review | None, str 
 
 
 def review_task(sample: Sample, review: Review, meta: dict) -> Sample:
-    messages = load("code_review_task").messages(
-        instruction=clip(sample.instruction), response=clip(sample.response), correctness=review.correctness,
-        clarity=review.clarity, suggestions="\n".join(f"- {s}" for s in review.suggestions), language=review.language,
-        code=review.code)
+    if review.correctness is None:
+        asks, answer = "one concrete suggestion to improve the code", f"Suggestion: {review.suggestions[0]}"
+    else:
+        asks = "1. a correctness score and 2. a clarity score (0-10 each), 3. suggestions, and 4. refined code"
+        answer = (f"1. Correctness: {review.correctness}/10\n2. Clarity: {review.clarity}/10\n3. Suggestions:\n"
+                  + "\n".join(f"- {s}" for s in review.suggestions)
+                  + f"\n4. Refined code:\n```{review.language}\n{review.code}\n```")
+    messages = load("code_review_task").messages(instruction=clip(sample.instruction), response=clip(sample.response),
+                                                 asks=asks, review=answer)
+    scores = [review.correctness, review.clarity] if review.correctness is not None else None
     return Sample(source=sample.source, messages=messages, task="code_review", language=sample.language,
-                  meta={**meta, "origin": sample.id, "scores": [review.correctness, review.clarity]})
+                  meta={**meta, "origin": sample.id, "scores": scores})

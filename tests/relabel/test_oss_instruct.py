@@ -169,3 +169,33 @@ def test_killed_during_validation_resumes_without_asking_or_running_again(tmp_pa
         assert produced("clean")[0].get("oss_instruct", 0) > 0
     finally:
         server.stop()
+
+
+# An answer SmolLM2-135M-Instruct wrote after the pre-filled "Problem: Write a Python function":
+# labeled parts, then the tests repeated (cut off at max_tokens there).
+SMALL_MODEL_ANSWER = (
+    " that takes a list of integers and returns the maximum value among them.\n\nSolution:\n```python\n"
+    "def max_value(lst):\n    return max(lst)\n```\n\nTests:\n```python\nassert max_value([1, 2, 3]) == 3\n"
+    "assert max_value([-1]) == -1\n```\n\nAssert:\n```python\nassert max_value([1, 2, 3]) == 3\nassert max_val")
+
+
+def test_the_labeled_form_of_a_small_model_is_read():
+    found, why = oss.parse(SMALL_MODEL_ANSWER, "python")
+    assert why is None
+    problem, solution, tests = found
+    assert problem == "Write a Python function that takes a list of integers and returns the maximum value among them."
+    assert solution == "def max_value(lst):\n    return max(lst)" and tests.startswith("assert max_value([1, 2, 3]) == 3")
+    assert oss.precheck(solution, tests) is None
+    assert subprocess.run([sys.executable, "-c", oss.program(solution, tests)]).returncode == 0
+    # a new turn that writes the labels itself; a solution without tests; no code at all
+    assert oss.parse("Problem: Reverse a list.\nSolution:\n```python\ndef rev(x):\n    return x[::-1]\n```")[0] == (
+        "Reverse a list.", "def rev(x):\n    return x[::-1]", "")
+    assert oss.parse(" that rambles on.\n\nThe function should take a list.", "python") == (None, "missing_tags")
+
+
+def test_the_request_prefills_the_problem():
+    seed = Sample(source="s", messages=[{"role": "user", "content": "snippet"},
+                                        {"role": "assistant", "content": "fn main() {}"}], task="code_snippet", language="rust")
+    messages = oss.request(seed, "python", 0)
+    assert messages[-1] == {"role": "assistant", "content": "Problem: Write a Python function"}
+    assert "fn main() {}" in messages[1]["content"] and "language: rust" in messages[1]["content"]

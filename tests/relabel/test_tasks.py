@@ -101,7 +101,7 @@ def test_evolution_parse():
     ok, why = tasks.parse_evolution("<evolved>\nHarder task.\n</evolved>\n<explanation>More constraints.</explanation>", "Task.")
     assert why is None and ok == ("Harder task.", "More constraints.")
     assert tasks.parse_evolution("<evolved>Task.</evolved><explanation>x</explanation>", "Task.")[1] == "unchanged"
-    assert tasks.parse_evolution("no tags", "Task.")[1] == "missing_tags"
+    assert tasks.parse_evolution("Sure! Here is a harder task.", "Task.")[1] == "missing_tags"
     s = tasks.compare_task(SAMPLE, "Harder task.", "More constraints.", {})
     assert s.task == "instruction_evolution" and "Harder task." in s.messages[0]["content"]
     assert s.messages[1]["content"] == "More constraints."
@@ -124,7 +124,7 @@ def test_review_parse_and_rejects():
     assert why is None and (review.correctness, review.clarity) == (8, 6)
     assert review.suggestions == ["Use a deque.", "Add type hints."] and review.code.startswith("def f")
     assert tasks.parse_review(REVIEW.replace("Clarity: 6", "Clarity: 11"), "python")[1] == "score_out_of_range"
-    assert tasks.parse_review("Looks good to me!", "python")[1] == "missing_scores"
+    assert tasks.parse_review("Looks good to me!\nReally.", "python")[1] == "missing_scores"
     assert tasks.parse_review(REVIEW.split("Refined")[0], "python")[1] == "no_refined_code"
     assert tasks.parse_review(REVIEW.replace("return x", "return (x"), "python")[1] == "refined_code_syntax"
     s = tasks.review_task(SAMPLE, review, {})
@@ -208,4 +208,60 @@ def test_the_prompt_request_prefills_the_tag_and_names_the_language():
     assert messages[-1] == {"role": "assistant", "content": "<prompt>Please write JavaScript code"}
     assert "### Answer (JavaScript)" in messages[1]["content"]
     assert stop_strings("alchemist_prompt", True) == ("</prompt>", "\n")
-    assert stop_strings("alchemist_prompt", False) == ("</prompt>",) and stop_strings("code_review", True) == ()
+    assert stop_strings("alchemist_prompt", False) == ("</prompt>",) and stop_strings("code_review", False) == ()
+
+
+# -- the one-line formats a small model can complete (pre-filled, continued by the hf backend) ---
+
+@pytest.mark.parametrize("answer, expected", [
+    (" handle graphs with up to 10^5 vertices and report a negative cycle by raising ValueError.", None),
+    (" handle graphs", "too_short"),
+    (" find the shortest paths from a source vertex, allowing negative edges.", "restates_task"),
+    (" be written in JavaScript with a Map for the distances.", "wrong_language"),
+    (" use this code: ```python\nx = 1\n```", "pastes_code"),
+    (" be " + "very " * 50 + "fast.", "too_long"),
+])
+def test_evolution_continues_the_prefilled_requirement(answer, expected):
+    found, why = tasks.parse_evolution(answer, SAMPLE.instruction, SAMPLE)
+    assert why == expected
+    if expected is None:
+        evolved, explanation = found
+        assert evolved.startswith(SAMPLE.instruction) and evolved.endswith("report a negative cycle by raising ValueError.")
+        assert f"{tasks.EVOLVED_JOIN} handle graphs" in evolved and "the solution must handle graphs" in explanation
+
+
+def test_evolution_request_prefills_a_requirement():
+    messages = tasks.evolution_request(SAMPLE, tasks.EVOL_OPERATIONS[0])
+    assert messages[-1] == {"role": "assistant", "content": "New requirement: The solution must"}
+    assert SAMPLE.instruction in messages[1]["content"] and tasks.EVOL_OPERATIONS[0] in messages[1]["content"]
+
+
+@pytest.mark.parametrize("answer, expected", [
+    (" Use a deque of vertices to relax only the edges of vertices whose distance changed.", None),
+    ("\n- \"Check for a negative cycle after the last round of relaxation.\"", None),
+    (" The code is very clean and easy to read.", "not_a_suggestion"),
+    ("\n\n```python", "pastes_code"),
+    (" Use a queue.", "too_short"),
+    (" Rewrite it in Rust with a HashMap to make it faster.", "wrong_language"),
+    (" I'm sorry, but I cannot review this code.", "refusal"),
+])
+def test_review_of_one_suggestion(answer, expected):
+    review, why = tasks.parse_review(answer, "python", SAMPLE)
+    assert why == expected
+    if expected is None:
+        assert review.correctness is None and review.code is None and len(review.suggestions) == 1
+        s = tasks.review_task(SAMPLE, review, {})
+        assert s.messages[-1]["content"] == f"Suggestion: {review.suggestions[0]}" and s.meta["scores"] is None
+        assert "one concrete suggestion" in s.messages[0]["content"] and SAMPLE.response in s.messages[0]["content"]
+        assert not review.suggestions[0].startswith(("-", '"'))
+
+
+def test_one_line_tasks_stop_at_the_line_and_spend_few_tokens():
+    from alchemist.llm.types import Sampling
+
+    base = Sampling(max_tokens=512, temperature=0.0)
+    for task in ("alchemist_prompt", "instruction_evolution", "code_review"):
+        continued = tasks.task_sampling(task, base, True)
+        assert "\n" in continued.stop and continued.max_tokens == tasks.LINE_MAX_TOKENS
+        assert tasks.task_sampling(task, base, False).max_tokens == 512  # a new turn may write the full format
+    assert tasks.task_sampling("code_review", Sampling(max_tokens=32), True).max_tokens == 32  # never above the recipe's
