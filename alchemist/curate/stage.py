@@ -28,6 +28,8 @@ from alchemist.testsets import fingerprint as problems_fingerprint
 
 MAX_EXAMPLES = 5
 REJECTED_SCHEMA = SAMPLE_SCHEMA.append(pa.field("reason", pa.string())).append(pa.field("detail", pa.string()))
+
+
 def curate_shards(spec: CurateSpec, shards: list[Path], problems: list[Problem], skipped: list[dict], out: Path,
                   work: Path, seed: int, say=lambda m: None) -> dict:
     """Verdicts for every row of `shards` (in order) written to `out`; returns headline counts."""
