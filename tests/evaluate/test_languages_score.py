@@ -2,7 +2,6 @@
 completions per language, verdicts from the toolchain sandbox, pass@k in results.json."""
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -13,16 +12,15 @@ from alchemist.execution import Limits
 from alchemist.execution.languages import missing
 from alchemist.testsets import get_benchmark
 from alchemist.testsets.humaneval_x import LANGUAGES
+from tests.execution.language_fixtures import load as load_fixtures
 
-DATA = Path(__file__).parents[1] / "testsets" / "data"
 # what a chat model adds around the function: a demo main the test's own main must replace
 EXTRA = {"cpp": "\nint main() { return 1; }\n", "java": "\npublic class Main { public static void main(String[] a) { } }\n",
          "go": "\nfunc main() {\n    fmt.Println(\"demo\")\n}\n", "rust": "\nfn main() { }\n", "js": "\nconsole.log('demo');\n"}
 
 
 def load(lang):
-    path = DATA / f"humaneval_x_{lang}.jsonl"
-    return path, get_benchmark(f"humaneval_x/{lang}").problems(path), [json.loads(x) for x in path.read_text().splitlines()]
+    return load_fixtures("humaneval_x", lang)
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)

@@ -3,19 +3,16 @@ canonical solutions pass and wrong ones fail; compile errors are `failed` with t
 first error line; hostile programs are contained, checked from the host side. One worker for the
 whole module (compiles are slow); a language whose toolchain is missing skips with the package."""
 
-import json
 import socket
 import threading
-from pathlib import Path
 
 import pytest
 
 from alchemist.execution import Limits
-from alchemist.execution.languages import LANGUAGES, LanguagePool, missing, toolchain
-from alchemist.testsets import get_benchmark
+from alchemist.execution.languages import LANGUAGES, missing, toolchain
 from alchemist.testsets.humaneval_x import program, reference
+from tests.execution.language_fixtures import load
 
-DATA = Path(__file__).parents[1] / "testsets" / "data"
 # generous: the machine is shared; a hostile program's wall clock is what bounds it
 LIMITS = Limits(timeout=20.0, memory_mb=2048, file_mb=64, processes=128)
 HOSTILE = Limits(timeout=5.0, memory_mb=2048, file_mb=64, processes=64, wall_timeout=20.0)
@@ -27,17 +24,9 @@ def need(lang):
         pytest.skip(why)
 
 
-@pytest.fixture(scope="module")
-def pool():
-    with LanguagePool() as p:
-        yield p
-
-
 def fixtures(lang):
-    path = DATA / f"humaneval_x_{lang}.jsonl"
-    problems = get_benchmark(f"humaneval_x/{lang}").problems(path)
-    wrong = [json.loads(line)["wrong_solution"] for line in path.read_text().splitlines()]
-    return problems, wrong
+    _, problems, records = load("humaneval_x", lang)
+    return problems, [r["wrong_solution"] for r in records]
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)

@@ -2,31 +2,21 @@
 toolchain sandbox the fixtures' reference completion passes, a wrong one fails, and a chat
 answer's whole function (its closing brace where the tests bring their own) passes."""
 
-import json
-from pathlib import Path
-
 import pytest
 
 from alchemist.evaluate.languages import completion, sanitize
 from alchemist.execution import Limits
-from alchemist.execution.languages import LanguagePool, missing
+from alchemist.execution.languages import missing
 from alchemist.testsets import KNOWN_BENCHMARKS, get_benchmark
 from alchemist.testsets.multilang import language_of, program
 from alchemist.testsets.multipl_e import CODES
+from tests.execution.language_fixtures import load as load_fixtures
 
-DATA = Path(__file__).parents[1] / "testsets" / "data"
 LIMITS = Limits(timeout=20.0, memory_mb=2048, file_mb=64, processes=128)
 
 
-@pytest.fixture(scope="module")
-def pool():
-    with LanguagePool() as p:
-        yield p
-
-
 def load(lang):
-    path = DATA / f"multipl_e_{lang}.jsonl"
-    return path, get_benchmark(f"multipl_e/{lang}").eval_problems(path), [json.loads(x) for x in path.read_text().splitlines()]
+    return load_fixtures("multipl_e", lang)
 
 
 def test_registered_and_read_from_parquet(tmp_path):
