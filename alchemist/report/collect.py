@@ -274,6 +274,27 @@ def contamination(run: Run, limit: int = 10_000) -> dict:
             "skipped": as_list(stats.get("benchmarks_skipped")), "found": why is None, "near_misses": near}
 
 
+# what the rl section plots per GRPO step, under the names TRL logs them (rl/training_report.json)
+RL_SERIES = {"reward": "reward", "pass_rate": "pass rate", "kl": "KL", "completions/mean_length": "response length"}
+
+
+def rl_training(rl_dir: Path) -> dict | None:
+    """Per-step reward, pass rate, KL and response length from rl/training_report.json, or None."""
+    report, _ = read_json(rl_dir / "training_report.json")
+    if report is None:
+        return None
+    report = as_dict(report)
+    series: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for row in as_list(report.get("per_step")):
+        row = as_dict(row)
+        step = as_number(row.get("step"))
+        for key in RL_SERIES:
+            if step is not None and (v := as_number(row.get(key))) is not None:
+                series[key].append((step, v))
+    summary = {k: v for k, v in report.items() if k not in ("history", "per_step", "title")}
+    return {"series": dict(series), "summary": summary}
+
+
 def training(model_dir: Path) -> dict | None:
     """Loss curves from model/training_report.json (HF Trainer log lines in `history`; held-out
     losses as `eval_TASK_loss` keys there, or an `eval_history` list), or None."""

@@ -50,6 +50,7 @@ def build_report(run_dir: Path, out_html: Path, *, enabled: dict[str, bool] | No
         _contamination(run),
         _relabel(run),
         _training(run, train),
+        *_rl(run),
         _eval(run, evals),
         _stages(run),
         _examples(run),
@@ -420,6 +421,35 @@ def _training(run: C.Run, train: dict | None) -> Section:
         parts.append(tag("h3", "Summary (model/training_report.json)"))
         parts.append(tag("dl", join(join([tag("dt", k), tag("dd", v)]) for k, v in rows), class_="kv"))
     return Section("training", title, join(parts))
+
+
+def _rl(run: C.Run) -> list[Section]:
+    """The rl section, only in runs whose recipe has the (optional) rl stage."""
+    if run.status("rl") in ("disabled", None):
+        return []
+    title = "Reinforcement learning"
+    rl = C.rl_training(run.layout.output("rl"))
+    if rl is None:
+        return [Section("rl", title, Markup(), run.not_run("rl", run.layout.output("rl") / "training_report.json"))]
+    parts = []
+    shown = [k for k in C.RL_SERIES if rl["series"].get(k)]
+    if shown:
+        fig, axes = F._figure(3.2 * len(shown), 3.0, ncols=len(shown))
+        for ax, key in zip(axes, shown):
+            F.lines(ax, {C.RL_SERIES[key]: rl["series"][key]}, C.RL_SERIES[key], "GRPO step", C.RL_SERIES[key], markers=True)
+        fig.subplots_adjust(wspace=0.4)
+        parts.append(F.image(fig, "GRPO reward, pass rate, KL and response length per step"))
+        parts.append(_caption("Reward: the share of a sample's tests a completion passes in the sandbox (0 when cut, "
+                              "unparsable, timed out or crashed), averaged over the step's completions. Pass rate: "
+                              "completions that pass all their tests. KL: to the starting model. Response length in tokens."))
+    else:
+        parts.append(tag("p", "The rl training report has no per-step history."))
+    s = rl["summary"]
+    rows = [[k.replace("_", " "), _value(v)] for k, v in s.items() if v not in (None, "", {})]
+    if rows:
+        parts.append(tag("h3", "Summary (rl/training_report.json)"))
+        parts.append(tag("dl", join(join([tag("dt", k), tag("dd", v)]) for k, v in rows), class_="kv"))
+    return [Section("rl", title, join(parts))]
 
 
 def _eval(run: C.Run, evals: list[dict]) -> Section:

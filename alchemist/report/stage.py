@@ -12,7 +12,7 @@ from alchemist.report import build_report
 
 
 class Report:
-    name, version, reads = "report", 1, ("mix", "train", "eval", "leaderboard")
+    name, version, reads = "report", 1, ("mix", "train", "rl", "eval", "leaderboard")
     publishes = {"report.html": "report.html"}
 
     def enabled(self, recipe) -> bool:

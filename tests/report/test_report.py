@@ -132,7 +132,7 @@ def test_token_lengths_sample_is_bounded_and_seeded(tmp_path):
 def test_stage_writes_report_html_and_counts(tmp_path):
     _manifest(tmp_path, {"s": {"read": 3, "kept": 3, "dropped": {}}})
     stage = Report()
-    assert (stage.name, stage.version, stage.reads) == ("report", 1, ("mix", "train", "eval", "leaderboard"))
+    assert (stage.name, stage.version, stage.reads) == ("report", 1, ("mix", "train", "rl", "eval", "leaderboard"))
     assert stage.enabled(None) is True and stage.config(None) == {} and stage.publishes == {"report.html": "report.html"}
     ctx = SimpleNamespace(run_dir=tmp_path, enabled={"train": False, "eval": True}, say=lambda msg: None)
     assert stage.inputs(ctx) == []

@@ -53,6 +53,8 @@ def test_rl_stage_runs_in_the_pipeline_and_is_fingerprinted(tmp_path, policy, pr
     counts = record["stages"]["rl"]["counts"]
     assert record["stages"]["rl"]["status"] == "done" and counts["selection"] == {"read": 3, "reference_fails": 0}
     assert (out / "config.json").is_file() and not (tmp_path / "run" / "work" / "rl").exists()
+    page = (tmp_path / "run" / "report.html").read_text()
+    assert 'id="rl"' in page and "Summary (rl/training_report.json)" in page and "GRPO reward" in page
 
     again = run_cli("run", str(path), timeout=900)
     assert again.returncode == 0 and "rl          skipped" in again.stderr
