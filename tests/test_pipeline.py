@@ -71,7 +71,7 @@ def test_rerun_skips_unchanged_stages_and_redoes_changed_ones(tiny_run):
     record = json.loads((out / "run.json").read_text())
     assert {k: v["status"] for k, v in record["stages"].items()} == {
         "ingest": "skipped", "curate": "skipped", "relabel": "skipped", "mix": "skipped", "train": "skipped",
-        "eval": "skipped", "leaderboard": "skipped", "report": "skipped"}
+        "rl": "disabled", "eval": "skipped", "leaderboard": "skipped", "report": "skipped"}
     final = out / "data" / "final" / "train.parquet"
     before = final.stat().st_mtime_ns
     r = run_cli("data", "recipes/tiny.yaml", "--set", f"output_dir={out}", "--set", "curate.filters.min_response_chars=40")
