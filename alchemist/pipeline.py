@@ -422,7 +422,7 @@ def print_summary(recipe: Recipe, outcome: Outcome, console: Console) -> None:
     run_dir = recipe.run_dir
     run = RunLayout(run_dir)
     paths = [("training data", run.train_data), ("data report", run.data_report), ("report", run.report_html),
-             ("model", run.output("train")), ("eval results", run.output("eval")),
+             ("model", run.output("train")), ("rl model", run.output("rl")), ("eval results", run.output("eval")),
              ("leaderboard", run.output("leaderboard") / "index.html"), ("run record", run.run_json)]
     table = Table(title=f"run {recipe.name}", show_header=False)
     table.add_column("what", style="bold")
