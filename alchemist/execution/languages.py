@@ -171,13 +171,19 @@ def _java() -> Toolchain | str:
                      address_space_mb=16384)
 
 
+GOCODE = "/usr/share/gocode"
+TESTIFY = GOCODE + "/src/github.com/stretchr/testify/assert"
+
+
 def _go() -> Toolchain | str:
     go = _real(shutil.which("go"))
     if go is None:
         return "go is not installed"
     root = os.path.dirname(os.path.dirname(go))
     tools = glob.glob(root + "/pkg/tool/*")
-    env = {"GOROOT": root, "GOCACHE": "{work}/.gocache", "GOPATH": "{work}/.gopath", "GO111MODULE": "off", "CGO_ENABLED": "0",
+    # Debian's Go libraries (golang-github-stretchr-testify-dev: HumanEval-X's Go tests import testify)
+    gopath = ":".join(["{work}/.gopath", *([GOCODE] if os.path.isdir(GOCODE) else [])])
+    env = {"GOROOT": root, "GOCACHE": "{work}/.gocache", "GOPATH": gopath, "GO111MODULE": "off", "CGO_ENABLED": "0",
            "GOFLAGS": "-buildvcs=false", "GOTOOLCHAIN": "local", "GOTELEMETRY": "off"}
     return Toolchain("go", "main_test.go", (go, "test", "-c", "-vet=off", "-o", "prog", "main_test.go"),
                      ("./prog", "-test.count=1"), (go, *tools), env=env, executable=("prog",), address_space_mb=16384)

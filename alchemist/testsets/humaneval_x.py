@@ -6,8 +6,8 @@ The data is downloaded once from the Hugging Face hub (THUDM/humaneval-x) where 
 network and cached, or read from a local file (`--data`, `eval.data`). The records keep their
 own fields (`task_id`, `prompt`, `declaration`, `canonical_solution`, `test`, Go's `test_setup`);
 `program()` joins a candidate and a test the way CodeGeeX's evaluation does. The Go tests of the
-published set import github.com/stretchr/testify, which is not vendored here: they compile only
-where that package is on GOPATH.
+published set import github.com/stretchr/testify: Debian's golang-github-stretchr-testify-dev
+puts it on the GOPATH the sandbox's Go toolchain reads (/usr/share/gocode).
 """
 
 from __future__ import annotations

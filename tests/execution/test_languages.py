@@ -5,6 +5,7 @@ whole module (compiles are slow); a language whose toolchain is missing skips wi
 
 import socket
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -216,3 +217,21 @@ def test_memory_hog_is_stopped(pool, lang):
     assert out.status == "failed" and out.returncode != 0, out
     problems, _ = fixtures(lang)
     assert pool.run(lang, reference(lang, problems[0]), LIMITS).status == "passed"
+
+
+def test_humaneval_x_go_tests_with_testify(pool):
+    """The published HumanEval-X Go tests import testify: found on Debian's GOPATH (/usr/share/gocode)."""
+    from alchemist.execution.languages import TESTIFY
+    from alchemist.testsets.base import Problem
+
+    need("go")
+    if not Path(TESTIFY).is_dir():
+        pytest.skip("testify is not installed: install Debian's `golang-github-stretchr-testify-dev`")
+    setup = 'package main\n\nimport (\n    "testing"\n    "github.com/stretchr/testify/assert"\n)\n'
+    test = ("func TestBelowZero(t *testing.T) {\n    assert := assert.New(t)\n"
+            "    assert.Equal(false, BelowZero([]int{1, 2, -3}))\n    assert.Equal(true, BelowZero([]int{1, -2, 5}))\n}\n")
+    problems, wrong = fixtures("go")
+    p = Problem("humaneval_x/go", "Go/3", problems[1].prompt, problems[1].solution, test, "BelowZero", setup=setup)
+    out = pool.run("go", reference("go", p), LIMITS)
+    assert out.status == "passed", (out.stdout, out.compile_output)
+    assert pool.run("go", program("go", p, p.prompt + wrong[1]), LIMITS).status == "failed"
