@@ -9,6 +9,7 @@ import re
 
 from alchemist.code import extract_code_blocks
 from alchemist.execution.languages import as_program, has_checks, normalize
+from alchemist.execution.languages import missing as missing_toolchains
 from alchemist.relabel.tasks import clip, language_name
 from alchemist.relabel.templates import load
 from alchemist.schema import Sample, make_tests
@@ -119,6 +120,17 @@ def precheck_language(language: str, solution: str, tests: str) -> str | None:
 def language_program(language: str, solution: str, tests: str) -> str:
     """A non-Python candidate and its tests as one program of its language."""
     return as_program(normalize(language) or language, program(solution, tests))
+
+
+def language_verdict(target: str, solution: str, tests: str, run) -> tuple[str | None, bool]:
+    """(reject reason, validated) of a C++/JavaScript/Java/Go/Rust candidate: `run(program,
+    language)` (Validator.reason) decides when its toolchain is installed here; otherwise the
+    candidate is kept unvalidated (not its fault)."""
+    lang = normalize(target)
+    if lang is None or lang in missing_toolchains():
+        return None, False
+    why = precheck_language(lang, solution, tests) or run(language_program(lang, solution, tests), lang)
+    return why, why is None
 
 
 def verdict(outcome) -> str | None:

@@ -76,6 +76,9 @@ def test_oss_instruct_validation_runs_other_languages(tmp_path):
         assert v.reason(oss.language_program("cpp", solution.replace("a + b", "a - b"), tests), "cpp") == "tests_fail"
         assert v.reason(oss.language_program("cpp", solution + " int", tests), "cpp") == "compile_error"
         assert v.reason(oss.language_program("cpp", solution, tests), "cpp") is None and v.reused == 1
+        assert oss.language_verdict("c++", solution, tests, v.reason) == (None, True)
+        assert oss.language_verdict("cpp", solution, "int main() {}", v.reason) == ("no_tests", False)
+        assert oss.language_verdict("cobol", solution, tests, v.reason) == (None, False)  # kept, not validated
     finally:
         v.close()
 
