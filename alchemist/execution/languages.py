@@ -267,7 +267,8 @@ def rust_needs_main(source: str) -> bool:
 
 def job(t: Toolchain, source: str, limits: Limits, compile_limits: Limits | None = None) -> dict:
     """The worker's job fields for a toolchain program: its file name and steps."""
-    compile_limits = compile_limits or replace(limits, timeout=max(COMPILE_CPU, limits.timeout))
+    # the compile step's own limits: never the run's wall ceiling (a compiler on a loaded machine)
+    compile_limits = compile_limits or replace(limits, timeout=max(COMPILE_CPU, limits.timeout), wall_timeout=None)
     memory = max(limits.memory_mb, t.address_space_mb or 0)
     compile_argv, run_argv, name = t.compile, t.run, t.source_name
     if t.language == "rust" and rust_needs_main(source):
