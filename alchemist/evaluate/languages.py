@@ -1,6 +1,7 @@
-"""Scoring HumanEval-X (`humaneval_x/<language>`): prompts in the benchmark's style, the function
-cut out of a chat answer or a completion per language, and each candidate run with the
-problem's test program in the toolchain sandbox (alchemist.execution.languages).
+"""Scoring HumanEval-X and MultiPL-E (`humaneval_x/<language>`, `multipl_e/<language>`): prompts
+in the benchmark's style, the function cut out of a chat answer or a completion per language, and
+each candidate run with the problem's test program in the toolchain sandbox
+(alchemist.execution.languages).
 
 Why our own extraction: evalplus' sanitizer parses Python only; for C-like languages the
 function is found by its name and cut by brace matching (strings, chars and comments skipped),
@@ -13,8 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from alchemist.code import extract_code_blocks
+from alchemist.errors import UserError
 from alchemist.execution import Limits
-from alchemist.execution.languages import LanguagePool, normalize
+from alchemist.execution.languages import PACKAGES, LanguagePool, normalize, toolchain
 from alchemist.testsets import Problem
 from alchemist.testsets.braces import close_at_depth, depth, remove_item
 from alchemist.testsets.humaneval_x import TITLES
@@ -77,6 +79,10 @@ def code_of(p: Problem, sample: dict, do_sanitize: bool) -> str:
 def score_all(lang: str, problems: dict[str, Problem], items: list[tuple[str, str]], pool: LanguagePool,
               limits: Limits, workers: int) -> tuple[list[dict], dict]:
     """A verdict per (task_id, code): the program's exit status with the problem's test."""
+    if lang not in pool.tools:
+        why = toolchain(lang)
+        hint = why if isinstance(why, str) else f"install Debian's `{PACKAGES[lang]}`"
+        raise UserError(f"scoring {TITLES[lang]} programs needs their toolchain: {hint}")
     limits = replace(limits, file_mb=max(limits.file_mb, 64), processes=max(limits.processes, 128))
 
     def one(item):

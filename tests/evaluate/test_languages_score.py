@@ -84,3 +84,18 @@ def test_language_results_reach_the_leaderboard(tmp_path):
     board = write_leaderboard([str(tmp_path / "eval")], tmp_path / "board", with_reference=False)
     assert board["titles"]["humaneval_x/js"] == "HumanEval-X (JavaScript)"
     assert board["rows"][0]["scores"]["humaneval_x/js"] == 50.0
+
+
+def test_a_missing_toolchain_is_one_clear_error():
+    from alchemist.errors import UserError
+    from alchemist.evaluate.languages import score_all
+    from alchemist.execution.languages import LanguagePool
+
+    _, problems, _ = load("cpp")
+    pool = LanguagePool()
+    pool.tools = {}  # as on a machine without g++
+    try:
+        with pytest.raises(UserError, match="needs their toolchain: .*g\\+\\+"):
+            score_all("cpp", {p.task_id: p for p in problems}, [(problems[0].task_id, "")], pool, Limits(), 1)
+    finally:
+        pool.close()
