@@ -30,6 +30,9 @@ reported. Everything a program leaves is hostile input: the worker reads its out
 (never through a symlink, only regular files) and removes its work dir without recursion (a
 worker that cannot is replaced); the harness reads only what the worker sends.
 
+Programs in C++, JavaScript, Java, Go and Rust run in workers of their own, with exec and fork
+allowed to the toolchain's binaries only: `languages.py` says what differs.
+
 Time: `Limits.timeout` is CPU seconds (RLIMIT_CPU plus the child's rusage), so a loaded machine
 does not turn a pass into a timeout; `Limits.wall_timeout` (default 4 x timeout + 10 s) is the
 ceiling for programs that sleep or block. The zygote enforces both and kills the child.

@@ -29,6 +29,13 @@ wrote in its inbox (bound read-only at /tmp/in; the worker itself never reads it
 which the kernel copies from "program_file": no later program finds them in the memory it inherits): the verdict is that process' exit status, and
 the program's process can neither read the checks nor touch it. A tainted worker exits after its
 reply; the harness starts a fresh one.
+
+Toolchain programs (languages.py; a worker started with `--toolchains`, per language the paths it
+reads and may execute): a job with "language", "source_name", "env", "stderr_fails" and "steps"
+(each {"role": compile | run, "argv", "cpu", "wall", "memory_mb", "executable"}) runs its steps
+as separate confined process trees (`run_steps`), the toolchain's seccomp filter and Landlock rules
+instead of the Python ones; the reply adds "stage", and the compile step's stdout and stderr are
+the last two outputs.
 """
 
 import ctypes
