@@ -236,3 +236,41 @@ def test_humaneval_x_go_tests_with_testify(pool):
     out = pool.run("go", reference("go", p), LIMITS)
     assert out.status == "passed", (out.stdout, out.compile_output)
     assert pool.run("go", program("go", p, p.prompt + wrong[1]), LIMITS).status == "failed"
+
+
+ESCAPES = r'''
+#include <cstdio>
+#include <csignal>
+#include <dirent.h>
+#include <sched.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+int main() {
+  printf("unshare:%d\n", unshare(CLONE_NEWUSER) == 0);
+  long c = syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWNET | SIGCHLD, 0, 0, 0, 0);
+  if (c == 0) _exit(0);
+  printf("clone_ns:%d\n", c > 0);
+  printf("ptrace:%d\n", ptrace(PTRACE_ATTACH, 1, 0, 0) == 0);
+  printf("mount:%d\n", mount("none", "/tmp", "tmpfs", 0, 0) == 0);
+  printf("kill_worker:%d\n", kill(1, SIGTERM) == 0);
+  printf("work_dir_list:%d\n", opendir("/tmp/work") != nullptr);
+  FILE* f = fopen("@LEFT@", "r"); printf("left:%d\n", f != nullptr);
+  FILE* g = fopen("left.txt", "w"); if (g) { fputs("secret", g); fclose(g); }
+  char cwd[256]; printf("cwd:%s\n", getcwd(cwd, sizeof cwd));
+}
+'''
+
+
+def test_namespaces_tracing_mounts_and_leftovers_are_refused(pool):
+    """A compiled program may fork and exec the toolchain, never make namespaces, trace, mount,
+    signal the worker, list the work dirs, or find the file an earlier program left."""
+    need("cpp")
+    first = pool.run("cpp", ESCAPES.replace("@LEFT@", "/nonexistent"), HOSTILE)
+    cwd = first.stdout.split("cwd:")[1].split()[0]
+    second = pool.run("cpp", ESCAPES.replace("@LEFT@", f"{cwd}/left.txt"), HOSTILE)
+    for out in (first, second):
+        assert out.status == "passed", out
+        for what in ("unshare", "clone_ns", "ptrace", "mount", "kill_worker", "work_dir_list", "left"):
+            assert f"{what}:0" in out.stdout, (what, out.stdout)
