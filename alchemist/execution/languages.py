@@ -225,7 +225,7 @@ def available(compile_cache: bool = True) -> dict[str, Toolchain]:
 
 def missing() -> dict[str, str]:
     """language -> why it cannot run here."""
-    return {lang: t for lang in LANGUAGES if isinstance(t := toolchain(lang), str)}
+    return {lang: t for lang in LANGUAGES if isinstance(t := toolchain(lang, False), str)}
 
 
 def toolchains_argument(tools: dict[str, Toolchain]) -> str:

@@ -435,7 +435,7 @@ TOOLCHAIN_PROGRAMS = (
 def _languages() -> dict:
     from alchemist.execution import languages  # languages.py builds on this module: imported when asked
 
-    return {lang: "runs" for lang in languages.available()} | languages.missing()
+    return {lang: "runs" for lang in languages.available(compile_cache=False)} | languages.missing()
 
 
 _warned: set = set()
