@@ -41,7 +41,7 @@ from dataclasses import dataclass, field, replace
 from functools import cache
 
 from alchemist.execution.sandbox import Limits, Outcome, SandboxPool
-from alchemist.testsets.base import cache_dir
+from alchemist.paths import cache_dir
 
 # Debian's packages (the project's install step installs them); rustup's rustc also works
 PACKAGES = {"cpp": "g++", "js": "nodejs", "java": "openjdk-17-jdk-headless", "go": "golang-go", "rust": "rustc"}
