@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from alchemist.errors import UserError
 from alchemist.testsets.base import Benchmark, Problem, download, read_jsonl
 
 HUB = "https://huggingface.co/datasets/THUDM/humaneval-x/resolve/main/data/{lang}/data/humaneval.jsonl.gz"
@@ -105,7 +106,31 @@ def reference(lang: str, p: Problem) -> str:
     return program(lang, p, p.solution)
 
 
+def load_all(path: Path | None) -> list[Problem]:
+    """Every language's problems (for decontamination: `benchmarks: [humaneval_x]`); `path` a
+    folder holding `humaneval_x_<lang>.jsonl` files or HumanEval-X's own `<lang>/data/humaneval.jsonl.gz`."""
+    if path is None:
+        return [p for lang in LANGUAGES for p in loader(lang)(None)]
+    out = []
+    for lang in LANGUAGES:
+        found = [f for f in (path / f"humaneval_x_{lang}.jsonl", path / f"humaneval_x_{lang}.jsonl.gz",
+                             path / lang / "data" / "humaneval.jsonl.gz") if f.is_file()]
+        if not found:
+            raise UserError(f"{path}: no HumanEval-X file for {TITLES[lang]} (humaneval_x_{lang}.jsonl or "
+                            f"{lang}/data/humaneval.jsonl.gz); give a folder with all five")
+        out += loader(lang)(found[0])
+    return out
+
+
+def per_language(problems: list[Problem]) -> list[Problem]:
+    raise UserError("humaneval_x is scored per language: "
+                    f"{', '.join(f'humaneval_x/{lang}' for lang in LANGUAGES)}")
+
+
 BENCHMARKS = tuple(
     Benchmark(name=f"humaneval_x/{lang}", title=f"HumanEval-X ({TITLES[lang]})", load=loader(lang), checks="program",
               source=HUB.format(lang=lang))
-    for lang in LANGUAGES)
+    for lang in LANGUAGES) + (
+    # every language at once, for decontamination
+    Benchmark(name="humaneval_x", title="HumanEval-X", load=load_all, checks="program", select=per_language,
+              source=HUB.format(lang="<lang>")),)

@@ -36,13 +36,25 @@ def _sample(question: str, answer: str, lang: str) -> Sample:
                   messages=[{"role": "user", "content": question}, {"role": "assistant", "content": answer}])
 
 
+def test_every_language_at_once_for_decontamination(tmp_path):
+    problems = load_benchmark("humaneval_x", DATA)  # the fixtures' folder holds humaneval_x_<lang>.jsonl
+    assert sorted({p.benchmark for p in problems}) == [f"humaneval_x/{lang}" for lang in LANGUAGES]
+    with pytest.raises(UserError, match="scored per language: humaneval_x/cpp"):
+        get_benchmark("humaneval_x").eval_problems(DATA)
+    with pytest.raises(UserError, match="no HumanEval-X file for C\\+\\+"):
+        load_benchmark("humaneval_x", tmp_path)
+
+
 @pytest.mark.slow  # the embedding model loads (~30 s on 2 busy cores)
 def test_decontamination_against_humaneval_x():
     from alchemist.rules.decontaminate import build_index, contamination_batch
+    from alchemist.rules.problems import load_problems
     from alchemist.rules.spec import DecontaminateSpec
 
-    problems = [p for lang in LANGUAGES for p in load_benchmark(f"humaneval_x/{lang}", DATA / f"humaneval_x_{lang}.jsonl")]
-    index = build_index(problems, DecontaminateSpec())
+    spec = DecontaminateSpec(benchmarks=[{"name": "humaneval_x", "path": str(DATA)}])
+    problems, skipped = load_problems(spec)
+    assert not skipped and len(problems) == 2 * len(LANGUAGES)
+    index = build_index(problems, spec)
     copy = ("```cpp\n#include <vector>\n#include <cmath>\nusing namespace std;\nbool close_pair(vector<float> xs, float eps) {\n"
             "    for (int a = 0; a < xs.size(); a++)\n        for (int b = a + 1; b < xs.size(); b++)\n"
             "            if (fabs(xs[a] - xs[b]) < eps) return true;\n    return false;\n}\n```")
