@@ -215,7 +215,29 @@ def example_rows(path: Path, k: int = 5, seed: int = SEED) -> list[dict]:
     n = pf.metadata.num_rows
     if n == 0:
         return []
-    picks = sorted(random.Random(seed).sample(range(n), min(k, n)))
+    return _rows_at(pf, sorted(random.Random(seed).sample(range(n), min(k, n))))
+
+
+def one_row_per_task(path: Path, seed: int = SEED) -> list[dict]:
+    """One row of each task in a parquet file (drawn at random, seeded), by task name: what each
+    relabel task added to the training data, next to the plain code-generation rows."""
+    import pyarrow.parquet as pq
+
+    if not path.is_file():
+        return []
+    pf = pq.ParquetFile(path)
+    if "task" not in pf.schema_arrow.names or pf.metadata.num_rows == 0:
+        return []
+    by_task: dict[str, list[int]] = defaultdict(list)
+    for i, t in enumerate(pq.read_table(path, columns=["task"]).column("task").to_pylist()):
+        by_task[str(t)].append(i)
+    rng = random.Random(seed)
+    rows = _rows_at(pf, sorted(rng.choice(ix) for _, ix in sorted(by_task.items())))
+    return sorted(rows, key=lambda r: str(r["task"]))
+
+
+def _rows_at(pf, picks: list[int]) -> list[dict]:
+    """The rows at sorted indices `picks` of a ParquetFile, reading only their row groups."""
     cols = [c for c in ("id", "source", "task", "messages") if c in pf.schema_arrow.names]
     out, start = [], 0
     for g in range(pf.metadata.num_row_groups):

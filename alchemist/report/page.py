@@ -566,11 +566,12 @@ def _stages(run: C.Run) -> Section:
 
 
 def _examples(run: C.Run) -> Section:
-    title = "A few training rows"
+    title = "Training rows of each task"
     path = run.layout.train_data
     if not path.is_file():
         return Section("examples", title, Markup(), run.not_run("mix", path))
-    rows = C.example_rows(path, k=4)
+    each = C.one_row_per_task(path)
+    rows = each + [r for r in C.example_rows(path, k=4) if r["id"] not in {e["id"] for e in each}]
     if not rows:
         return Section("examples", title, tag("p", "train.parquet has no rows."))
     cards = []
@@ -580,7 +581,9 @@ def _examples(run: C.Run) -> Section:
                          tag("div", tag("div", tag("div", "user", class_="role"), tag("pre", user)),
                              tag("div", tag("div", "assistant", class_="role"), tag("pre", _clip(r["assistant"], 1600))), class_="pair"),
                          class_="example"))
-    return Section("examples", title, join([join(cards), _caption(f"{len(rows)} rows drawn at random (seed {C.SEED}); long texts are cut.")]))
+    return Section("examples", title, join([join(cards), _caption(
+        f"One row of each of the {len(each)} tasks in the training data, then a few more, drawn at random (seed {C.SEED}); "
+        "long texts are cut.")]))
 
 
 def _clip(text: str, n: int) -> str:
