@@ -9,17 +9,50 @@ comprehension tasks) quote curated samples on purpose, so they are only decontam
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 
 from alchemist.llm.factory import build_client
+from alchemist.relabel.templates import load
 from alchemist.rules.decontaminate import build_index, contamination_batch
 from alchemist.rules.exact import content_key
 from alchemist.rules.filters import quality_reason
 from alchemist.rules.near import CodeWordTokenizer, MinhashSignature, minhash_config, mix64
 from alchemist.rules.problems import run_problems
 from alchemist.schema import NOT_TRAINED, Sample
+
+# A template field that quotes the answer of the sample a task was made from: that answer was
+# decontaminated where it was curated (or screened before its quality reason), and quoted inside a
+# user turn its prose would read as part of the request
+QUOTED_ANSWER = "response"
+_FIELD = re.compile(r"\{\{(\w+)\}\}")
+
+
+def added_text(sample: Sample) -> Sample:
+    """A produced sample as decontamination reads it: each turn without the prose of the template
+    that laid the sample out (`meta["task_template"]`, else `meta["template"]`) and without the
+    quoted answer of its origin; the quoted request stays, as what the added text answers. A turn
+    the template does not match is kept whole (an AlchemistPrompt: the request template's prose
+    is not in the sample)."""
+    name = sample.meta.get("task_template") or sample.meta.get("template")
+    try:
+        template = load(name.rsplit(".v", 1)[0]) if name else None
+    except FileNotFoundError:
+        template = None
+    if template is None or template.id != name or len(template.sections) != len(sample.messages):
+        return sample
+    messages = []
+    for m, (_, text) in zip(sample.messages, template.sections):
+        parts = _FIELD.split(text)  # prose, field, prose, field, ..., prose
+        found = re.fullmatch("".join("(.*?)" if i % 2 else re.escape(p) for i, p in enumerate(parts)), m["content"], re.S)
+        if found is None:
+            messages.append(m)
+            continue
+        kept = [v.strip() for f, v in zip(parts[1::2], found.groups()) if f != QUOTED_ANSWER and v.strip()]
+        messages.append({**m, "content": "\n\n".join(kept)})
+    return Sample(source=sample.source, messages=messages, task=sample.task, language=sample.language, meta=sample.meta)
 
 
 def near_text(sample: Sample) -> str:
@@ -155,7 +188,9 @@ class ProducedCuration:
         return reasons
 
     def contaminated(self, samples: list[Sample]) -> list[bool]:
-        return [detail is not None for detail, _ in contamination_batch(samples, self.index)]
+        """Each sample checked on what it adds (`added_text`): a review of a clean sample is not
+        contaminated by the review template's prose."""
+        return [detail is not None for detail, _ in contamination_batch([added_text(s) for s in samples], self.index)]
 
     def close(self) -> None:
         if self.judge_client is not None:

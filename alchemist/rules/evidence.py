@@ -83,6 +83,7 @@ def code_text(code: str) -> str:
 # (don't) or a string prefix, not an opening one. Numbers are read outside strings.
 _LITERAL = re.compile(r"""(?<![\w'"])(?:'((?:[^'\\\n]|\\.)*)'|"((?:[^"\\\n]|\\.)*)")|\b(\d+(?:\.\d+)?)\b""")
 _ALNUM = re.compile(r"[^\W_]")
+_LIST_MARKER = re.compile(r"^[ \t]*\d+[.)][ \t]", re.M)  # "3. Suggestions": a numbered list's item, no literal
 _COMMON_LITERALS = frozenset(("0", "1", "2", "10", "100", "0.0", "1.0"))
 _WORD = re.compile(r"[A-Za-z][a-z0-9]*|[A-Z]+(?![a-z])")
 
@@ -91,7 +92,7 @@ def literals(text: str) -> frozenset[str]:
     """Distinctive literals (numbers other than the commonest, quoted strings): a rewrite keeps a
     problem's examples (`13195 -> 29`), a different task on the same topic has its own."""
     out = set()
-    for single, double, number in _LITERAL.findall(text):
+    for single, double, number in _LITERAL.findall(_LIST_MARKER.sub(" ", text)):
         if number:
             out.add(number)
         elif 2 <= len(s := single or double) <= 40 and _ALNUM.search(s):  # not a separator like ', '

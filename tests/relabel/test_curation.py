@@ -65,6 +65,41 @@ def test_other_produced_samples_are_decontaminated_on_every_turn(check):
     assert check.contaminated([original, evolved, system, review, pair(TASK, CODE)]) == [False, True, True, True, False]
 
 
+VOWELS = "Write a program that reports how many vowels and how many consonants a sentence contains (letters only)."
+VOWELS_CODE = ("The idea is easiest to see in code:\n\n```python\ndef vowel_consonant_count(text):\n"
+               "    vowels = consonants = 0\n    for ch in text.lower():\n        if not ch.isalpha():\n            continue\n"
+               "        if ch in \"aeiou\":\n            vowels += 1\n        else:\n            consonants += 1\n"
+               "    return vowels, consonants\n```")
+
+
+def test_a_review_is_decontaminated_on_the_text_it_adds(tmp_path):
+    """With every signal on, a review of a clean sample puts the sample's answer in a user turn,
+    inside the template's prose: read whole, it reads as a request close to HumanEval/64. Read on
+    what it adds (the request it answers, the suggestion, the refined code) it is clean; a review
+    whose refined code is a benchmark solution is not."""
+    from alchemist.relabel import tasks
+    from alchemist.relabel.curation import added_text
+    from alchemist.relabel.templates import load
+    from alchemist.rules.decontaminate import contamination_batch
+    from alchemist.testsets import load_benchmark
+
+    recipe = Recipe.model_validate({"name": "t", "output_dir": str(tmp_path), "curate": {"decontaminate": {"benchmarks": ["humaneval"]}},
+                                    "sources": [{"name": "s", "adapter": "alpaca", "path": str(tmp_path / "x.jsonl")}]})
+    c = ProducedCuration(RunContext(recipe=recipe), [], tmp_path)
+    try:
+        origin = pair(VOWELS, VOWELS_CODE)
+        meta = {"task_template": load("code_review_task").id}
+        review = tasks.review_task(origin, tasks.Review(None, None, ["Add a docstring that says what it returns."], None, "python"), meta)
+        he0 = load_benchmark("humaneval")[0]
+        leak = tasks.review_task(origin, tasks.Review(6, 7, ["Use better names."], he0.prompt + he0.solution, "python"), meta)
+        assert contamination_batch([review], c.index)[0][0] is not None  # read whole
+        assert "Review the following answer" not in added_text(review).messages[0]["content"]
+        assert VOWELS in added_text(review).messages[0]["content"] and "```" not in added_text(review).messages[0]["content"]
+        assert c.contaminated([origin, review, leak]) == [False, False, True]
+    finally:
+        c.close()
+
+
 def test_doubtful_pairs_go_to_the_judge_and_only_they(tmp_path):
     """With `decontaminate.judge.llm` (here a local OpenAI-compatible server), a pair just under a
     threshold is shown to the judge: its "yes" drops the pair as contaminated, its "no" admits it.

@@ -59,6 +59,8 @@ def test_literals_read_each_quoted_string_whole():
     # apostrophes are not quotes; separators are no literals; numbers inside strings stay inside
     assert literals("don't split on ', ' here: the user's 'db1111db'") == {"db1111db"}
     assert literals("print(\"Yes\" if x > 3 else 'No')") == {"Yes", "No", "3"}
+    # a numbered list's markers are no literals
+    assert literals("3. Suggestions:\n4. Refined code: x = 42") == {"42"}
 
 
 def test_arity_counts_parameters_in_every_language():
@@ -153,6 +155,36 @@ def test_rewritten_and_translated_programs_are_caught_with_their_task_and_eviden
     m = d["matches"][0]
     assert set(m["scores"]) == {"statement", "code", "structure", "literals", "name", "rare_words", "arity"}
     assert index.calibration.threshold <= m["overlap"] <= 1 and {"ngram", "embedding", "code", "probability"} <= set(d["scores"])
+
+
+# Real-corpus exercises (Code Alpaca style) that look like a HumanEval problem and are another task:
+# a plain factorial (HumanEval/139 is a product of factorials), one common prefix (/14: every
+# prefix), a plain descending sort (/145: by digit sum), primes in a range (/96: primes under n),
+# short list loops (/40: three that sum to zero, /43: two that do)
+HARD_NEGATIVES = {
+    "HumanEval/139": ("Write a recursive function to compute the factorial of a number.",
+                      "```python\ndef factorial(n):\n    if n == 0:\n        return 1\n    return n * factorial(n - 1)\n```"),
+    "HumanEval/14": ("Write a function to find the longest common prefix string amongst an array of strings.",
+                     "```python\ndef longest_common_prefix(strs):\n    if not strs:\n        return ''\n    prefix = strs[0]\n"
+                     "    for s in strs[1:]:\n        while not s.startswith(prefix):\n            prefix = prefix[:-1]\n"
+                     "    return prefix\n```"),
+    "HumanEval/145": ("Sort a list of numbers in descending order.",
+                      "```python\ndef sort_desc(nums):\n    return sorted(nums, reverse=True)\n\nprint(sort_desc([3, 1, 2]))\n```"),
+    "HumanEval/96": ("Write a Python program to print all prime numbers in a given range.",
+                     "```python\nlower = 10\nupper = 50\nfor num in range(lower, upper + 1):\n    if num > 1:\n"
+                     "        for i in range(2, num):\n            if num % i == 0:\n                break\n        else:\n"
+                     "            print(num)\n```"),
+    "HumanEval/40": ("Write a Python function to sum all the numbers in a list.",
+                     "```python\ndef sum_list(items):\n    total = 0\n    for x in items:\n        total += x\n    return total\n```"),
+    "HumanEval/43": ("Write a function that checks whether a list contains any negative numbers.",
+                     "```python\ndef has_negative(nums):\n    for n in nums:\n        if n < 0:\n            return True\n    return False\n```"),
+}
+
+
+def test_real_corpus_exercises_on_a_problems_topic_are_kept(index):
+    rows = [{"instruction": a, "output": b} for a, b in HARD_NEGATIVES.values()]
+    flagged = {t: d["matches"][0] for t, d in zip(HARD_NEGATIVES, verdicts(index, rows)) if d}
+    assert not flagged
 
 
 def test_same_topic_exercises_and_clean_code_are_kept(index):
