@@ -53,12 +53,32 @@ def memorize(model_dir: Path, steps: int = 150) -> None:
     model.save_pretrained(model_dir)
 
 
+@pytest.fixture(autouse=True)
+def one_thread(monkeypatch):
+    """One torch thread here and in the processes the tests start: on a shared 2-core machine a
+    second thread of a tiny model waits more than it works (6x slower under load)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def policy(tmp_path_factory) -> Path:
+    import torch
+
     from alchemist.tiny_model import build_tiny_model
 
     where = build_tiny_model(tmp_path_factory.mktemp("rl") / "policy")
-    memorize(where)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # (a session fixture is set up before the per-test one above)
+    try:
+        memorize(where)
+    finally:
+        torch.set_num_threads(before)
     return where
 
 
