@@ -40,7 +40,7 @@ import subprocess
 from dataclasses import dataclass, field, replace
 from functools import cache
 
-from alchemist.execution.sandbox import Limits, Outcome, SandboxPool
+from alchemist.execution.sandbox import Limits, Outcome, SandboxPool, layers
 from alchemist.paths import cache_dir
 
 # Debian's packages (the project's install step installs them); rustup's rustc also works
@@ -318,3 +318,20 @@ def run_language(language: str, source: str, limits: Limits = LANGUAGE_LIMITS) -
     """One toolchain program in a worker of its own (the simple path)."""
     with LanguagePool() as pool:
         return pool.run(language, source, limits)
+
+
+# What differs for C++/JavaScript/Java/Go/Rust programs (languages.py); every other layer is the same
+TOOLCHAIN_PROGRAMS = (
+    "workers of their own; exec allowed by seccomp and decided by Landlock: the execute right only on the "
+    "toolchain's own binaries, the dynamic loader and the program's work dir; fork and clone allowed (never with "
+    "namespace flags), capped by the worker's pids cgroup; compile and run are separate processes with their own CPU, "
+    "wall, address-space and file limits (a compile error is `failed` with the compiler's first error line; its "
+    "output lies where the program cannot write); after each step every process left in the worker's pid namespace "
+    "is killed and reaped; the verdict is the run's exit status (JavaScript: and an empty stderr)")
+
+
+def isolation() -> dict:
+    """What the sandbox enforces on this machine, layer by layer, for results.json: the layers of
+    Python programs, what differs for toolchain programs, and which languages run here."""
+    return {**layers(), "toolchain_programs": TOOLCHAIN_PROGRAMS,
+            "languages": {lang: "runs" for lang in available(compile_cache=False)} | missing()}

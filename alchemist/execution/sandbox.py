@@ -406,8 +406,9 @@ def _probe() -> dict:
         z.close()
 
 
-def isolation() -> dict:
-    """What the sandbox enforces on this machine, layer by layer, for results.json."""
+def layers() -> dict:
+    """What the sandbox enforces on Python programs on this machine, layer by layer (`isolation()`
+    in languages.py adds what differs for toolchain programs)."""
     layers = _probe()
     out = {k: layers.get(k, "unavailable") for k in LAYERS}
     out["uid"] = layers.get("uid", "?")
@@ -417,25 +418,7 @@ def isolation() -> dict:
                       else "not isolated: no network namespace")
     out["time"] = "CPU-time limit per program, wall-clock ceiling; the worker kills the program"
     out["missing"] = missing(layers)
-    out["toolchain_programs"] = TOOLCHAIN_PROGRAMS
-    out["languages"] = _languages()
     return out
-
-
-# What differs for C++/JavaScript/Java/Go/Rust programs (languages.py); every other layer is the same
-TOOLCHAIN_PROGRAMS = (
-    "workers of their own; exec allowed by seccomp and decided by Landlock: the execute right only on the "
-    "toolchain's own binaries, the dynamic loader and the program's work dir; fork and clone allowed (never with "
-    "namespace flags), capped by the worker's pids cgroup; compile and run are separate processes with their own CPU, "
-    "wall, address-space and file limits (a compile error is `failed` with the compiler's first error line; its "
-    "output lies where the program cannot write); after each step every process left in the worker's pid namespace "
-    "is killed and reaped; the verdict is the run's exit status (JavaScript: and an empty stderr)")
-
-
-def _languages() -> dict:
-    from alchemist.execution import languages  # languages.py builds on this module: imported when asked
-
-    return {lang: "runs" for lang in languages.available(compile_cache=False)} | languages.missing()
 
 
 _warned: set = set()
@@ -456,7 +439,7 @@ class SandboxPool:
 
     def check(self) -> dict:
         """The isolation report; raises IsolationError if required layers are missing."""
-        report = isolation()
+        report = layers()
         if report["missing"]:
             what = ", ".join(f"{k} ({report[k].removeprefix('unavailable: ')})" for k in report["missing"])
             if self.require_isolation:
@@ -500,4 +483,4 @@ def run_python(source: str, limits: Limits = Limits(), checks: Checks | None = N
         z.close()
 
 
-__all__ = ["Checks", "IsolationError", "Limits", "Outcome", "SandboxPool", "isolation", "missing", "run_python"]
+__all__ = ["Checks", "IsolationError", "Limits", "Outcome", "SandboxPool", "layers", "missing", "run_python"]

@@ -268,9 +268,11 @@ def _oss_instruct(ctx, samples, client, sampling, seed, meta, check, work, tally
         found, why = oss.parse(result.text, target)
         if _truncated(result) and (why or not found[2]):  # cut before its solution and tests were whole
             return None, "truncated", False
-        if why or target != "python" or gen.validate_ != "tests":
+        if why or gen.validate_ != "tests":
             return found, why, False
         _, solution, tests = found
+        if target != "python":  # C++, JavaScript, Java, Go, Rust: the toolchain sandbox
+            return (found, *oss.language_verdict(target, solution, tests, validator.reason))
         why = oss.precheck(solution, tests) or validator.reason(oss.program(solution, tests))
         return found, why, why is None
 
