@@ -7,16 +7,18 @@ Python programs, and these differences:
 
 * exec: the seccomp filter lets fork, vfork, exec and clone through (never a clone that makes
   namespaces), and Landlock decides what may run: the execute right is given only on the
-  toolchain's own files and dirs (`Toolchain.execute`), the dynamic loader, and the program's own
-  work dir (where the compiled program lies); every other file of the new root is readable but
-  not executable (no /bin/sh, no python, no curl);
+  toolchain's own files and dirs (`Toolchain.execute`), the dynamic loader, and, in the run step,
+  the compiled program itself (that file, not its dir: a copy of /bin/sh written into the work dir
+  does not run); every other file of the new root is readable but not executable (no /bin/sh, no
+  python, no curl);
 * processes: a pids limit (the worker's pids cgroup, `Limits.processes` + 8 tasks) instead of "no
   fork"; after every step the worker (PID 1 of its pid namespace) kills and reaps every process
   left in the namespace, so nothing a program started outlives it;
 * steps: compile and run are separate processes with limits of their own (`compile_limits`:
   CPU, wall clock, address space, file size); a compile step that fails ends the job as `failed`
-  with the compiler's first error line (`Outcome.stderr`; all it printed in `compile_output`),
-  and the compiler's outputs lie where the program cannot write;
+  with the compiler's first error line (`Outcome.stderr`; all it printed in `compile_output`);
+  both steps' stdout and stderr lie where the program cannot write (it cannot erase the stderr
+  that fails a JavaScript program);
 * memory: the address-space rlimit is the job's, except for toolchains that reserve large
   virtual ranges up front (the JVM, Go): those get `address_space_mb` and are held by the
   worker's memory cgroup;
@@ -323,11 +325,12 @@ def run_language(language: str, source: str, limits: Limits = LANGUAGE_LIMITS) -
 # What differs for C++/JavaScript/Java/Go/Rust programs (languages.py); every other layer is the same
 TOOLCHAIN_PROGRAMS = (
     "workers of their own; exec allowed by seccomp and decided by Landlock: the execute right only on the "
-    "toolchain's own binaries, the dynamic loader and the program's work dir; fork and clone allowed (never with "
-    "namespace flags), capped by the worker's pids cgroup; compile and run are separate processes with their own CPU, "
-    "wall, address-space and file limits (a compile error is `failed` with the compiler's first error line; its "
-    "output lies where the program cannot write); after each step every process left in the worker's pid namespace "
-    "is killed and reaped; the verdict is the run's exit status (JavaScript: and an empty stderr)")
+    "toolchain's own binaries, the dynamic loader and the compiled program itself (not its work dir); fork and "
+    "clone allowed (never with namespace flags), capped by the worker's pids cgroup; compile and run are separate "
+    "processes with their own CPU, wall, address-space and file limits (a compile error is `failed` with the "
+    "compiler's first error line; both steps' outputs lie where the program cannot write); after each step every "
+    "process left in the worker's pid namespace is killed and reaped; the verdict is the run's exit status "
+    "(JavaScript: and an empty stderr)")
 
 
 def isolation() -> dict:

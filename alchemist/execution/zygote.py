@@ -484,7 +484,8 @@ class Landlock:
                 rules.append((fd, (READ if os.path.isdir(p) else READ & FS_FILE_ONLY) & self.fs))
             self.execs[lang] = rules
 
-    def restrict(self, full_dirs: list[str], read_files: list[str] = (), language: str | None = None) -> None:
+    def restrict(self, full_dirs: list[str], read_files: list[str] = (), language: str | None = None,
+                 exec_files: list[str] = ()) -> None:
         attr = RulesetAttr(self.fs, (NET_BIND_TCP | NET_CONNECT_TCP) if self.abi >= 4 else 0,
                            (SCOPE_ABSTRACT_UNIX | SCOPE_SIGNAL) if self.abi >= 6 else 0)
         size = ctypes.sizeof(RulesetAttr) if self.abi >= 6 else 16 if self.abi >= 4 else 8
@@ -492,10 +493,21 @@ class Landlock:
         opened = []
         try:
             rules = list(self.reads) if language is None else [*self.reads_only, *self.execs[language]]
-            for d in full_dirs:  # everything but FIFOs and device nodes (the harness reads what is left)
+            # everything but FIFOs and device nodes (the harness reads what is left); a toolchain
+            # program's dir without the execute right: else a copy of /bin/sh written there would run
+            full = self.fs & ~(FS["make_fifo"] | FS["make_char"] | FS["make_block"])
+            for d in full_dirs:
                 fd = os.open(d, os.O_PATH | os.O_DIRECTORY)
                 opened.append(fd)
-                rules.append((fd, self.fs & ~(FS["make_fifo"] | FS["make_char"] | FS["make_block"])))
+                rules.append((fd, full if language is None else full & ~FS["execute"]))
+            for f in exec_files:  # the compiled program itself (this inode: a file renamed over it gets nothing)
+                try:
+                    fd = os.open(f, os.O_PATH | os.O_NOFOLLOW)
+                except OSError:
+                    continue
+                opened.append(fd)
+                if stat.S_ISREG(os.fstat(fd).st_mode):
+                    rules.append((fd, READ & FS_FILE_ONLY & self.fs))
             for f in (*read_files, *PROC_FILES):  # /proc/self: this (forked) process' own
                 try:
                     fd = os.open(f, os.O_PATH)
@@ -777,7 +789,8 @@ class Worker:
         layers["seccomp"] = "BPF filter via prctl" if self.seccomp else f"unavailable: no filter for {platform.machine()}"
         self.state = process_state()
 
-    def confine(self, job: dict, full_dirs: list[str], read_files: list[str] = (), language: str | None = None) -> None:
+    def confine(self, job: dict, full_dirs: list[str], read_files: list[str] = (), language: str | None = None,
+                exec_files: list[str] = ()) -> None:
         """In a fresh child: everything from setsid to seccomp. Any failure exits 125."""
         os.setsid()
         drop_capabilities()
@@ -787,7 +800,7 @@ class Worker:
         cpu = max(1, int(-(-job["cpu"] // 1)))  # whole seconds, rounded up
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
         if self.landlock:
-            self.landlock.restrict(full_dirs, read_files, language)
+            self.landlock.restrict(full_dirs, read_files, language, exec_files)
         elif language is not None:
             raise OSError("a toolchain program needs Landlock (it decides what may be executed)")
         seccomp = self.seccomp if language is None else self.seccomp_spawn
@@ -814,12 +827,15 @@ class Worker:
             copy_in_kernel(os.path.join(self.inbox, os.path.basename(job["program_file"])), os.path.join(prog_dir, name))
             if job.get("checks") is not None or job.get("language"):
                 os.mkdir(checks_dir, 0o755)
-            if job.get("language"):
-                reply = run_steps(self, job, prog_dir, checks_dir)
+            outputs = (prog_dir, checks_dir)
+            if job.get("language"):  # the run's outputs beside the compiler's, out of the program's reach
+                outputs = (os.path.join(job_dir, "o"), checks_dir)
+                os.mkdir(outputs[0], 0o755)
+                reply = run_steps(self, job, prog_dir, checks_dir, outputs[0])
             else:
                 reply = self.run(job, prog_dir, checks_dir)
             n = job.get("output", 4000)
-            for d in (prog_dir, checks_dir):
+            for d in outputs:
                 for name in ("stdout", "stderr"):
                     self.outputs.add(os.path.join(d, name), n)
         finally:
@@ -1116,7 +1132,9 @@ def exec_step(worker, limits: dict, cwd: str, out_dir: str) -> tuple[int | None,
     pid = os.fork()
     if pid == 0:
         try:
-            worker.confine(limits, [cwd], (), limits["language"])
+            # the execute right in the work dir: only on the run step's own program (./prog)
+            own = [os.path.join(cwd, argv[0])] if limits["role"] == "run" and not os.path.isabs(argv[0]) else []
+            worker.confine(limits, [cwd], (), limits["language"], own)
             os.chdir(cwd)
             devnull = os.open(os.devnull, os.O_RDONLY)
             for i, fd in enumerate((devnull, out, err)):
@@ -1160,9 +1178,10 @@ def first_error(path: str) -> str:
     return next((ln for ln in lines if "error" in ln.lower()), (located or lines or [""])[0])[:500]
 
 
-def run_steps(worker, job: dict, prog_dir: str, out_dir: str) -> dict:
-    """A toolchain program: its steps in order (a compile step's outputs go to `out_dir`, which
-    the program cannot reach; the run step's to its own dir). A compile step that fails ends the
+def run_steps(worker, job: dict, prog_dir: str, out_dir: str, run_out_dir: str) -> dict:
+    """A toolchain program: its steps in order (a compile step's outputs go to `out_dir`, the run
+    step's to `run_out_dir`: both out of the program's reach, so it cannot erase the stderr that
+    fails it, nor rewrite what the compiler said). A compile step that fails ends the
     job as `failed` with the compiler's first error line; the run step's exit status is the
     verdict (and, where the language's checks report on stderr, an empty stderr)."""
     start = time.monotonic()
@@ -1170,7 +1189,7 @@ def run_steps(worker, job: dict, prog_dir: str, out_dir: str) -> dict:
     for step in job["steps"]:
         limits = {**job, **step}
         run = step["role"] == "run"
-        code, used, wall_hit, err_bytes = exec_step(worker, limits, prog_dir, prog_dir if run else out_dir)
+        code, used, wall_hit, err_bytes = exec_step(worker, limits, prog_dir, run_out_dir if run else out_dir)
         cpu += used
         over = wall_hit or used >= step["cpu"] or code == -signal.SIGXCPU
         if not run:
