@@ -122,8 +122,11 @@ def precompiled_header(gxx: str) -> str | None:
         return header
     try:
         os.makedirs(folder, exist_ok=True)
-        with open(header, "w") as f:
+        # replaced whole, never rewritten in place: another process' g++ may be reading it (a
+        # header truncated under it would be precompiled half, for every later program)
+        with open(f"{header}.{os.getpid()}", "w") as f:
             f.write(text)
+        os.replace(f"{header}.{os.getpid()}", header)
         tmp = f"{header}.{os.getpid()}.gch"
         r = subprocess.run([gxx, *CPP_FLAGS, "-x", "c++-header", header, "-o", tmp], capture_output=True, timeout=300)
         if r.returncode != 0:

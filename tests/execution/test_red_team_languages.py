@@ -5,11 +5,12 @@ allowed view or exhaust the host through the compiler. Each outcome is checked f
 module (conftest's `pool`); a language whose toolchain is missing skips with its package."""
 
 import hashlib
+from pathlib import Path
 
 import pytest
 
 from alchemist.execution import Limits
-from alchemist.execution.languages import missing, toolchain
+from alchemist.execution.languages import PCH_HEADERS, missing, precompiled_header, toolchain
 
 LIMITS = Limits(timeout=20.0, memory_mb=2048, file_mb=64, processes=64, wall_timeout=60.0)
 # a compile limit short enough for attacks that would compile forever (CPU seconds; no wall ceiling)
@@ -146,11 +147,12 @@ int main() {
         still_serves(pool, "cpp")
 
 
-# Reading host files through the compiler: an #include / include_str! of a host file would put
-# it into the compile error that is reported back
+# Reading host files through the compiler: an #include, .incbin or include_str! of a host file
+# would put it into the compile error that is reported back (or into the program)
 @pytest.mark.parametrize("lang,template", [
     ("cpp", '#include "@SECRET@"\nint main() {}\n'),
     ("cpp", '#include "/proc/1/environ"\nint main() {}\n'),
+    ("cpp", 'asm(".incbin \\"@SECRET@\\"");\nint main() {}\n'),  # the assembler reads it
     ("rust", 'const S: &str = include_str!("@SECRET@");\nfn main() { assert!(S.is_empty()); }\n'),
 ])
 def test_the_compiler_reads_no_host_file(pool, lang, template, tmp_path):
@@ -201,3 +203,53 @@ int main() {
     assert "rewrite:0" in out.stdout and "beside:0" in out.stdout, out
     assert hashlib.sha256(open(gch, "rb").read()).hexdigest() == digest
     still_serves(pool, "cpp")
+
+
+def test_no_ipc_object_or_key_carries_over_to_a_later_program(pool):
+    """A SysV shared memory segment or a kernel key left behind would be a channel to (and a way
+    to change the result of) the next program on the worker: both are refused."""
+    need("cpp")
+    leave = r'''
+#include <cstdio>
+#include <cstring>
+#include <unistd.h>
+#include <sys/shm.h>
+#include <sys/syscall.h>
+#include <linux/keyctl.h>
+int main() {
+  int id = shmget(4242, 4096, IPC_CREAT | 0666); printf("shm:%d\n", id >= 0);
+  if (id >= 0) { char* p = (char*)shmat(id, 0, 0); if (p != (char*)-1) strcpy(p, "left-behind"); }
+  printf("key:%d\n", syscall(SYS_add_key, "user", "left", "left-behind", 11, KEY_SPEC_USER_KEYRING) >= 0);
+  return 0;
+}
+'''
+    find = r'''
+#include <cstdio>
+#include <unistd.h>
+#include <sys/shm.h>
+#include <sys/syscall.h>
+int main() {
+  int id = shmget(4242, 0, 0); long k = syscall(SYS_request_key, "user", "left", 0, 0);
+  printf("found shm:%d key:%d\n", id >= 0, k >= 0);
+  return id >= 0 || k >= 0;
+}
+'''
+    out = pool.run("cpp", leave, LIMITS)
+    assert "shm:0" in out.stdout and "key:0" in out.stdout, out
+    later = pool.run("cpp", find, LIMITS)
+    assert later.status == "passed" and "found shm:0 key:0" in later.stdout, later
+
+
+def test_a_half_written_precompiled_header_is_rebuilt_whole(monkeypatch, tmp_path):
+    """A header left half-written (a build interrupted, or truncated by another process' build)
+    without its .gch is replaced whole, and the .gch built from it holds every standard header."""
+    need("cpp")
+    monkeypatch.setenv("ALCHEMIST_CACHE", str(tmp_path))
+    gxx = toolchain("cpp").compile[0]
+    first = precompiled_header(gxx)
+    assert first is not None
+    Path(first + ".gch").unlink()
+    Path(first).write_text("#include <stdlib.h>\n")  # the rest never written
+    header = precompiled_header(gxx)
+    assert header == first and Path(header).read_text() == "".join(f"#include <{h}>\n" for h in PCH_HEADERS)
+    assert sorted(p.name for p in Path(header).parent.iterdir()) == ["alchemist_pch.h", "alchemist_pch.h.gch"]
