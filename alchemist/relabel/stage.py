@@ -297,8 +297,10 @@ def _oss_instruct(ctx, samples, client, sampling, seed, meta, check, work, tally
                     continue
                 found, why, validated = early[i][k] if k < len(early[i]) else judged(target, result)
                 if not why:
-                    problem, solution, _ = found
-                    s = oss.pair(origin, problem, solution, target, validated, meta)
+                    problem, solution, tests = found
+                    # its tests travel with the pair; the candidates loop is the regeneration
+                    # (up to `candidates` tries), so `attempts` is how many it took
+                    s = oss.pair(origin, problem, solution, target, validated, meta, tests=tests, attempts=k + 1)
                     why = check.admit([s])[0]
                 if why:
                     tally.reject("oss_instruct", why, origin.id, (result.error or "") if why == "llm_failed" else result.text)

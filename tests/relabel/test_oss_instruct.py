@@ -81,6 +81,11 @@ def test_pairs_survive_only_when_their_solution_passes_their_tests(tmp_path):
         pairs = [(m, lang) for m, lang in rows if m.get("generated") == "oss_instruct"]
         assert len(pairs) == produced
         assert all(m["validated"] for m, lang in pairs if lang == "python")  # Python pairs passed their tests
+        # and keep them: the asserts, their verdict and the candidates it took travel with the pair
+        python = [Sample.from_row(r) for r in table.to_pylist()
+                  if json.loads(r["meta"]).get("generated") == "oss_instruct" and r["language"] == "python"]
+        assert python and all(s.tests["kind"] == "asserts" and s.tests["verdict"] == "passed" and s.tests["attempts"] == 1
+                              and "assert" in s.tests["code"] for s in python)
         # other languages: validated where their toolchain runs here, else kept unvalidated
         runs = [normalize(lang) is not None and normalize(lang) not in missing_toolchains() for m, lang in pairs]
         assert all(m["validated"] == ok for (m, lang), ok in zip(pairs, runs) if lang != "python")
