@@ -100,7 +100,8 @@ def ingest_source(spec: SourceSpec, files: list[Path], out_dir: Path, strict: bo
             meta = {"file": raw.where.rsplit(":", 1)[0].rsplit("#", 1)[0], "where": raw.where, "adapter": spec.adapter}
             if conv.extra:
                 meta["fields"] = conv.extra
-            sample = Sample(source=spec.name, messages=conv.messages, task=conv.task, language=conv.language, meta=meta)
+            sample = Sample(source=spec.name, messages=conv.messages, task=conv.task, language=conv.language, meta=meta,
+                            tests=conv.tests)
             batch.append(sample.to_row())
             if len(batch) >= BATCH:
                 writer.write_table(rows_to_table(batch))

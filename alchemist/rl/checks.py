@@ -106,7 +106,8 @@ def suite(tests: dict, reference: str | None = None) -> Suite | None:
     for node in body:
         calls = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} & names
         statements.append((isinstance(node, ast.Assert) and bool(calls), ast.unparse(node)))
-    setup = "\n".join(ast.unparse(n) for n in imports)
+    # the tests' own setup (MBPP's test_setup_code) runs before their imports
+    setup = "\n".join([*([tests["setup"]] if tests.get("setup") else []), *(ast.unparse(n) for n in imports)])
     out = Suite(tuple(statements), tuple(sorted(names)), setup)
     return out if out.total else None
 

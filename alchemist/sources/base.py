@@ -19,6 +19,7 @@ class Converted:
     task: str = "codegen"
     language: str | None = None
     extra: dict = field(default_factory=dict)  # original fields not mapped into messages
+    tests: dict | None = None  # `schema.make_tests`: tests the corpus ships with the record
 
 
 @dataclass(frozen=True)

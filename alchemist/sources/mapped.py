@@ -2,9 +2,10 @@
 
 from alchemist.code import detect_language, normalize_language
 from alchemist.sources.alpaca import is_placeholder
-from alchemist.sources.base import Adapter, Converted, chat, leftovers, text
+from alchemist.schema import make_tests
+from alchemist.sources.base import Adapter, AdapterError, Converted, chat, get_path, leftovers, text
 
-ROLES = ("instruction", "input", "response", "system", "language")
+ROLES = ("instruction", "input", "response", "system", "language", "tests", "test_setup")
 
 
 def convert(record: dict, options: dict) -> Converted:
@@ -20,7 +21,29 @@ def convert(record: dict, options: dict) -> Converted:
         messages=chat(instruction, response, system or None),
         language=normalize_language(lang) or detect_language(response, instruction),
         extra=leftovers(record, {f.split(".")[0] for f in fields.values()}),
+        tests=_tests(record, fields),
     )
+
+
+def _tests(record: dict, fields: dict) -> dict | None:
+    """The record's shipped tests (`tests` role): a list of assert statements, as MBPP's
+    `test_list`, or one text; `test_setup` (MBPP's `test_setup_code`) runs before them."""
+    if "tests" not in fields:
+        return None
+    try:
+        value = get_path(record, fields["tests"])
+    except KeyError:
+        value = None
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        code = "\n".join(v.strip() for v in value if v.strip())
+    elif isinstance(value, str) or value is None:
+        code = (value or "").strip()
+    else:
+        raise AdapterError(f"field '{fields['tests']}' is {type(value).__name__}, expected a list of asserts or text")
+    if not code:
+        return None  # a record without tests is kept as a plain sample
+    _, setup = text(record, fields["test_setup"], required=False) if "test_setup" in fields else (None, None)
+    return make_tests("test_list", code, "mapped", setup=(setup or "").strip())
 
 
 def _validate(options: dict) -> str | None:
@@ -38,7 +61,7 @@ def _validate(options: dict) -> str | None:
 
 ADAPTER = Adapter(
     name="mapped",
-    description="any JSON/JSONL/Parquet/CSV records with a field mapping: options.fields {instruction, input, response, system, language}",
+    description="any JSON/JSONL/Parquet/CSV records with a field mapping: options.fields {instruction, input, response, system, language, tests, test_setup}",
     convert=convert,
     options={"fields": "role -> field name (dotted paths allowed)"},
     validate_options=_validate,

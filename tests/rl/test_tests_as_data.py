@@ -45,3 +45,41 @@ def test_prompts_come_from_samples_with_runnable_tests_and_a_stable_held_out_spl
     first = picked.train[0]["prompt"][-1]["content"]
     assert "Your code should pass tests like these:" in first and "assert add(0) >= 0" in first
     assert select(rows, 0.0, 0, 0, 1, False).train[0]["prompt"] == samples()[0].instruction  # plain text, no tests shown
+
+
+MBPP = [  # two records of MBPP's mbpp.jsonl, as the corpus ships them (CRLF code, test_list, test_setup_code)
+    {"text": "Write a function to find the similar elements from the given two tuple lists.",
+     "code": "def similar_elements(test_tup1, test_tup2):\r\n  res = tuple(set(test_tup1) & set(test_tup2))\r\n  return (res) ",
+     "task_id": 2, "test_setup_code": "",
+     "test_list": ["assert similar_elements((3, 4, 5, 6),(5, 7, 4, 10)) == (4, 5)",
+                   "assert similar_elements((1, 2, 3, 4),(5, 4, 3, 7)) == (3, 4)",
+                   "assert similar_elements((11, 12, 14, 13),(17, 15, 14, 13)) == (13, 14)"],
+     "challenge_test_list": []},
+    {"text": "Write a python function to identify non-prime numbers.",
+     "code": "import math\r\ndef is_not_prime(n):\r\n    result = False\r\n    for i in range(2,int(math.sqrt(n)) + 1):\r\n"
+             "        if n % i == 0:\r\n            result = True\r\n    return result",
+     "task_id": 3, "test_setup_code": "", "test_list": ["assert is_not_prime(2) == False", "assert is_not_prime(10) == True",
+                                                         "assert is_not_prime(35) == True"],
+     "challenge_test_list": []},
+]
+MBPP_FIELDS = {"instruction": "text", "response": "code", "tests": "test_list", "test_setup": "test_setup_code"}
+
+
+def test_mbpp_records_ship_their_tests_through_the_mapped_adapter(tmp_path):
+    import json
+
+    from alchemist.rl.checks import suite
+    from alchemist.sources import mapped
+    from tests.helpers import write_jsonl
+
+    path = write_jsonl(tmp_path / "mbpp.jsonl", MBPP)
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    converted = [mapped.convert(r, {"fields": MBPP_FIELDS}) for r in records]
+    assert converted[0].tests == make_tests("test_list", "\n".join(MBPP[0]["test_list"]), "mapped")
+    assert "test_list" not in converted[0].extra and converted[0].extra["task_id"] == 2
+    rows = [Sample("mbpp", c.messages, language=c.language, tests=c.tests) for c in converted]
+    assert [suite(s.tests, reference=s.response).names for s in rows] == [("similar_elements",), ("is_not_prime",)]
+    assert len(select(rows, 0.0, 0, 1, None, True).train) == 2
+    plain = mapped.convert({**records[0], "test_list": []}, {"fields": MBPP_FIELDS})
+    assert plain.tests is None  # a record without tests is a plain sample
+    assert mapped.convert(records[0], {"fields": {"instruction": "text", "response": "code"}}).tests is None
