@@ -17,12 +17,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from alchemist.curate.spec import CurateSpec, workers_for
-from alchemist.curate.verify import verify
+from alchemist.curate.verify import kept_tests, verify
 from alchemist.llm.factory import build_client
 from alchemist.rules.judge import judge_near_misses
 from alchemist.rules.problems import run_problems
 from alchemist.rundir import RunLayout, write_json_atomic
-from alchemist.schema import SAMPLE_SCHEMA, Sample
+from alchemist.schema import SAMPLE_SCHEMA, TESTS_KEY, Sample, meta_json
 from alchemist.testsets import Problem
 from alchemist.testsets import fingerprint as problems_fingerprint
 
@@ -40,8 +40,7 @@ def curate_shards(spec: CurateSpec, shards: list[Path], problems: list[Problem],
     verdicts = curate(shards, spec, problems, work, seed, status=lambda m: say(f"curate: {m}"))
     if spec.decontaminate.enabled and spec.decontaminate.judge.llm is not None:
         _judge(verdicts, shards, problems, spec, work, say)
-    if spec.verify.enabled:
-        _verify(verdicts, shards, spec, say)
+    tests = _verify(verdicts, shards, spec, say) if spec.verify.enabled else {}
     stats = {"sources": defaultdict(lambda: {"kept": 0, "dropped": Counter()}), "examples": defaultdict(list), "contamination": [],
              "benchmarks": sorted({p.benchmark for p in problems}), "benchmarks_skipped": skipped,
              "workers": workers_for(spec)}
@@ -53,7 +52,7 @@ def curate_shards(spec: CurateSpec, shards: list[Path], problems: list[Problem],
         n = table.num_rows
         reasons = verdicts.reasons[offset : offset + n]
         mask = pa.array([r is None for r in reasons], type=pa.bool_())
-        kept_writer.write_table(table.filter(mask))
+        kept_writer.write_table(_with_tests(table, tests, offset).filter(mask))
         dropped = table.filter(pc.invert(mask))
         dropped_idx = [offset + j for j, r in enumerate(reasons) if r is not None]
         dropped = dropped.append_column("reason", pa.array([verdicts.reasons[i] for i in dropped_idx], pa.string()))
@@ -87,17 +86,36 @@ def _samples_at(shards: list[Path], wanted: set[int]) -> dict:
     return rows
 
 
-def _verify(verdicts, shards: list[Path], spec: CurateSpec, say) -> None:
+def _with_tests(table: pa.Table, tests: dict[int, dict], offset: int) -> pa.Table:
+    """The shard's rows with the checks verify ran recorded as their tests (`Sample.tests`);
+    other rows are untouched, byte for byte."""
+    mine = [j for j in range(table.num_rows) if offset + j in tests]
+    if not mine:
+        return table
+    meta = table.column("meta").to_pylist()
+    for j in mine:
+        old = json.loads(meta[j]) if meta[j] else {}
+        if TESTS_KEY not in old:  # tests the record came with are kept as they are
+            meta[j] = meta_json({**old, TESTS_KEY: tests[offset + j]})
+    return table.set_column(table.schema.get_field_index("meta"), "meta", pa.array(meta, pa.string()))
+
+
+def _verify(verdicts, shards: list[Path], spec: CurateSpec, say) -> dict[int, dict]:
     """Kept codegen samples whose Python answer fails its own asserts or doctests (or does not
-    even import) are dropped as fails_execution, with the error (the paper's cleaning)."""
+    even import) are dropped as fails_execution, with the error (the paper's cleaning); the
+    asserts or doctests of the ones kept become their tests, by row position."""
     kept = [i for i, r in enumerate(verdicts.reasons) if r is None]
     rows = _samples_at(shards, set(kept))
     kept = [i for i in kept if rows[i].task == "codegen"]
     say(f"curate: running {len(kept)} answers in the sandbox")
+    tests = {}
     for i, (reason, detail) in zip(kept, verify([rows[i] for i in kept], spec.verify)):
         if reason is not None:
             verdicts.reasons[i] = reason
             verdicts.details[i] = detail
+        elif (found := kept_tests(rows[i], detail)) is not None:
+            tests[i] = found
+    return tests
 
 
 def _judge(verdicts, shards: list[Path], problems: list[Problem], spec: CurateSpec, work: Path, say) -> None:

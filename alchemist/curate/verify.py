@@ -19,6 +19,8 @@ unverified with the reason.
 
 from __future__ import annotations
 
+import ast
+import doctest
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -27,6 +29,7 @@ from alchemist.code import extract_code_blocks
 from alchemist.execution import Limits, SandboxPool
 from alchemist.execution.languages import LANGUAGE_LIMITS, LanguagePool, as_program, has_checks, normalize
 from alchemist.execution.languages import missing as missing_toolchains
+from alchemist.schema import make_tests
 
 _ASSERT = re.compile(r"^\s*assert\b", re.M)
 _DOCTEST = re.compile(r"^\s*>>> ", re.M)
@@ -67,6 +70,30 @@ def program(sample) -> tuple[str, str] | None:
     if _DOCTEST.search(code):
         return head + code + "\n" + DOCTEST_RUNNER, "doctest"
     return head + code, "smoke"
+
+
+def kept_tests(sample, detail: dict | None) -> dict | None:
+    """The checks a kept Python answer ran as (`schema.make_tests`): its top-level asserts (with
+    its top-level imports as setup) or its docstrings' doctest examples; verdict passed, or
+    unverified when the run said nothing about the answer (`detail`). None for a smoke run."""
+    found = program(sample)
+    if found is None or found[1] == "smoke":
+        return None
+    source, kind = found
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    verdict = "unverified" if detail and "unverified" in detail else "passed"
+    if kind == "asserts":
+        code = "\n".join(ast.unparse(n) for n in tree.body if isinstance(n, ast.Assert))
+        setup = "\n".join(ast.unparse(n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom)))
+        return make_tests("asserts", code, "curate.verify", setup=setup, verdict=verdict) if code else None
+    examples = [e for node in ast.walk(tree) if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                for e in doctest.DocTestParser().get_examples(ast.get_docstring(node) or "")]
+    code = "\n".join(">>> " + e.source.rstrip().replace("\n", "\n... ") + ("\n" + e.want.rstrip() if e.want.strip() else "")
+                     for e in examples)
+    return make_tests("doctest", code, "curate.verify", verdict=verdict) if code else None
 
 
 def language_program(sample) -> tuple[str, str] | str | None:

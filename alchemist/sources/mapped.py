@@ -1,8 +1,8 @@
 """Any JSON/JSONL/Parquet/CSV corpus, with the recipe saying which field is which."""
 
 from alchemist.code import detect_language, normalize_language
-from alchemist.sources.alpaca import is_placeholder
 from alchemist.schema import make_tests
+from alchemist.sources.alpaca import is_placeholder
 from alchemist.sources.base import Adapter, AdapterError, Converted, chat, get_path, leftovers, text
 
 ROLES = ("instruction", "input", "response", "system", "language", "tests", "test_setup")
