@@ -32,6 +32,12 @@ def model_files(model: str) -> list[Path]:
     return sorted(f for pattern in MODEL_FILES for f in p.glob(pattern) if f.is_file())
 
 
+def trained_model(ctx) -> Path:
+    """The model `eval.llm.model: train` names: the rl stage's when the recipe has an enabled
+    `rl:` section (GRPO continues from the train stage's model), else the train stage's."""
+    return ctx.output("rl") or ctx.output("train")
+
+
 def eval_problems_of(ctx) -> dict[str, tuple]:
     """Every benchmark with its problems and the task ids --limit leaves out, loaded once per run
     (the fingerprint and the run both use them)."""
@@ -50,7 +56,7 @@ def eval_problems_of(ctx) -> dict[str, tuple]:
 
 
 class Eval:
-    name, version, reads = "eval", 2, ("train",)
+    name, version, reads = "eval", 2, ("train", "rl")
 
     def enabled(self, recipe) -> bool:
         return recipe.eval is not None and recipe.eval.enabled
@@ -83,7 +89,7 @@ class Eval:
         recipe, spec = ctx.recipe, ctx.recipe.eval
         llm = spec.llm
         if llm.model == TRAINED:
-            llm = llm.model_copy(update={"model": str(ctx.output("train"))})
+            llm = llm.model_copy(update={"model": str(trained_model(ctx))})
         client = build_client(llm, ctx.layout.eval_cache).named("eval.llm.base_url", "eval.llm.api_key_env")
         client.preflight()
         counts = {}

@@ -6,8 +6,11 @@ import json
 import pytest
 import yaml
 
+from alchemist.evaluate.stage import Eval, trained_model
+from alchemist.pipeline import dependents
 from alchemist.recipe import load_recipe
 from alchemist.rundir import OUTPUTS
+from alchemist.stage import RunContext
 from tests.helpers import run_cli, write_jsonl
 
 
@@ -30,6 +33,15 @@ def test_rl_is_off_without_its_section(tmp_path):
     path = tmp_path / "r.yaml"
     path.write_text(f"name: s\noutput_dir: {tmp_path / 'run'}\nsources: [{{name: a, adapter: alpaca, path: {data}}}]\n")
     assert load_recipe(path).rl is None and OUTPUTS["rl"] == "rl"
+
+
+def test_eval_scores_the_rl_model_when_rl_is_enabled(tmp_path, problems):
+    """`eval.llm.model: train` is the model the run ends with: rl/ after GRPO, else train/."""
+    r = load_recipe(recipe(tmp_path, tmp_path / "policy", problems))
+    run = tmp_path / "run"
+    assert trained_model(RunContext(r, enabled={"train": True, "rl": True})) == run / OUTPUTS["rl"]
+    assert trained_model(RunContext(r, enabled={"train": True, "rl": False})) == run / OUTPUTS["train"]
+    assert "rl" in Eval.reads and "eval" in dependents({"rl"}, {"rl": True, "eval": True})  # a new RL model rescored
 
 
 def test_rl_names_a_model_that_cannot_exist_in_one_line(tmp_path, problems):
