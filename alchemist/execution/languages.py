@@ -15,7 +15,8 @@ Python programs, and these differences:
   fork"; after every step the worker (PID 1 of its pid namespace) kills and reaps every process
   left in the namespace, so nothing a program started outlives it;
 * steps: compile and run are separate processes with limits of their own (`compile_limits`:
-  CPU, wall clock, address space, file size); a compile step that fails ends the job as `failed`
+  CPU, wall clock, address space, file size); a step's CPU time is its whole process tree's (the
+  worker's CPU accounting cgroup: children the kernel reaps unwaited count too); a compile step that fails ends the job as `failed`
   with the compiler's first error line (`Outcome.stderr`; all it printed in `compile_output`);
   both steps' stdout and stderr lie where the program cannot write (it cannot erase the stderr
   that fails a JavaScript program);
@@ -330,8 +331,9 @@ TOOLCHAIN_PROGRAMS = (
     "workers of their own; exec allowed by seccomp and decided by Landlock: the execute right only on the "
     "toolchain's own binaries, the dynamic loader and the compiled program itself (not its work dir); fork and "
     "clone allowed (never with namespace flags), capped by the worker's pids cgroup; compile and run are separate "
-    "processes with their own CPU, wall, address-space and file limits (a compile error is `failed` with the "
-    "compiler's first error line; both steps' outputs lie where the program cannot write); after each step every "
+    "processes with their own CPU (the whole process tree's), wall, address-space and file limits (a compile "
+    "error is `failed` with the compiler's first error line; both steps' outputs lie where the program cannot "
+    "write); after each step every "
     "process left in the worker's pid namespace is killed and reaped; the verdict is the run's exit status "
     "(JavaScript: and an empty stderr)")
 

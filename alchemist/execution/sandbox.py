@@ -161,7 +161,9 @@ def _cgroup_roots() -> dict[str, tuple[Path, int]]:
     roots = {}
     unified = next((p for p in (Path("/sys/fs/cgroup/unified"), Path("/sys/fs/cgroup"))
                     if (p / "cgroup.controllers").exists()), None)
-    for ctl in ("pids", "memory"):
+    # cpuacct (cgroup v1; v2's cpu.stat is in every cgroup): a toolchain step's CPU seconds are
+    # its whole tree's, children the kernel reaped for it included
+    for ctl in ("pids", "memory", "cpuacct"):
         v1 = Path("/sys/fs/cgroup") / ctl
         if (v1 / "cgroup.procs").exists() and os.access(v1, os.W_OK):
             root, version = v1, 1
@@ -208,6 +210,8 @@ class Cgroup:
                 if ctl == "pids":
                     (d / "pids.max").write_text(str(limits.processes + 8))
                     self.held.append(f"pids <= {limits.processes + 8} ({where})")
+                elif ctl == "cpuacct":
+                    self.held.append(f"CPU accounting ({where})")
                 else:
                     (d / ("memory.limit_in_bytes" if version == 1 else "memory.max")).write_text(str(mem))
                     self.held.append(f"memory <= {mem >> 20} MB ({where})")

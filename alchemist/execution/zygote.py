@@ -82,6 +82,10 @@ ALLOWED_PACKAGES = ("numpy", "numpy.libs")
 # reads beyond the system dirs (bound read-only into the new root) and the files and dirs it may
 # execute (Landlock's execute right on them only). Empty in a Python worker.
 TOOLCHAINS: dict = {}
+# The worker's cgroup CPU counter (cpuacct.usage in ns, or v2's cpu.stat), opened before the new
+# root hides the cgroup fs: a toolchain step's CPU is its whole tree's, so children auto-reaped
+# (SIGCHLD ignored), whose time never reaches the step's rusage, count too
+CPU_COUNTER: list = []
 
 
 def toolchain_reads() -> list[str]:
@@ -1121,6 +1125,20 @@ def kill_the_rest(pid: int, reaped_main: dict) -> None:
         time.sleep(0.005)
 
 
+def tree_cpu() -> float | None:
+    """CPU seconds used so far by every process of the worker's cgroup (None: no counter)."""
+    if not CPU_COUNTER:
+        return None
+    fd, unit = CPU_COUNTER[0]
+    try:
+        text = os.pread(fd, 4096, 0).decode()
+    except OSError:
+        return None
+    fields = text.split()
+    value = fields[fields.index("usage_usec") + 1] if "usage_usec" in fields else (fields or ["x"])[0]
+    return int(value) * unit if value.isdigit() else None
+
+
 def exec_step(worker, limits: dict, cwd: str, out_dir: str) -> tuple[int | None, float, bool, int]:
     """One step (a compiler, or the program) as a process tree of its own: confined like a Python
     program, but with the toolchain's filter and Landlock rules (exec only of its binaries), its
@@ -1129,6 +1147,7 @@ def exec_step(worker, limits: dict, cwd: str, out_dir: str) -> tuple[int | None,
     out, err = _open_output(os.path.join(out_dir, "stdout")), _open_output(os.path.join(out_dir, "stderr"))
     argv, env = limits["argv"], {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": cwd, "TMPDIR": cwd,
                                  **{k: v.replace("{work}", cwd) for k, v in limits.get("env", {}).items()}}
+    tree_before = tree_cpu()
     pid = os.fork()
     if pid == 0:
         try:
@@ -1157,10 +1176,13 @@ def exec_step(worker, limits: dict, cwd: str, out_dir: str) -> tuple[int | None,
     os.close(pidfd)
     kill_the_rest(pid, main)
     status, usage = main["status"]
+    used = usage.ru_utime + usage.ru_stime
+    if tree_before is not None and (tree_after := tree_cpu()) is not None:
+        used = max(used, tree_after - tree_before)  # the worker's own share: milliseconds
     size = os.fstat(err).st_size
     os.close(out)
     os.close(err)
-    return os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime, wall_hit, size
+    return os.waitstatus_to_exitcode(status), used, wall_hit, size
 
 
 def first_error(path: str) -> str:
@@ -1291,6 +1313,10 @@ def start() -> "Worker":
         try:
             with open(procs, "w") as f:
                 f.write(str(os.getpid()))
+            for name, unit in (("cpuacct.usage", 1e-9), ("cpu.stat", 1e-6)):
+                counter = os.path.join(os.path.dirname(procs), name)
+                if not CPU_COUNTER and os.path.exists(counter):
+                    CPU_COUNTER.append((os.open(counter, os.O_RDONLY | os.O_CLOEXEC), unit))
         except OSError as e:
             layers["cgroups"] = f"unavailable: cannot join {procs}: {e.strerror}"
     work, host_uid, keep = scratch, os.geteuid(), 0

@@ -253,3 +253,31 @@ def test_a_half_written_precompiled_header_is_rebuilt_whole(monkeypatch, tmp_pat
     header = precompiled_header(gxx)
     assert header == first and Path(header).read_text() == "".join(f"#include <{h}>\n" for h in PCH_HEADERS)
     assert sorted(p.name for p in Path(header).parent.iterdir()) == ["alchemist_pch.h", "alchemist_pch.h.gch"]
+
+
+def test_the_cpu_limit_holds_for_the_whole_process_tree(pool):
+    """RLIMIT_CPU is per process and a step's rusage holds only the children it waited for:
+    children the kernel reaps (SIGCHLD ignored) would burn the limit each, processes x limit in
+    all. A step's CPU is its cgroup's (the whole tree's), so this is a timeout."""
+    need("cpp")
+    if not any((d / "cpuacct.usage").exists() or (d / "cpu.stat").exists() for d in pool.pool._all[0].cgroup.dirs):
+        pytest.skip("no CPU accounting cgroup here (cpuacct, or cgroup v2)")
+    source = r'''
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <unistd.h>
+static double cpu() { timespec t; clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+int main() {
+  signal(SIGCHLD, SIG_IGN);  // children reaped by the kernel: their CPU never reaches this rusage
+  pid_t kids[6];
+  for (int i = 0; i < 6; i++) if ((kids[i] = fork()) == 0) { volatile long x = 0; while (cpu() < 0.8) x++; _exit(0); }
+  for (int i = 0; i < 6; i++) while (kill(kids[i], 0) == 0) usleep(20000);
+  printf("burned: 6 x 0.8 CPU seconds\n");
+  return 0;
+}
+'''
+    out = pool.run("cpp", source, Limits(timeout=1.0, memory_mb=2048, file_mb=64, processes=64, wall_timeout=120.0),
+                   compile_limits=LIMITS)
+    assert "burned" in out.stdout or out.status == "timeout", out
+    assert out.status == "timeout", out  # 4.8 CPU seconds against a limit of 1
