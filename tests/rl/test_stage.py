@@ -10,8 +10,10 @@ from alchemist.evaluate.stage import Eval, trained_model
 from alchemist.pipeline import dependents
 from alchemist.recipe import load_recipe
 from alchemist.rundir import OUTPUTS
+from alchemist.rl.checks import candidate_code
 from alchemist.stage import RunContext
 from tests.helpers import run_cli, write_jsonl
+from tests.rl.conftest import samples
 
 
 def recipe(tmp_path, policy, problems, **rl) -> object:
@@ -51,9 +53,24 @@ def test_rl_names_a_model_that_cannot_exist_in_one_line(tmp_path, problems):
     assert not (tmp_path / "run" / "rl").exists()
 
 
+def mbpp_recipe(tmp_path, policy) -> object:
+    """The run's own data: the problems as MBPP ships its records (text, code, test_list), read by
+    the mapped adapter, whose tests the rl stage turns into prompts (rl.data: null)."""
+    path = recipe(tmp_path, policy, tmp_path / "unused.parquet")
+    spec = yaml.safe_load(path.read_text())
+    records = [{"text": s.instruction, "code": candidate_code(s.response), "task_id": 10 + i, "test_setup_code": "",
+                "test_list": s.tests["code"].splitlines(), "challenge_test_list": []} for i, s in enumerate(samples())]
+    spec["sources"] = [{"name": "mbpp", "adapter": "mapped", "path": str(write_jsonl(tmp_path / "mbpp.jsonl", records)),
+                        "options": {"fields": {"instruction": "text", "response": "code", "tests": "test_list",
+                                               "test_setup": "test_setup_code"}}}]
+    spec["rl"]["data"] = None
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
 @pytest.mark.slow
-def test_rl_stage_runs_in_the_pipeline_and_is_fingerprinted(tmp_path, policy, problems):
-    path = recipe(tmp_path, policy, problems)
+def test_rl_stage_runs_in_the_pipeline_and_is_fingerprinted(tmp_path, policy):
+    path = mbpp_recipe(tmp_path, policy)
     r = run_cli("run", str(path), timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     out = tmp_path / "run" / "rl"
