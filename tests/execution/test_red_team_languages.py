@@ -17,7 +17,8 @@ LIMITS = Limits(timeout=20.0, memory_mb=2048, file_mb=64, processes=64, wall_tim
 SHORT_COMPILE = Limits(timeout=5.0, memory_mb=2048, file_mb=64, processes=64)
 CANONICAL = {"cpp": "#include <cassert>\nint main() { assert(1 + 1 == 2); }\n",
              "js": "console.assert(1 + 1 === 2);\n",
-             "rust": "fn main() { assert_eq!(1 + 1, 2); }\n"}
+             "rust": "fn main() { assert_eq!(1 + 1, 2); }\n",
+             "go": 'package main\nimport "testing"\nfunc TestOne(t *testing.T) { if 1+1 != 2 { t.Fatal("no") } }\n'}
 
 
 def need(*langs):
@@ -64,10 +65,21 @@ try { cp.execFileSync("./mysh", ["-c", "echo SHELL-RAN; touch @MARK@"], {stdio: 
 console.log("copied:" + ran);
 process.exit(ran ? 0 : 1);
 ''',
+    "go": r'''
+package main
+import ("fmt"; "os"; "os/exec"; "testing")
+func TestCopy(t *testing.T) {
+  b, _ := os.ReadFile("/bin/sh")
+  os.WriteFile("mysh", b, 0o755)
+  out, err := exec.Command("./mysh", "-c", "echo SHELL-RAN; touch @MARK@").Output()
+  fmt.Printf("%scopied:%v\n", out, err == nil)
+  if err != nil { t.Fatal("refused") }
+}
+''',
 }
 
 
-@pytest.mark.parametrize("lang", ["cpp", "js"])
+@pytest.mark.parametrize("lang", ["cpp", "js", "go"])
 def test_a_binary_written_into_the_work_dir_does_not_run(pool, lang, tmp_path):
     need(lang)
     mark = tmp_path / "mark"
