@@ -10,23 +10,14 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
+from alchemist.training import read_lines
+
 # what the report plots and tabulates per step, under the names TRL logs them
 SHOWN = {"reward": "reward", "pass_rate": "pass rate", "kl": "KL", "completions/mean_length": "response length"}
 
 
 def _jsonable(v) -> bool:
     return isinstance(v, (int, str, bool)) or (isinstance(v, float) and math.isfinite(v))
-
-
-def read_lines(path: Path) -> list[dict]:
-    out = []
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:  # a line a kill cut
-                continue
-    return out
 
 
 class History(TrainerCallback):

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
-import subprocess
 import sys
 from pathlib import Path
 
@@ -17,7 +15,7 @@ from alchemist.rl import source
 from alchemist.rl.prompts import read_samples, select
 from alchemist.rl.reward import SandboxReward
 from alchemist.rl.spec import TRAINED
-from alchemist.rl.worker import die_with_parent
+from alchemist.training import launched
 
 
 class RL:
@@ -81,7 +79,7 @@ class RL:
 
             summary = grpo(spec, policy, prompts.train, out, work, seed=ctx.recipe.seed, say=ctx.say)
         else:
-            summary = launched(cmd, out, ctx.say)
+            summary = launched(cmd, out, ctx.say, "rl", drop=("history", "per_step", "title"))
         return {**summary, "held_out": len(prompts.held_out), "selection": counts}
 
 
@@ -126,16 +124,3 @@ def launch_command(spec, work: Path, prompts: list[dict], policy: str, out: Path
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(n),
             "-m", "alchemist.rl.worker", str(work / "spec.json"), str(work / "prompts.jsonl"), policy, str(out),
             str(work), str(seed)]
-
-
-def launched(cmd: list[str], out: Path, say) -> dict:
-    say(f"launching: {shlex.join(cmd)}")
-    code = subprocess.run(cmd, preexec_fn=die_with_parent).returncode
-    if code == 2:
-        raise UserError("rl: a training process stopped on a recipe problem (its message is above)")
-    if code != 0:
-        raise RuntimeError(f"the rl launcher exited with status {code}")
-    report = json.loads((out / "training_report.json").read_text())
-    for key in ("history", "per_step", "title"):
-        report.pop(key, None)
-    return report

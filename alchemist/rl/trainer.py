@@ -11,7 +11,6 @@ Under torchrun every rank calls this; rank 0 writes `out`.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from collections.abc import Callable
@@ -21,34 +20,9 @@ from alchemist.errors import UserError
 from alchemist.execution import Limits
 from alchemist.rl.reward import SandboxReward, format_reward
 from alchemist.rl.spec import RLSpec
+from alchemist.training import last_checkpoint, rank, world_size, zero_config
 
 CHECKPOINTS = "checkpoints"
-
-
-def rank() -> int:
-    return int(os.environ.get("RANK", "0"))
-
-
-def world_size() -> int:
-    return int(os.environ.get("WORLD_SIZE", "1"))
-
-
-def last_checkpoint(folder: Path) -> Path | None:
-    """The newest checkpoint whose trainer_state.json (written last) is whole; a later one a kill
-    cut is removed, so the trainer's rotation never counts it. (As the train stage does: the two
-    stages share no code, see alchemist/rl/stage.py.)"""
-    if not folder.is_dir():
-        return None
-    found = sorted((p for p in folder.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
-                   key=lambda p: int(p.name.split("-")[-1]), reverse=True)
-    for ckpt in found:
-        try:
-            json.loads((ckpt / "trainer_state.json").read_text())
-            return ckpt
-        except (OSError, ValueError):
-            if rank() == 0:
-                shutil.rmtree(ckpt, ignore_errors=True)
-    return None
 
 
 def accumulation(spec: RLSpec, world: int) -> int:
@@ -61,20 +35,6 @@ def accumulation(spec: RLSpec, world: int) -> int:
                         f"{total} completions is not a multiple of micro_batch_size {spec.micro_batch_size} x {world} "
                         f"process{'es' if world > 1 else ''} = {per_pass}; change one of them")
     return total // per_pass
-
-
-def zero_config(stage: int) -> dict | None:
-    """The DeepSpeed config for ZeRO `stage` (batch sizes, clipping and precision "auto": the HF
-    integration fills them from the arguments); None for plain DDP. A few lines of what the train
-    stage's generator does, without its user-given extras."""
-    if stage == 0:
-        return None
-    zero = {"stage": stage, "overlap_comm": True, "contiguous_gradients": True, "reduce_bucket_size": "auto"}
-    if stage == 3:
-        zero.update({"stage3_prefetch_bucket_size": "auto", "stage3_param_persistence_threshold": "auto",
-                     "stage3_gather_16bit_weights_on_model_save": True})
-    return {"train_micro_batch_size_per_gpu": "auto", "gradient_accumulation_steps": "auto", "gradient_clipping": "auto",
-            "bf16": {"enabled": "auto"}, "zero_optimization": zero, "steps_per_print": 1_000_000_000}
 
 
 def use_vllm(spec: RLSpec, cuda: bool) -> bool:
@@ -164,7 +124,7 @@ def grpo(spec: RLSpec, source: str, prompts: list[dict], out: Path, work: Path, 
         bf16=bf16,
         fp16=False,
         gradient_checkpointing=spec.gradient_checkpointing,
-        deepspeed=zero_config(spec.zero_stage),
+        deepspeed=zero_config(spec.zero_stage) if spec.zero_stage else None,
         use_vllm=vllm,
         vllm_mode="colocate",
         vllm_gpu_memory_utilization=spec.vllm_gpu_memory_utilization,

@@ -10,6 +10,7 @@ import copy
 import difflib
 
 from alchemist.errors import UserError
+from alchemist.training import zero_config
 
 # Top-level sections DeepSpeed reads besides the scalar keys in deepspeed.runtime.constants.
 SECTIONS = {
@@ -26,31 +27,11 @@ SECTIONS = {
 
 
 def config(stage: int, offload: str, extra: dict | None) -> dict | None:
-    """The config dict for `SFTConfig(deepspeed=...)`, or None for stage 0 (plain DDP).
-
-    No train_batch_size: DeepSpeed derives it as micro x accum x world size, which the HF
-    integration can get wrong before the process group exists (on CPU it fills world size 1)."""
+    """The config dict for `SFTConfig(deepspeed=...)`: `training.zero_config` with the recipe's
+    extra keys merged in; None for stage 0 (plain DDP) without extras."""
     if stage == 0 and not extra:
         return None
-    zero: dict = {"stage": stage, "overlap_comm": True, "contiguous_gradients": True,
-                  "reduce_bucket_size": "auto"}
-    if stage == 3:
-        zero.update({"stage3_prefetch_bucket_size": "auto", "stage3_param_persistence_threshold": "auto",
-                     # the saved model is one full checkpoint, not shards only DeepSpeed can read
-                     "stage3_gather_16bit_weights_on_model_save": True})
-    if offload in ("optimizer", "all"):
-        zero["offload_optimizer"] = {"device": "cpu", "pin_memory": True}
-    if offload == "all":
-        zero["offload_param"] = {"device": "cpu", "pin_memory": True}
-    cfg = {
-        "train_micro_batch_size_per_gpu": "auto",
-        "gradient_accumulation_steps": "auto",
-        "gradient_clipping": "auto",
-        "bf16": {"enabled": "auto"},
-        "zero_optimization": zero,
-        "steps_per_print": 1_000_000_000,  # the trainer logs; DeepSpeed's own prints would duplicate it
-    }
-    merged = _merge(cfg, extra or {})
+    merged = _merge(zero_config(stage, offload), extra or {})
     check(merged)
     return merged
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
+from alchemist.training import read_lines
+
 # Dense bf16 tensor-core peaks in TFLOPS, per device: the vendors' data sheets list them with
 # sparsity, halved here (NVIDIA H100 datasheet 2023: SXM 1,979 / PCIe 1,513 / NVL 1,671 sparse;
 # H200 datasheet 2024: SXM 1,979 / NVL 1,671; A100 datasheet: 624 for SXM and PCIe; AMD MI300X
@@ -91,7 +93,7 @@ class MetricsCallback(TrainerCallback):
         self.history_file = history_file
         self.history: list[dict] = []
         if history_file is not None:
-            self.history = [h for h in _read_lines(history_file) if h.get("step", 0) <= resumed_at]
+            self.history = [h for h in read_lines(history_file) if h.get("step", 0) <= resumed_at]
             self.attempt = max((h.get("attempt", 0) for h in self.history), default=0) + 1
             history_file.parent.mkdir(parents=True, exist_ok=True)
             history_file.write_text("".join(json.dumps(h) + "\n" for h in self.history))
@@ -125,17 +127,6 @@ class MetricsCallback(TrainerCallback):
             with self.history_file.open("a") as f:
                 f.write(json.dumps(entry) + "\n")
         self.history.append(entry)
-
-
-def _read_lines(path: Path) -> list[dict]:
-    out = []
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                break  # a line cut by a kill: what follows it was never written
-    return out
 
 
 def mean_train_loss(history: list[dict]) -> float | None:

@@ -6,15 +6,11 @@ in the stage's work directory, so a killed run resumes where it stopped.
 
 from __future__ import annotations
 
-import ctypes
-import json
-import shlex
-import signal
-import subprocess
 from pathlib import Path
 
 from alchemist.errors import UserError
 from alchemist.train.launch import command, planned_world_size
+from alchemist.training import launched
 
 
 class Train:
@@ -67,28 +63,4 @@ class Train:
         cmd = command(spec, [str(spec_file), str(data), str(out), str(work), str(ctx.recipe.seed)])
         if cmd is None:
             return train(spec, data, out, work, seed=ctx.recipe.seed, say=ctx.say)
-        return launched(cmd, out, ctx.say)
-
-
-def die_with_parent() -> None:
-    """In a launched process (a launcher or a training rank): SIGKILL when its parent dies."""
-    try:
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux
-        pass
-
-
-def launched(cmd: list[str], out: Path, say) -> dict:
-    """Run the training processes through their launcher; rank 0's report is the stage's stats."""
-    say(f"launching: {shlex.join(cmd)}")
-    # the launcher is exec'd, not forked by Python, so the pipeline's fork hook never reaches it:
-    # ask for SIGKILL when alchemist dies (kept across exec), as every other worker has
-    code = subprocess.run(cmd, preexec_fn=die_with_parent).returncode
-    if code == 2:
-        raise UserError("train: a training process stopped on a recipe problem (its message is above)")
-    if code != 0:
-        raise RuntimeError(f"the training launcher exited with status {code}")
-    report = json.loads((out / "training_report.json").read_text())
-    report.pop("history", None)
-    report.pop("title", None)
-    return report
+        return launched(cmd, out, ctx.say, "train")

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from alchemist import builtin_models
+from alchemist import builtin_models, training
 from alchemist.errors import UserError
 from alchemist.tiny_model import build_tiny_model
 from alchemist.train import data as tokdata
@@ -32,10 +31,9 @@ from alchemist.train.mask import check_pair, mask_record
 from alchemist.train.neftune import NEFTune
 from alchemist.train.spec import TrainSpec
 from alchemist.train.templates import TRAINING_TEMPLATE_FILE, apply_format, plain_template
+from alchemist.training import BUILTIN_TINY, HUB_ID, last_checkpoint, model_path, rank, world_size
 
-BUILTIN_TINY = "builtin:tiny"
 CHECKPOINTS = "checkpoints"
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
 
 
 @dataclass(frozen=True)
@@ -44,14 +42,6 @@ class Device:
     bf16: bool
     attn: str
     name: str
-
-
-def rank() -> int:
-    return int(os.environ.get("RANK", "0"))
-
-
-def world_size() -> int:
-    return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def model_source(spec: TrainSpec, work: Path) -> str:
@@ -65,24 +55,13 @@ def model_source(spec: TrainSpec, work: Path) -> str:
         return str(where)
     if builtin_models.is_builtin(spec.model):  # a real model shipped in a package, converted into the cache once
         return str(builtin_models.resolve(spec.model))
-    path = Path(spec.model).expanduser()
-    if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise UserError(f"train.model: {path} has no config.json; point it at a Hugging Face model directory")
-        return str(path)
-    if path.exists() or not _HUB_ID.match(spec.model):
-        raise UserError(f"train.model: {spec.model} is not a model directory or a hub id (org/name); "
-                        "give a local Hugging Face model directory, a hub id, builtin:tiny or builtin:smollm2-135m-instruct")
-    return spec.model
+    return model_path(spec.model, "train.model", "a local Hugging Face model directory, a hub id, builtin:tiny or "
+                      "builtin:smollm2-135m-instruct")
 
 
 def local_model_files(spec: TrainSpec) -> list[Path]:
     """The files of a local base model that decide the result (for the stage fingerprint)."""
-    path = Path(spec.model).expanduser()
-    if spec.model == BUILTIN_TINY or not path.is_dir():
-        return []
-    keep = (".json", ".safetensors", ".bin", ".model", ".txt", ".jinja", ".tiktoken")
-    return sorted(p for p in path.iterdir() if p.is_file() and p.suffix in keep)
+    return training.local_model_files(spec.model)
 
 
 def preflight(spec: TrainSpec) -> None:
@@ -92,7 +71,7 @@ def preflight(spec: TrainSpec) -> None:
         builtin_models.check(spec.model)
     elif spec.model != BUILTIN_TINY:
         path = Path(spec.model).expanduser()
-        if not path.is_dir() and (path.exists() or not _HUB_ID.match(spec.model)):
+        if not path.is_dir() and (path.exists() or not HUB_ID.match(spec.model)):
             model_source(spec, Path("."))  # raises the one-line error
     ds.config(spec.deepspeed.stage, spec.deepspeed.offload, spec.deepspeed.config)
 
@@ -143,23 +122,6 @@ def _wait_for(path: Path, what: str, timeout: float = 6 * 3600) -> None:
         if time.monotonic() - start > timeout:
             raise RuntimeError(f"rank {rank()}: gave up waiting for {what} ({path})")
         time.sleep(0.5)
-
-
-def last_checkpoint(folder: Path) -> Path | None:
-    """The newest checkpoint whose trainer_state.json (written last) is whole; a later one cut by a
-    kill is removed so the trainer's rotation never counts it."""
-    if not folder.is_dir():
-        return None
-    found = sorted((p for p in folder.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
-                   key=lambda p: int(p.name.split("-")[-1]), reverse=True)
-    for ckpt in found:
-        try:
-            json.loads((ckpt / "trainer_state.json").read_text())
-            return ckpt
-        except (OSError, ValueError):
-            if rank() == 0:
-                shutil.rmtree(ckpt, ignore_errors=True)
-    return None
 
 
 def _load_model(source: str, spec: TrainSpec, device: Device, say: Callable[[str], None]):

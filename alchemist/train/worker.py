@@ -11,10 +11,9 @@ import json
 import sys
 from pathlib import Path
 
-from alchemist.errors import UserError
 from alchemist.train.spec import TrainSpec
-from alchemist.train.stage import die_with_parent
-from alchemist.train.trainer import rank, train
+from alchemist.train.trainer import train
+from alchemist.training import die_with_parent, rank_main
 
 
 def main(argv: list[str]) -> int:
@@ -25,15 +24,7 @@ def main(argv: list[str]) -> int:
         return 2
     spec = TrainSpec.model_validate(json.loads(Path(argv[0]).read_text()))
     seed = int(argv[4]) if len(argv) == 5 else 0
-    try:
-        summary = train(spec, Path(argv[1]), Path(argv[2]), Path(argv[3]), seed=seed,
-                        say=lambda m: print(f"• {m}", file=sys.stderr, flush=True))
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    if rank() == 0:
-        print(json.dumps(summary), flush=True)
-    return 0
+    return rank_main(lambda say: train(spec, Path(argv[1]), Path(argv[2]), Path(argv[3]), seed=seed, say=say))
 
 
 if __name__ == "__main__":

@@ -9,8 +9,8 @@ import yaml
 from alchemist.evaluate.stage import Eval, trained_model
 from alchemist.pipeline import dependents
 from alchemist.recipe import load_recipe
-from alchemist.rundir import OUTPUTS
 from alchemist.rl.checks import candidate_code
+from alchemist.rundir import OUTPUTS
 from alchemist.stage import RunContext
 from tests.helpers import run_cli, write_jsonl
 from tests.rl.conftest import samples
