@@ -18,10 +18,13 @@ import pyarrow.parquet as pq
 
 from alchemist.errors import UserError
 from alchemist.llm import ChatRequest, LLMClient, Sampling
+from alchemist.llm.factory import build_client
+from alchemist.relabel import oss_instruct as oss
 from alchemist.relabel import tasks
 from alchemist.relabel.registry import TASKS, templates
 from alchemist.relabel.select import stratified
 from alchemist.relabel.templates import load
+from alchemist.relabel.validate import Validator
 from alchemist.rundir import write_json_atomic
 from alchemist.schema import Sample, rows_to_table
 
@@ -101,8 +104,6 @@ class Relabel:
         llm = ctx.recipe.relabel.llm
         if llm.backend != "openai":
             return
-        from alchemist.llm.factory import build_client
-
         client = build_client(llm, None)
         ctx.say(f"relabel: checking {client.model_id} at {llm.base_url}")
         try:
@@ -111,8 +112,6 @@ class Relabel:
             client.close()
 
     def run(self, ctx, out: Path, work: Path) -> dict:
-        from alchemist.llm.factory import build_client
-
         recipe = ctx.recipe
         client = build_client(recipe.relabel.llm, cache_path(recipe))
         client.preflight()
@@ -135,6 +134,7 @@ def _truncated(result) -> bool:
 
 
 def _relabel(ctx, curated: Path, client: LLMClient, work: Path) -> tuple[list[Sample], Tally]:
+    # datatrove's MinHash steps (about half a second of imports), for runs that relabel
     from alchemist.relabel.curation import ProducedCuration
 
     recipe, say, console = ctx.recipe, ctx.say, ctx.console
@@ -243,9 +243,6 @@ def _oss_instruct(ctx, samples, client, sampling, seed, meta, check, work, tally
     Python with validate: tests a candidate must pass its own asserts in the sandbox. The first
     candidate that passes and is admitted by the curation rules (`check`) is kept; every other
     candidate is counted by reason."""
-    from alchemist.relabel import oss_instruct as oss
-    from alchemist.relabel.validate import Validator
-
     recipe, gen = ctx.recipe, ctx.recipe.relabel.generate
     seeds = [i for i, s in enumerate(samples) if oss.is_seed(s)]
     strata = [f"{s.language}|{s.source}" for s in samples]  # stratified by language and source

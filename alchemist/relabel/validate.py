@@ -14,6 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
+from alchemist.execution import Limits, SandboxPool
+from alchemist.execution.languages import LANGUAGE_LIMITS, LanguagePool
+from alchemist.execution.sandbox import WORKER_FAILED
+from alchemist.relabel.oss_instruct import verdict
+
 
 class Validator:
     """`reason` is safe to call from many threads (one sandbox worker each); `map` runs a
@@ -46,11 +51,6 @@ class Validator:
     def reason(self, program: str, language: str | None = None) -> str | None:
         """None when the program passes, else the reject reason (oss_instruct.verdict).
         `language` (cpp, js, java, go, rust): a toolchain program (alchemist.execution.languages)."""
-        from alchemist.execution import Limits, SandboxPool
-        from alchemist.execution.languages import LANGUAGE_LIMITS, LanguagePool
-        from alchemist.execution.sandbox import WORKER_FAILED
-        from alchemist.relabel.oss_instruct import verdict
-
         key = self._key(program, language)
         with self._lock:
             if key in self.known:

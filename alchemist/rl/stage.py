@@ -15,6 +15,7 @@ from alchemist.rl import source
 from alchemist.rl.prompts import read_samples, select
 from alchemist.rl.reward import SandboxReward
 from alchemist.rl.spec import TRAINED
+from alchemist.rl.trainer import grpo
 from alchemist.training import launched
 
 
@@ -75,8 +76,6 @@ class RL:
                                     ensure_ascii=False) + "\n")
         cmd = launch_command(spec, work, prompts.train, policy, out, ctx.recipe.seed)
         if cmd is None:
-            from alchemist.rl.trainer import grpo
-
             summary = grpo(spec, policy, prompts.train, out, work, seed=ctx.recipe.seed, say=ctx.say)
         else:
             summary = launched(cmd, out, ctx.say, "rl", drop=("history", "per_step", "title"))

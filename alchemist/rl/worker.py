@@ -9,13 +9,12 @@ import json
 import sys
 from pathlib import Path
 
+from alchemist.rl.spec import RLSpec
+from alchemist.rl.trainer import grpo
 from alchemist.training import die_with_parent, rank_main
 
 
 def main(argv: list[str]) -> int:
-    from alchemist.rl.spec import RLSpec
-    from alchemist.rl.trainer import grpo
-
     die_with_parent()
     if len(argv) != 6:
         print(__doc__, file=sys.stderr)

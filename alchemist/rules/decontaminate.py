@@ -236,8 +236,6 @@ class Decontaminator:
             self.structure = StructureIndex(problems, min_shared=st.min_shared, min_tokens=st.min_tokens)
             self.structure_floor = max(0.0, st.threshold - margin)
         if spec.embedding.enabled:
-            from alchemist.rules.structure import stream
-
             em = spec.embedding
             self.calibration = calibration or Calibration.load()
             self.task_ids = [p.task_id for p in problems]
