@@ -10,8 +10,8 @@ from rich.console import Console
 
 from alchemist import __version__
 from alchemist.errors import UserError
-from alchemist.ownership import check_overlap
 from alchemist.rundir import RunLayout
+from alchemist.rundir.ownership import check_overlap
 
 # Each command imports what it runs inside its function: the stages pull in pyarrow, datatrove and
 # pydantic models of every section, so `alchemist --help` and a mistyped flag answer in 0.1 s, not 2 s.
@@ -171,7 +171,7 @@ def cmd_eval(args) -> None:
               "max_failure_rate": args.max_failure_rate, "require_isolation": args.require_isolation}
     if args.model_path:
         from alchemist.llm.factory import build_client
-        from alchemist.llm.spec import HFLLM, VLLMLLM
+        from alchemist.specs.llm import HFLLM, VLLMLLM
 
         out = Path(args.output or Path("runs") / "eval" / Path(args.model_path).name / args.benchmark)
         model = Path(args.model_path)
@@ -206,7 +206,7 @@ def cmd_eval(args) -> None:
 def _openai_spec(args, sampling: dict):
     from pydantic import ValidationError
 
-    from alchemist.llm.spec import OpenAILLM
+    from alchemist.specs.llm import OpenAILLM
 
     try:
         return OpenAILLM(base_url=args.base_url, api_key_env=args.api_key_env, **sampling)

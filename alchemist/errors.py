@@ -1,4 +1,5 @@
-"""Errors a user can cause. The CLI prints them as one line and exits non-zero, no traceback."""
+"""Exceptions every floor may raise: errors a user can cause (the CLI prints them as one line and exits
+non-zero, no traceback), and a stage's "nothing to do" (`StageSkipped`)."""
 
 
 class UserError(Exception):
@@ -16,3 +17,8 @@ class MalformedRecord(UserError):
         super().__init__(f"{where}: {reason}")
         self.where = where
         self.reason = reason
+
+
+class StageSkipped(Exception):
+    """Raised by a stage that has nothing to do this time (e.g. a leaderboard with no results):
+    recorded as skipped, its output left as it was."""

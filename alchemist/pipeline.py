@@ -19,21 +19,18 @@ from pathlib import Path
 from rich.console import Console
 
 from alchemist.curate.stage import Curate
-from alchemist.errors import UserError
+from alchemist.errors import StageSkipped, UserError
 from alchemist.evaluate.stage import Eval
 from alchemist.ingest.stage import Ingest
 from alchemist.leaderboard.stage import Leaderboard
 from alchemist.llm.factory import build_client
 from alchemist.mix.stage import Mix
-from alchemist.ownership import Owned, check_overlap, check_removable, read_record, remove_tree, shown
-from alchemist.recipe import Recipe, dump_resolved, resolve_path
-from alchemist.relabel.stage import Relabel, cache_path
+from alchemist.recipe import Recipe, dump_resolved
+from alchemist.recipe.claim import check_run_dir, claim_run_dir
+from alchemist.relabel.stage import Relabel
 from alchemist.report.stage import Report
 from alchemist.rl.stage import RL
 from alchemist.rundir import (
-    LOCK,
-    RESOLVED,
-    RUN_JSON,
     DigestCache,
     RunLayout,
     RunLock,
@@ -46,19 +43,15 @@ from alchemist.rundir import (
     partial_path,
     write_text_atomic,
 )
+from alchemist.rundir.ownership import Owned, check_removable, remove_tree
 from alchemist.specs import stable_dump
-from alchemist.stage import RunContext, Stage, StageSkipped
+from alchemist.stage import RunContext, Stage
 from alchemist.train.stage import Train
 
 # The order of the house: data flows one way through these.
 STAGES: tuple[Stage, ...] = (Ingest(), Curate(), Relabel(), Mix(), Train(), RL(), Eval(), Leaderboard(), Report())
 STAGE_NAMES = tuple(s.name for s in STAGES)
 DATA_STAGES = ("ingest", "curate", "relabel", "mix")
-# What a run writes in its run directory besides the stages' outputs (each a folder of its own):
-# its record, the lock, the work and cache folders, the relabel answer cache (SQLite and its WAL).
-RUN_ENTRIES = (RUN_JSON, LOCK, RESOLVED, "work", "cache",
-               *(f"llm_cache.sqlite{s}" for s in ("", "-wal", "-shm", "-journal")))
-SQLITE_HEADER = b"SQLite format 3\0"
 
 
 @dataclass
@@ -204,7 +197,7 @@ class Pipeline:
             changed.add(name)
             for folder in (out, partial_path(out), out.with_name(out.name + ".old"), self.layout.work(name)):
                 check_removable(folder)  # a rerun replaces these: before any work, never a user's file
-            estimate = stage.plan(self.ctx) if hasattr(stage, "plan") else ""
+            estimate = stage.plan(self.ctx)
             plans.append(Plan(name, "run", why, fp, estimate))
         return plans
 
@@ -236,7 +229,7 @@ class Pipeline:
         plans = {p.name: p for p in self.plan(selection)}
         for p in plans.values():  # unreachable endpoints, missing models: before any work
             stage = self._stage(p.name)
-            if p.action == "run" and hasattr(stage, "preflight"):
+            if p.action == "run":
                 stage.preflight(self.ctx)
         if any(plans[n].action == "run" for n in ("curate", "relabel") if n in plans):
             self._preflight_judge()
@@ -282,8 +275,7 @@ class Pipeline:
             seconds = time.perf_counter() - start
             if rank0:
                 self._publish(stage, out)
-                if not getattr(stage, "keep_work", False):
-                    remove_tree(work)
+                remove_tree(work)
             record.update(name, status="done", end=now(), seconds=round(seconds, 2), counts=counts, error=None)
             self._line("done", name, _headline(counts), seconds)
             outcome.stages[name] = record.data["stages"][name]
@@ -320,7 +312,7 @@ class Pipeline:
 
     def _publish(self, stage: Stage, out: Path) -> None:
         """Files a stage's contract places outside its own folder (data/manifest.json, report.md)."""
-        for rel, dest in getattr(stage, "publishes", {}).items():
+        for rel, dest in stage.publishes.items():
             src, dst = out / rel, self.run_dir / dest
             if src.is_file() and (not dst.is_file() or dst.read_bytes() != src.read_bytes()):
                 if self.owned is not None:
@@ -332,67 +324,6 @@ class Pipeline:
         mark = "[green]✓[/]" if kind == "done" else "[dim]·[/]"
         verb = "done" if kind == "done" else "skipped"
         self.console.print(f"{mark} [bold]{name:<11}[/] {verb} in {seconds:.1f}s" + (f": {what}" if what else ""))
-
-
-def recipe_inputs(r: Recipe) -> list[tuple[str, Path]]:
-    """The user's files and folders a recipe names, as (key, path): what its outputs must neither
-    hold nor lie inside."""
-    out: list[tuple[str, Path]] = []
-    for i, spec in enumerate(r.sources):
-        for text in spec.paths():
-            out.append((f"source '{spec.name}' (sources.{i}.path)", resolve_path(text, r._path)))
-    if r.eval is not None and r.eval.enabled:
-        out += [(f"eval.data.{name}", resolve_path(text, r._path)) for name, text in r.eval.data.items()]
-    for j, ref in enumerate(r.curate.decontaminate.refs()):
-        if ref.path is not None:
-            out.append((f"curate.decontaminate.benchmarks.{j}.path", resolve_path(ref.path, r._path)))
-    for key, llm in (("train.model", r.train if r.trains else None),
-                     ("relabel.llm.model", r.relabel.llm if r.relabel is not None and r.relabel.enabled else None),
-                     ("rl.model", r.rl if r.rl is not None and r.rl.enabled else None),
-                     ("eval.llm.model", r.eval.llm if r.eval is not None and r.eval.enabled else None)):
-        model = getattr(llm, "model", None)
-        if isinstance(model, str) and model.strip() and not model.startswith("builtin:") and Path(model).exists():
-            out.append((key, Path(model)))
-    return out
-
-
-def check_run_dir(recipe: Recipe) -> Owned:
-    """Before any work: the run directory overlaps no input, and holds nothing a run would replace
-    that alchemist did not write (the stages' folders: `Pipeline.plan`). Returns its record (the
-    folder is not created)."""
-    run_dir = recipe.run_dir
-    check_overlap(run_dir, recipe_inputs(recipe), "output_dir")
-    owned = Owned(run_dir, "output_dir", legacy=RUN_JSON)
-    if run_dir.is_dir():
-        record = read_record(run_dir)
-        if record is None and (run_dir / RUN_JSON).is_file():  # an older alchemist's run directory
-            record = {e.name for e in run_dir.iterdir()}
-        if record is not None:
-            owned.record = record
-            owned.check(*RUN_ENTRIES, *(dest for s in STAGES for dest in getattr(s, "publishes", {}).values()))
-        for name, kind in ((RUN_JSON, "file"), (LOCK, "file"), (RESOLVED, "file"), ("work", "folder"), ("cache", "folder")):
-            p = run_dir / name
-            if (p.exists() or p.is_symlink()) and not (p.is_file() if kind == "file" else p.is_dir()):
-                raise UserError(f"{shown(p)}: should be a {kind} of alchemist's run state, but is not; move it away and rerun")
-    cache = cache_path(recipe) if recipe.relabel is not None and recipe.relabel.enabled else None
-    if cache is not None and cache.is_file() and cache.stat().st_size and not _is_sqlite(cache):
-        raise UserError(f"relabel.llm.cache {shown(cache)}: exists and is not an SQLite answer cache alchemist wrote; "
-                        "choose another path for the cache")
-    return owned
-
-
-def claim_run_dir(recipe: Recipe, *entries: str) -> Owned:
-    """The run directory, checked (`check_run_dir`), created or taken, its record holding the
-    names a run writes there besides the stages' folders (`RUN_ENTRIES`, checked free just before)
-    and `entries`."""
-    owned = check_run_dir(recipe).claim()
-    owned.wrote(*RUN_ENTRIES, *entries)
-    return owned
-
-
-def _is_sqlite(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        return fh.read(16) == SQLITE_HEADER
 
 
 def _headline(counts: dict, most: int = 6) -> str:

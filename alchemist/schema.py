@@ -1,4 +1,6 @@
-"""The one record type that flows through every data stage, and its parquet schema."""
+"""The records that flow between stages: `Sample`, the one record type of every data stage, with its
+parquet schema; and `Problem`, a benchmark problem (loaded by testsets, read by the curation rules
+and eval)."""
 
 from __future__ import annotations
 
@@ -159,3 +161,19 @@ class Sample:
 
 def rows_to_table(rows: list[dict]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=SAMPLE_SCHEMA)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    benchmark: str
+    task_id: str
+    prompt: str  # what the model is asked: a signature + docstring, or a sentence
+    solution: str  # the reference code
+    tests: str  # the checks, as source text
+    entry_point: str | None = None
+    # evalplus' "plus" format: inputs on which the candidate must match the reference solution
+    base_inputs: list | None = None
+    plus_inputs: list | None = None
+    atol: float = 0.0
+    # code the tests need before them: MBPP's test_setup_code, sanitized MBPP's test_imports
+    setup: str = ""

@@ -20,10 +20,10 @@ import sys
 from pathlib import Path
 
 from alchemist.errors import UserError
-from alchemist.llm.spec import HFLLM, VLLMLLM
-from alchemist.ownership import Owned, check_overlap, inside
-from alchemist.pipeline import claim_run_dir, recipe_inputs
 from alchemist.recipe import Recipe, dump_resolved
+from alchemist.recipe.claim import claim_run_dir, recipe_inputs
+from alchemist.rundir.ownership import Owned, check_overlap, inside
+from alchemist.specs.llm import HFLLM, VLLMLLM
 from alchemist.train.launch import sbatch_script
 
 

@@ -4,10 +4,12 @@ A stage is any object with these attributes (no base class):
 
     class Mix:
         name, version, reads = "mix", 3, ("curate", "relabel")
+        publishes = {"manifest.json": "data/manifest.json"}  # files copied out of its folder ({} for most)
         def enabled(self, recipe) -> bool: ...          # off: skipped, downstream sees "disabled"
         def config(self, recipe): ...                   # the recipe slice it depends on
         def inputs(self, ctx) -> list[Path]: ...        # external files read (digests fingerprinted)
-        def plan(self, ctx) -> str: ...                 # optional: what a dry run says it would do
+        def plan(self, ctx) -> str: ...                 # what a dry run says it would do ("" for nothing)
+        def preflight(self, ctx) -> None: ...           # before any stage runs: endpoints, models, tools
         def run(self, ctx, out: Path, work: Path) -> dict: ...   # headline counts for run.json
 
 The pipeline fingerprints `version + stable config + upstream markers + input digests`, skips a
@@ -18,7 +20,7 @@ reused by the next attempt with the same fingerprint (datatrove task markers, ch
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,21 +30,21 @@ from rich.console import Console
 from alchemist.rundir import RunLayout, file_digest
 
 
-class StageSkipped(Exception):
-    """Raised by a stage that has nothing to do this time (e.g. a leaderboard with no results):
-    recorded as skipped, its output left as it was."""
-
-
 class Stage(Protocol):
     name: str
     version: int
     reads: tuple[str, ...]
+    publishes: Mapping[str, str]  # file in its output -> path in the run directory (rundir.PUBLISHED)
 
     def enabled(self, recipe) -> bool: ...
 
     def config(self, recipe) -> Any: ...
 
     def inputs(self, ctx: RunContext) -> list[Path]: ...
+
+    def plan(self, ctx: RunContext) -> str: ...
+
+    def preflight(self, ctx: RunContext) -> None: ...
 
     def run(self, ctx: RunContext, out: Path, work: Path) -> dict: ...
 

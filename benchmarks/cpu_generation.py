@@ -71,7 +71,7 @@ def main() -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from alchemist.builtin_models import resolve
+    from alchemist.llm.builtin import resolve
 
     path = resolve("builtin:smollm2-135m-instruct", say=print)
     tok = AutoTokenizer.from_pretrained(path)

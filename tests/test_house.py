@@ -82,3 +82,44 @@ def test_the_reader_sees_function_level_and_relative_imports(tmp_path):
     found = imported(example, tmp_path / "alchemist")
     assert found == [(2, "alchemist.relabel"), (4, "alchemist.curate"), (5, "alchemist.report")]
     assert [room(name) for _, name in found] == ["relabel", "curate", "report"]
+
+
+GROUND = {"code", "errors", "paths", "schema", "specs", "tiny_model"}
+CONTRACT = "stage"  # alchemist/stage.py: the Protocol the pipeline runs the stages through
+
+
+def is_room(name: str) -> bool:
+    """A module or package of ours (not `alchemist/__init__.py`, nor a name it defines, such as __version__)."""
+    return bool(name) and ((PACKAGE / f"{name}.py").is_file() or (PACKAGE / name).is_dir())
+
+
+def floors() -> dict[str, int]:
+    """Each room's floor: one above the highest room it imports (the ground is floor 1)."""
+    edges: dict[str, set[str]] = {}
+    for path in modules(is_room):
+        own = room(module_name(path))
+        edges.setdefault(own, set()).update(r for _, name in imported(path) if is_room(r := room(name)) and r != own)
+    out: dict[str, int] = {}
+
+    def floor(r: str, seen: tuple = ()) -> int:
+        assert r not in seen, f"a circle: {' -> '.join((*seen, r))}"
+        if r not in out:
+            out[r] = 1 + max((floor(d, (*seen, r)) for d in edges.get(r, ())), default=0)
+        return out[r]
+
+    for r in edges:
+        floor(r)
+    return out
+
+
+def test_the_services_stand_on_the_ground_alone():
+    """What the stages share (llm, testsets, execution, sources, rundir, rules, training) imports
+    only the ground, so the house stays six floors tall: ground, services, stages, recipe,
+    pipeline and slurm, cli."""
+    at = floors()
+    assert {r for r, f in at.items() if f == 1} == GROUND
+    services = {r for r in at if r not in GROUND | set(STAGES) | ABOVE | {CONTRACT, ""}}
+    assert {"llm", "testsets", "execution", "sources", "rundir", "rules", "training"} <= services
+    assert {r: f for r, f in at.items() if r in services and f != 2} == {}
+    assert {r: f for r, f in at.items() if r in STAGES and f != 3} == {}
+    assert max(at.values()) == 6 and at["cli"] == 6

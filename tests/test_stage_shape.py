@@ -8,11 +8,10 @@ import pytest
 from pydantic import Field
 
 from alchemist import pipeline
-from alchemist.errors import UserError
+from alchemist.errors import StageSkipped, UserError
 from alchemist.recipe import load_recipe
 from alchemist.rundir import OUTPUTS, marker
 from alchemist.specs import Strict, stable_dump, volatile
-from alchemist.stage import StageSkipped
 from tests.helpers import ROOT, write_jsonl
 
 
@@ -34,8 +33,16 @@ class Counting:
         self.fail, self.skip, self.external, self.runs, self.knob = fail, skip, external, 0, 1
         self.works = []
 
+    publishes: dict[str, str] = {}
+
     def enabled(self, recipe):
         return True
+
+    def plan(self, ctx):
+        return ""
+
+    def preflight(self, ctx):
+        pass
 
     def config(self, recipe):
         return {"knob": self.knob, "volatile": Knobs(workers=self.runs)}
@@ -142,3 +149,13 @@ def test_selection_needs_finished_upstream_output(tiny_recipe, stages):
 def test_every_shipped_recipe_validates():
     for path in sorted((ROOT / "recipes").glob("*.yaml")):
         load_recipe(path)
+
+
+def test_every_stage_has_every_member_of_the_protocol():
+    """The pipeline calls each member without asking whether it is there (no hasattr)."""
+    members = [m for m in pipeline.Stage.__dict__ if not m.startswith("_")] + list(pipeline.Stage.__annotations__)
+    assert {"plan", "preflight", "publishes", "run"} <= set(members)
+    for stage in pipeline.STAGES:
+        missing = [m for m in members if not hasattr(stage, m)]
+        assert not missing, f"{stage.name} lacks {missing}"
+        assert all(isinstance(k, str) and isinstance(v, str) for k, v in stage.publishes.items())

@@ -13,9 +13,9 @@ import pytest
 from alchemist import pipeline
 from alchemist.cli import main
 from alchemist.errors import UserError
-from alchemist.ownership import MARK
 from alchemist.recipe import load_recipe
 from alchemist.rundir import OUTPUTS
+from alchemist.rundir.ownership import MARK
 from tests.helpers import write_jsonl
 from tests.test_stage_shape import Counting
 

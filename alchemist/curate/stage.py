@@ -20,11 +20,11 @@ from alchemist.curate.spec import CurateSpec, workers_for
 from alchemist.curate.verify import kept_tests, verify
 from alchemist.llm.factory import build_client
 from alchemist.rules.judge import judge_near_misses
-from alchemist.rules.problems import run_problems
 from alchemist.rundir import RunLayout, write_json_atomic
 from alchemist.schema import SAMPLE_SCHEMA, TESTS_KEY, Sample, meta_json
 from alchemist.testsets import Problem
 from alchemist.testsets import fingerprint as problems_fingerprint
+from alchemist.testsets.decontaminate import run_problems
 
 MAX_EXAMPLES = 5
 REJECTED_SCHEMA = SAMPLE_SCHEMA.append(pa.field("reason", pa.string())).append(pa.field("detail", pa.string()))
@@ -189,6 +189,10 @@ def _count(stats: dict, table: pa.Table, reasons: list, verdicts, offset: int) -
 
 class Curate:
     name, version, reads = "curate", 2, ("ingest",)
+    publishes: dict[str, str] = {}  # writes nothing outside its own folder
+
+    def preflight(self, ctx) -> None:
+        """Nothing to check before the run starts: no endpoint, model or tool of its own."""
 
     def enabled(self, recipe) -> bool:
         return True

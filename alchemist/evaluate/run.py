@@ -16,8 +16,8 @@ from alchemist.errors import UserError
 from alchemist.evaluate.generate import generate_samples
 from alchemist.evaluate.score import check_out_dir, score
 from alchemist.execution import Limits
-from alchemist.ownership import Owned
 from alchemist.rundir import write_text_atomic
+from alchemist.rundir.ownership import Owned
 from alchemist.testsets import Benchmark, Problem
 
 ARRAY_LINES = "samples.input.jsonl"  # a samples file given as one JSON array, as JSON lines
@@ -141,7 +141,7 @@ def evaluate(benchmark: Benchmark, problems: list[Problem], out_dir: Path, *, cl
     With mbpp-3shot, tasks that are also few-shot examples are not scored (results.json lists them).
     `require_isolation`: a sandbox layer this machine cannot provide is an error, not a warning.
     `what`: how the user named `out_dir` (a flag), for errors about it. The folder must be new,
-    empty or one alchemist made (`ownership`); only the files evaluate writes are replaced."""
+    empty or one alchemist made (`rundir.ownership`); only the files evaluate writes are replaced."""
     if (client is None) == (samples is None):
         raise UserError("evaluate: give exactly one of an LLM client (to generate with) or a samples file (to score)")
     _check_settings(n, temperature, max_tokens, limits, workers, max_failure_rate)

@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from alchemist.llm.spec import llm_spec
 from alchemist.specs import Strict, volatile
+from alchemist.specs.llm import llm_spec
 
 # Benchmark protocol defaults (greedy pass@1, 512 new tokens) unless eval.llm says otherwise.
 EVAL_SAMPLING = {"temperature": 0.0, "max_tokens": 512}

@@ -57,6 +57,7 @@ def eval_problems_of(ctx) -> dict[str, tuple]:
 
 class Eval:
     name, version, reads = "eval", 2, ("train", "rl")
+    publishes: dict[str, str] = {}  # writes nothing outside its own folder
 
     def enabled(self, recipe) -> bool:
         return recipe.eval is not None and recipe.eval.enabled

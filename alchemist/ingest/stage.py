@@ -127,6 +127,7 @@ def ingest_source(spec: SourceSpec, files: list[Path], out_dir: Path, strict: bo
 
 class Ingest:
     name, version, reads = "ingest", 2, ()
+    publishes: dict[str, str] = {}  # writes nothing outside its own folder
 
     def enabled(self, recipe) -> bool:
         return True

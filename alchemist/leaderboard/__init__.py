@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 
 from alchemist.errors import UserError
-from alchemist.ownership import Owned, check_overlap
-from alchemist.ranking import collect, find_results, read_result
+from alchemist.rundir.ownership import Owned, check_overlap
+from alchemist.testsets.ranking import collect, find_results, read_result
 
 __all__ = ["collect", "find_results", "read_result", "to_html", "to_markdown", "to_png", "write_leaderboard"]
 

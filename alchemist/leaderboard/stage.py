@@ -5,13 +5,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from alchemist.errors import StageSkipped
 from alchemist.leaderboard import write_leaderboard
-from alchemist.ranking import find_results, read_result
-from alchemist.stage import StageSkipped
+from alchemist.testsets.ranking import find_results, read_result
 
 
 class Leaderboard:
     name, version, reads = "leaderboard", 1, ("eval",)
+    publishes: dict[str, str] = {}  # writes nothing outside its own folder
+
+    def plan(self, ctx) -> str:
+        return ""
+
+    def preflight(self, ctx) -> None:
+        """Nothing to check before the run starts: no endpoint, model or tool of its own."""
 
     def enabled(self, recipe) -> bool:
         return recipe.leaderboard is not None and recipe.leaderboard.enabled

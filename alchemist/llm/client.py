@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from alchemist.llm.cache import ResultCache
-from alchemist.llm.types import Backend, ChatRequest, ChatResult, request_key
+from alchemist.llm.types import Backend, ChatRequest, ChatResult, Sampling, request_key
 
 
 @dataclass
@@ -46,6 +46,12 @@ class LLMClient:
         if isinstance(getattr(config, "names", None), dict):
             config.names = {"base_url": base_url, "api_key_env": api_key_env}
         return self
+
+    def ask(self, prompts: list[str], max_tokens: int, temperature: float = 0.0) -> list[ChatResult]:
+        """One user message per prompt, answered in order (`generate`): what callers below the llm
+        package (the curation rules' judge) ask without building requests."""
+        sampling = Sampling(max_tokens=max_tokens, temperature=temperature)
+        return self.generate([ChatRequest([{"role": "user", "content": p}], sampling) for p in prompts])
 
     def generate(self, requests: list[ChatRequest], progress=None) -> list[ChatResult]:
         """Answers in order. Cached answers are returned without a request; new answers are cached

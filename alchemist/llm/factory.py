@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alchemist.builtin_models import is_builtin
-from alchemist.builtin_models import resolve as resolve_builtin
+from alchemist.llm.builtin import is_builtin
+from alchemist.llm.builtin import resolve as resolve_builtin
 from alchemist.llm.client import LLMClient
 from alchemist.llm.hf_backend import HFBackend, HFConfig
 from alchemist.llm.openai_backend import OpenAIBackend, OpenAIConfig
-from alchemist.llm.spec import HFLLM, VLLMLLM, LLMSpec, OpenAILLM
 from alchemist.llm.vllm_backend import VLLMBackend, VLLMConfig
 from alchemist.paths import cache_dir
+from alchemist.specs.llm import HFLLM, VLLMLLM, LLMSpec, OpenAILLM
 from alchemist.tiny_model import build_tiny_model
 
 TINY_RANDOM = "builtin:tiny-random"

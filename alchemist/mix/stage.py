@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 
 from alchemist.errors import UserError
 from alchemist.mix.manifest import build_manifest, build_report, relabel_manifest
-from alchemist.rundir import write_json_atomic, write_text_atomic
+from alchemist.rundir import PUBLISHED, write_json_atomic, write_text_atomic
 from alchemist.schema import NOT_TRAINED
 
 
@@ -79,7 +79,13 @@ def mix(recipe, curated: Path, relabeled: Path | None, out: Path) -> dict:
 
 class Mix:
     name, version, reads = "mix", 3, ("ingest", "curate", "relabel")
-    publishes = {"manifest.json": "data/manifest.json", "report.md": "data/report.md"}
+    publishes = PUBLISHED["mix"]
+
+    def plan(self, ctx) -> str:
+        return ""
+
+    def preflight(self, ctx) -> None:
+        """Nothing to check before the run starts: no endpoint, model or tool of its own."""
 
     def enabled(self, recipe) -> bool:
         return True

@@ -5,13 +5,13 @@ from alchemist.curate.spec import CurateSpec, DedupSpec, ExecutorSpec
 from alchemist.evaluate.spec import EvalSpec
 from alchemist.ingest.spec import SourceSpec
 from alchemist.leaderboard.spec import LeaderboardSpec
-from alchemist.llm.spec import HFLLM, VLLMLLM, LLMSpec, OpenAILLM
 from alchemist.mix.spec import MixSpec
 from alchemist.recipe.load import apply_overrides, dump_resolved, load_catalog_entry, load_recipe
 from alchemist.recipe.locate import catalog_dirs, resolve_path
 from alchemist.recipe.schema import Recipe
 from alchemist.relabel.spec import AlchemistPromptSpec, ComprehensionSpec, RelabelSpec
 from alchemist.rules.spec import BenchmarkRef, DecontaminateSpec, FilterSpec, NearDedupSpec
+from alchemist.specs.llm import HFLLM, VLLMLLM, LLMSpec, OpenAILLM
 from alchemist.train.spec import TrainSpec
 
 __all__ = [

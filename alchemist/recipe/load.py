@@ -18,11 +18,11 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from alchemist.errors import RecipeError
-from alchemist.llm.spec import BACKEND_TAGS
 from alchemist.recipe.locate import absolutize, catalog_dirs, resolve_path
 from alchemist.recipe.schema import Recipe
 from alchemist.sources import ADAPTERS, expand_paths
 from alchemist.sources.readers import RECORD_SUFFIXES, no_match_reason
+from alchemist.specs.llm import BACKEND_TAGS
 from alchemist.testsets import KNOWN_BENCHMARKS
 
 # Keys of a data_sources/ entry that describe the corpus and are not source settings.

@@ -10,11 +10,11 @@ from alchemist.curate.spec import CurateSpec
 from alchemist.evaluate.spec import TRAINED, EvalSpec
 from alchemist.ingest.spec import SourceSpec
 from alchemist.leaderboard.spec import LeaderboardSpec
-from alchemist.llm.spec import HFLLM
 from alchemist.mix.spec import MixSpec
 from alchemist.relabel.spec import RelabelSpec
 from alchemist.rl.spec import RLSpec
 from alchemist.specs import MAX_SEED, FileName, Strict
+from alchemist.specs.llm import HFLLM
 from alchemist.train.spec import TrainSpec
 
 

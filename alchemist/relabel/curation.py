@@ -20,8 +20,8 @@ from alchemist.rules.decontaminate import build_index, contamination_batch
 from alchemist.rules.exact import content_key
 from alchemist.rules.filters import quality_reason
 from alchemist.rules.near import CodeWordTokenizer, MinhashSignature, minhash_config, mix64
-from alchemist.rules.problems import run_problems
 from alchemist.schema import NOT_TRAINED, Sample
+from alchemist.testsets.decontaminate import run_problems
 
 # A template field that quotes the answer of the sample a task was made from: that answer was
 # decontaminated where it was curated (or screened before its quality reason), and quoted inside a

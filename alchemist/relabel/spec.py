@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from alchemist.llm.spec import llm_spec
 from alchemist.specs import Strict, volatile
+from alchemist.specs.llm import llm_spec
 
 
 class AlchemistPromptSpec(Strict):

@@ -73,6 +73,7 @@ def generate(client: LLMClient, requests: list[ChatRequest], what: str, max_fail
 
 class Relabel:
     name, version, reads = "relabel", 3, ("curate",)
+    publishes: dict[str, str] = {}  # writes nothing outside its own folder
 
     def enabled(self, recipe) -> bool:
         return recipe.relabel is not None and recipe.relabel.enabled

@@ -17,8 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alchemist import ranking
 from alchemist.rundir import RunLayout
+from alchemist.testsets import ranking
 
 TOKEN_SAMPLE = 200_000
 SEED = 0

@@ -9,11 +9,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from alchemist.report import build_report
+from alchemist.rundir import PUBLISHED
 
 
 class Report:
     name, version, reads = "report", 1, ("mix", "train", "rl", "eval", "leaderboard")
-    publishes = {"report.html": "report.html"}
+    publishes = PUBLISHED["report"]
+
+    def plan(self, ctx) -> str:
+        return ""
+
+    def preflight(self, ctx) -> None:
+        """Nothing to check before the run starts: no endpoint, model or tool of its own."""
 
     def enabled(self, recipe) -> bool:
         return True

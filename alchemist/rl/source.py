@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alchemist import builtin_models
 from alchemist.errors import UserError
+from alchemist.llm import builtin
 from alchemist.rl.spec import TRAINED
 from alchemist.tiny_model import build_tiny_model
 from alchemist.training import BUILTIN_TINY, local_model_files, model_path
@@ -21,8 +21,8 @@ def check(model: str, trained: Path | None) -> None:
         return
     if model == BUILTIN_TINY:
         return
-    if builtin_models.is_builtin(model):
-        builtin_models.check(model)
+    if builtin.is_builtin(model):
+        builtin.check(model)
         return
     model_path(model, "rl.model", "`train`, a local Hugging Face model directory, a hub id, or a builtin: model")
 
@@ -34,8 +34,8 @@ def resolve(model: str, trained: Path | None, work: Path) -> str:
         return str(trained)
     if model == BUILTIN_TINY:
         return str(build_tiny_model(work / "builtin-tiny"))
-    if builtin_models.is_builtin(model):
-        return str(builtin_models.resolve(model))
+    if builtin.is_builtin(model):
+        return str(builtin.resolve(model))
     return model_path(model, "rl.model", "`train`, a local Hugging Face model directory, a hub id, or a builtin: model")
 
 

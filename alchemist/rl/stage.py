@@ -21,6 +21,7 @@ from alchemist.training import launched
 
 class RL:
     name, version, reads = "rl", 1, ("mix", "train")
+    publishes: dict[str, str] = {}  # writes nothing outside its own folder
 
     def enabled(self, recipe) -> bool:
         return getattr(recipe, "rl", None) is not None and recipe.rl.enabled

@@ -46,7 +46,7 @@ from alchemist.rules.evidence import (
 from alchemist.rules.hashing import DOCSTRING_RE, sample_text, window_hashes, word_hashes
 from alchemist.rules.judge import Judge
 from alchemist.rules.structure import StructureIndex, as_text, stream
-from alchemist.testsets import Problem
+from alchemist.schema import Problem
 
 MAX_MATCHES = 5  # matches kept in a verdict's detail (and listed in report.md)
 MIN_SHORT_FIELD = 8

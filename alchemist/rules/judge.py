@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 
-from alchemist.llm.types import ChatRequest, Sampling
 from alchemist.rules.hashing import sample_text
 
 MAX_CHARS = 3000  # of the sample and of the problem shown to the judge
@@ -45,10 +44,9 @@ def parse(text: str) -> tuple[bool | None, str]:
     return (m.group(1).lower() == "yes" if m else None), why
 
 
-def request(sample_text: str, problem) -> ChatRequest:
-    content = PROMPT.format(task_id=problem.task_id, problem=(problem.prompt + problem.solution)[:MAX_CHARS],
-                            sample=sample_text[:MAX_CHARS])
-    return ChatRequest([{"role": "user", "content": content}], Sampling(max_tokens=128, temperature=0.0))
+def prompt(sample_text: str, problem) -> str:
+    return PROMPT.format(task_id=problem.task_id, problem=(problem.prompt + problem.solution)[:MAX_CHARS],
+                         sample=sample_text[:MAX_CHARS])
 
 
 def _nearness(m: dict) -> float:
@@ -61,6 +59,7 @@ def _nearness(m: dict) -> float:
 
 
 class Judge:
+    # `client`: an LLMClient (its `ask`), passed in by the stage that holds it
     def __init__(self, client, spec):
         self.client = client
         self.spec = spec
@@ -80,7 +79,7 @@ class Judge:
                 jobs.append((i, task_id))
         if not jobs:
             return
-        results = self.client.generate([request(sample_text(samples[i].messages), problems_by_id[t]) for i, t in jobs])
+        results = self.client.ask([prompt(sample_text(samples[i].messages), problems_by_id[t]) for i, t in jobs], max_tokens=128)
         for (i, task_id), result in zip(jobs, results):
             verdict, why = parse(result.texts[0] if result.ok and result.texts else "")
             if result.error:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from alchemist.llm.spec import llm_spec
 from alchemist.specs import Strict, volatile
+from alchemist.specs.llm import llm_spec
 
 
 class NearDedupSpec(Strict):

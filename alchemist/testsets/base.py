@@ -14,6 +14,7 @@ from typing import Literal
 
 from alchemist.errors import UserError
 from alchemist.paths import cache_dir
+from alchemist.schema import Problem  # the benchmark record; testsets loads and checks it
 
 # How a benchmark's checks run against a candidate program (evaluate/score.py builds the program):
 # - check_function: HumanEval's `def check(candidate)`, called with the entry point
@@ -21,22 +22,6 @@ from alchemist.paths import cache_dir
 # - differential: evalplus' format, the candidate must match the reference solution on base + plus inputs
 Checks = Literal["check_function", "asserts", "differential"]
 CHECKS = ("check_function", "asserts", "differential")
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    benchmark: str
-    task_id: str
-    prompt: str  # what the model is asked: a signature + docstring, or a sentence
-    solution: str  # the reference code
-    tests: str  # the checks, as source text
-    entry_point: str | None = None
-    # evalplus' "plus" format: inputs on which the candidate must match the reference solution
-    base_inputs: list | None = None
-    plus_inputs: list | None = None
-    atol: float = 0.0
-    # code the tests need before them: MBPP's test_setup_code, sanitized MBPP's test_imports
-    setup: str = ""
 
 
 def take_all(problems: list[Problem]) -> list[Problem]:

@@ -15,6 +15,7 @@ from alchemist.training import launched
 
 class Train:
     name, version, reads = "train", 1, ("mix",)
+    publishes: dict[str, str] = {}  # writes nothing outside its own folder
 
     def enabled(self, recipe) -> bool:
         return getattr(recipe, "train", None) is not None and recipe.train.enabled

@@ -21,8 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from alchemist import builtin_models, training
+from alchemist import training
 from alchemist.errors import UserError
+from alchemist.llm import builtin
 from alchemist.tiny_model import build_tiny_model
 from alchemist.train import data as tokdata
 from alchemist.train import deepspeed as ds
@@ -53,8 +54,8 @@ def model_source(spec: TrainSpec, work: Path) -> str:
         else:
             _wait_for(where / "tokenizer.json", "the built-in tiny model")
         return str(where)
-    if builtin_models.is_builtin(spec.model):  # a real model shipped in a package, converted into the cache once
-        return str(builtin_models.resolve(spec.model))
+    if builtin.is_builtin(spec.model):  # a real model shipped in a package, converted into the cache once
+        return str(builtin.resolve(spec.model))
     return model_path(spec.model, "train.model", "a local Hugging Face model directory, a hub id, builtin:tiny or "
                       "builtin:smollm2-135m-instruct")
 
@@ -67,8 +68,8 @@ def local_model_files(spec: TrainSpec) -> list[Path]:
 def preflight(spec: TrainSpec) -> None:
     """The checks that need no model download and no data: run before any stage computes."""
     pick_device(spec)
-    if builtin_models.is_builtin(spec.model):
-        builtin_models.check(spec.model)
+    if builtin.is_builtin(spec.model):
+        builtin.check(spec.model)
     elif spec.model != BUILTIN_TINY:
         path = Path(spec.model).expanduser()
         if not path.is_dir() and (path.exists() or not HUB_ID.match(spec.model)):

@@ -12,9 +12,9 @@ class FakeClient:
         self.answer = answer
         self.requests = []
 
-    def generate(self, requests, progress=None):
-        self.requests += requests
-        return [ChatResult(texts=[self.answer], finish_reasons=["stop"]) for _ in requests]
+    def ask(self, prompts, max_tokens, temperature=0.0):
+        self.requests += prompts
+        return [ChatResult(texts=[self.answer], finish_reasons=["stop"]) for _ in prompts]
 
 
 def test_parse_reads_verdict_and_reason():
@@ -34,7 +34,7 @@ def test_a_yes_makes_the_sample_contaminated_with_the_reason():
     p, sample, found, doubtful = doubtful_case()
     client = FakeClient("VERDICT: yes\nREASON: the same problem, reworded")
     Judge(client, JudgeSpec()).decide([sample], found, doubtful, {p.task_id: p})
-    assert len(client.requests) == 1 and p.prompt[:40] in client.requests[0].messages[0]["content"]
+    assert len(client.requests) == 1 and p.prompt[:40] in client.requests[0]
     assert found[0][0]["signal"] == "judge" and found[0][0]["judge"] == {"verdict": "same", "reason": "the same problem, reworded"}
 
 
@@ -83,5 +83,5 @@ def test_calibrated_candidates_reach_the_judge_nearest_by_embedding_first():
     client = FakeClient("VERDICT: yes\nREASON: same")
     found = [[]]
     Judge(client, JudgeSpec(max_candidates=1)).decide([sample], found, [[far, near]], {p.task_id: p for p in problems})
-    assert len(client.requests) == 1 and f"({problems[1].task_id})" in client.requests[0].messages[0]["content"]
+    assert len(client.requests) == 1 and f"({problems[1].task_id})" in client.requests[0]
     assert found[0][0]["task_id"] == problems[1].task_id and found[0][0]["field"] == "judge (calibrated)"

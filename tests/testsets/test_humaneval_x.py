@@ -48,8 +48,8 @@ def test_every_language_at_once_for_decontamination(tmp_path):
 @pytest.mark.slow  # the embedding model loads (~30 s on 2 busy cores)
 def test_decontamination_against_humaneval_x():
     from alchemist.rules.decontaminate import build_index, contamination_batch
-    from alchemist.rules.problems import load_problems
     from alchemist.rules.spec import DecontaminateSpec
+    from alchemist.testsets.decontaminate import load_problems
 
     spec = DecontaminateSpec(benchmarks=[{"name": "humaneval_x", "path": str(DATA)}])
     problems, skipped = load_problems(spec)

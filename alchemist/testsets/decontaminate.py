@@ -1,19 +1,19 @@
-"""The benchmark problems a run decontaminates against, loaded once per run and shared by every
-stage that applies the rules (curate to ingested samples, relabel to produced ones)."""
+"""The benchmark problems a run decontaminates against (`curate.decontaminate`, a
+`rules.spec.DecontaminateSpec`), loaded once per run and shared by every stage that applies the
+curation rules (curate to ingested samples, relabel to produced ones)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from alchemist.errors import UserError
-from alchemist.rules.spec import DecontaminateSpec
 from alchemist.testsets import Problem, load_benchmark
 
 # Benchmarks of the default list that may be skipped (with a warning) when they cannot be had offline.
 OPTIONAL_DEFAULTS = ("mbpp", "mbpp_plus")
 
 
-def load_problems(spec: DecontaminateSpec, warn=None) -> tuple[list[Problem], list[dict]]:
+def load_problems(spec, warn=None) -> tuple[list[Problem], list[dict]]:
     """Problems of every benchmark to decontaminate against, and the default benchmarks skipped.
     A benchmark the recipe names that cannot be loaded is an error; MBPP in the default list is
     skipped with a warning when it can be neither downloaded nor found (offline)."""

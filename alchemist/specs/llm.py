@@ -1,5 +1,6 @@
-"""One LLM spec per backend, chosen by `backend:` (a discriminated union): a key that belongs to
-another backend is an unknown key at its line. Relabel and eval share these specs."""
+"""The LLM section every stage that asks a model shares (relabel.llm, eval.llm, the decontamination
+judge, rl): one spec per backend, chosen by `backend:` (a discriminated union), so a key that
+belongs to another backend is an unknown key at its line. The llm package builds clients from it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Run-directory mechanics: its layout, fingerprints, atomic outputs, the lock, run.json, file digests.
+"""Run-directory mechanics: its layout, fingerprints, atomic outputs, the lock, run.json, file digests;
+and (`rundir.ownership`) what alchemist may write, replace or delete in any folder it writes to.
 
 A stage's output is complete only when its marker holds the fingerprint of the inputs and config
 that made it; outputs are written under a temporary name and renamed, so a killed stage never
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alchemist.errors import UserError
-from alchemist.ownership import Owned, check_removable, mark_created, remove_tree, seal, shown
+from alchemist.rundir.ownership import Owned, check_removable, mark_created, remove_tree, seal, shown
 from alchemist.schema import safe_json
 
 MARKER = "_SUCCESS"
@@ -38,6 +39,15 @@ OUTPUTS = {
     "leaderboard": "leaderboard",
     "report": "report",
 }
+# Files a stage's contract places outside its own folder: stage -> {file in its output: path in the run directory}
+PUBLISHED = {
+    "mix": {"manifest.json": "data/manifest.json", "report.md": "data/report.md"},
+    "report": {"report.html": "report.html"},
+}
+# What a run writes in its run directory besides the stages' outputs (each a folder of its own):
+# its record, the lock, the work and cache folders, the relabel answer cache (SQLite and its WAL).
+RUN_ENTRIES = (RUN_JSON, LOCK, RESOLVED, "work", "cache",
+               *(f"llm_cache.sqlite{s}" for s in ("", "-wal", "-shm", "-journal")))
 
 
 @dataclass(frozen=True)

