@@ -307,7 +307,7 @@ class Pipeline:
             remove_tree(work)
         work.mkdir(parents=True, exist_ok=True)
         if fresh:
-            stamp.write_text(fp)  # also what marks the folder as alchemist's (ownership.STAMPS)
+            stamp.write_text(fp)  # also what marks the folder as alchemist's (rundir.ownership.STAMPS)
         return work
 
     def _publish(self, stage: Stage, out: Path) -> None:
