@@ -109,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_stages(recipe, stages: list[str], args, console: Console | None = None, start: str | None = None) -> None:
-    from alchemist.pipeline import Selection, check_stage_names, run_pipeline
+    from alchemist.pipeline import Selection, check_stage_names, run_pipeline  # lazy: only what this command runs (top of file)
 
     force = [name for group in args.force for name in group]
     check_stage_names(stages, "--stages")
@@ -122,7 +122,7 @@ def _run_stages(recipe, stages: list[str], args, console: Console | None = None,
 def cmd_leaderboard(args) -> None:
     from pathlib import Path
 
-    from alchemist.leaderboard import write_leaderboard
+    from alchemist.leaderboard import write_leaderboard  # lazy: only what this command runs (top of file)
 
     board = write_leaderboard(args.results, Path(args.output), with_reference=not args.no_reference)
     ours = sum(1 for r in board["rows"] if not r["reference"])
@@ -133,7 +133,7 @@ def cmd_eval(args) -> None:
     from pathlib import Path
 
     if args.recipe:
-        from alchemist.recipe import load_recipe
+        from alchemist.recipe import load_recipe  # lazy: only what this command runs (top of file)
 
         recipe = load_recipe(args.recipe, args.overrides)
         if recipe.eval is None or not recipe.eval.enabled:
@@ -142,14 +142,14 @@ def cmd_eval(args) -> None:
         _run_stages(recipe, ["eval"], args)
         return
     if args.show:
-        from alchemist.evaluate.show import show_task
+        from alchemist.evaluate.show import show_task  # lazy: only what this command runs (top of file)
 
         folder = Path(args.output) if args.output else None
         if folder is None:
             raise UserError("alchemist eval --show TASK: give the eval folder with -o DIR (e.g. -o runs/tiny/eval/humaneval)")
         problems = None
         if args.data:
-            from alchemist.testsets import get_benchmark
+            from alchemist.testsets import get_benchmark  # lazy: only what this command runs (top of file)
 
             problems = get_benchmark(args.benchmark or folder.name, args.data).problems(args.data)
         print(show_task(folder, args.show, problems), end="")
@@ -157,9 +157,9 @@ def cmd_eval(args) -> None:
     if not args.benchmark or not (args.samples or args.model_path):
         raise UserError("alchemist eval: give a recipe, or --benchmark NAME with --samples FILE or --model PATH")
 
-    from alchemist.evaluate.run import claim_eval_dir, evaluate, limit_problems
-    from alchemist.execution import Limits
-    from alchemist.testsets import get_benchmark
+    from alchemist.evaluate.run import claim_eval_dir, evaluate, limit_problems  # lazy: only what this command runs (top of file)
+    from alchemist.execution import Limits  # lazy: only what this command runs (top of file)
+    from alchemist.testsets import get_benchmark  # lazy: only what this command runs (top of file)
 
     inputs = [("--data", Path(args.data))] if args.data else []
 
@@ -170,8 +170,8 @@ def cmd_eval(args) -> None:
               "excluded": excluded, "say": lambda m: _print(m, sys.stderr),
               "max_failure_rate": args.max_failure_rate, "require_isolation": args.require_isolation}
     if args.model_path:
-        from alchemist.llm.factory import build_client
-        from alchemist.specs.llm import HFLLM, VLLMLLM
+        from alchemist.llm.factory import build_client  # lazy: only what this command runs (top of file)
+        from alchemist.specs.llm import HFLLM, VLLMLLM  # lazy: only what this command runs (top of file)
 
         out = Path(args.output or Path("runs") / "eval" / Path(args.model_path).name / args.benchmark)
         model = Path(args.model_path)
@@ -206,7 +206,7 @@ def cmd_eval(args) -> None:
 def _openai_spec(args, sampling: dict):
     from pydantic import ValidationError
 
-    from alchemist.specs.llm import OpenAILLM
+    from alchemist.specs.llm import OpenAILLM  # lazy: only what this command runs (top of file)
 
     try:
         return OpenAILLM(base_url=args.base_url, api_key_env=args.api_key_env, **sampling)
@@ -220,8 +220,8 @@ def _openai_spec(args, sampling: dict):
 def cmd_sources(console: Console) -> None:
     from rich.table import Table
 
-    from alchemist.recipe import catalog_dirs
-    from alchemist.sources import ADAPTERS
+    from alchemist.recipe import catalog_dirs  # lazy: only what this command runs (top of file)
+    from alchemist.sources import ADAPTERS  # lazy: only what this command runs (top of file)
 
     table = Table(title="adapters")
     table.add_column("name", style="bold")
@@ -261,12 +261,12 @@ def main(argv: list[str] | None = None) -> int:
             out = Console()
             cmd_sources(out if out.is_terminal else Console(width=200))
             return 0
-        from alchemist.pipeline import DATA_STAGES
-        from alchemist.recipe import load_recipe
+        from alchemist.pipeline import DATA_STAGES  # lazy: only what this command runs (top of file)
+        from alchemist.recipe import load_recipe  # lazy: only what this command runs (top of file)
 
         recipe = load_recipe(args.recipe, args.overrides)
         if args.command == "slurm":
-            from alchemist.slurm import write_slurm_scripts
+            from alchemist.slurm import write_slurm_scripts  # lazy: only what this command runs (top of file)
 
             for p in write_slurm_scripts(recipe, Path(args.output) if args.output else recipe.run_dir / "slurm", args.nodes):
                 _print(str(p))

@@ -123,3 +123,21 @@ def test_the_services_stand_on_the_ground_alone():
     assert {r: f for r, f in at.items() if r in services and f != 2} == {}
     assert {r: f for r, f in at.items() if r in STAGES and f != 3} == {}
     assert max(at.values()) == 6 and at["cli"] == 6
+
+
+def test_every_function_level_import_of_ours_says_why_it_is_there():
+    """An import inside a function hides a dependency from readers and tools; one of our own modules
+    is there only to put off a real import cost (torch, datatrove), and a comment on its line or the
+    line above says so."""
+    silent = []
+    for path in modules():
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for fn in ast.walk(ast.parse("\n".join(lines))):
+            if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(fn):
+                ours = isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("alchemist"))
+                ours = ours or isinstance(node, ast.Import) and any(a.name.startswith("alchemist") for a in node.names)
+                if ours and "#" not in lines[node.lineno - 1] and not lines[node.lineno - 2].strip().startswith("#"):
+                    silent.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}: {lines[node.lineno - 1].strip()}")
+    assert not silent, "say why each of these is imported late, or import it at the top:\n" + "\n".join(sorted(set(silent)))
