@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from alchemist.specs import Strict, volatile
+from alchemist.specs import Strict, local_path, volatile
 from alchemist.specs.llm import llm_spec
 
 # Benchmark protocol defaults (greedy pass@1, 512 new tokens) unless eval.llm says otherwise.
@@ -23,7 +23,7 @@ class EvalSpec(Strict):
     name: str | None = Field(None, description="Model name in results and the leaderboard (default: from the model).")
     benchmarks: list[str] = Field(default_factory=lambda: ["humaneval", "humaneval_plus", "mbpp", "mbpp_plus"],
                                   description="Benchmarks to score.")
-    data: dict[str, str] = Field(default_factory=dict, description="Benchmark name -> local file (offline machines).")
+    data: dict[str, str] = local_path(default_factory=dict, description="Benchmark name -> local file (offline machines).")
     style: Literal["instruct", "paper", "completion", "mbpp-3shot"] = Field("instruct", description="Prompt style.")
     n: int = Field(1, ge=1, description="Samples per task; pass@k is reported for every k <= n.")
     timeout: float = Field(10.0, gt=0, description="Seconds per program in the sandbox.")

@@ -6,13 +6,13 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from alchemist.specs import MAX_WEIGHT, FileName, Strict
+from alchemist.specs import MAX_WEIGHT, FileName, Strict, local_path
 
 
 class SourceSpec(Strict):
     name: FileName = Field(description="Unique name; the manifest counts per name (and data/ingested/NAME.parquet is named after it).")
     adapter: str = Field(description="How records become Samples; see `alchemist sources`.")
-    path: str | list[str] | None = Field(None, description="File, glob, directory or list of them.")
+    path: str | list[str] | None = local_path(None, description="File, glob, directory or list of them.")
     hf: str | None = Field(None, description="Hugging Face dataset id, read with `datasets`.")
     config: str | None = Field(None, description="Dataset config (subset) for `hf`.")
     split: str = Field("train", description="Dataset split for `hf`.")

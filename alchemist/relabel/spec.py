@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from alchemist.specs import Strict, volatile
+from alchemist.specs import Strict, local_path, volatile
 from alchemist.specs.llm import llm_spec
 
 
@@ -44,7 +44,7 @@ class RelabelSpec(Strict):
     comprehension: ComprehensionSpec = Field(default_factory=ComprehensionSpec, description="Code-comprehension tasks.")
     generate: GenerateSpec = Field(default_factory=GenerateSpec, description="Pairs generated from seeds (OSS-Instruct).")
     max_failure_rate: float = volatile(0.2, ge=0, le=1, description="Stop when more LLM requests than this share fail.")
-    cache: str | None = volatile(None, description="SQLite answer cache; default OUTPUT_DIR/llm_cache.sqlite.")
+    cache: str | None = local_path(None, volatile=True, description="SQLite answer cache; default OUTPUT_DIR/llm_cache.sqlite.")
     seed: int | None = Field(None, description="Sampling seed sent with requests (default: the recipe seed).")
 
     @model_validator(mode="after")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from alchemist.specs import Strict, volatile
+from alchemist.specs import Strict, local_path, volatile
 from alchemist.specs.llm import llm_spec
 
 
@@ -22,7 +22,7 @@ class NearDedupSpec(Strict):
 
 class BenchmarkRef(Strict):
     name: str = Field(description="A built-in benchmark or your own name.")
-    path: str | None = Field(None, description="Local copy; required for names that are not built in.")
+    path: str | None = local_path(None, description="Local copy; required for names that are not built in.")
 
 
 class StructureSignalSpec(Strict):

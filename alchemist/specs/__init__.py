@@ -2,7 +2,8 @@
 its line) and the declaration that a setting cannot change a stage's result.
 
 A field declared `volatile` (concurrency, timeouts, logging, worker counts) is left out of the
-stage's fingerprint, so changing it never reruns a finished stage.
+stage's fingerprint, so changing it never reruns a finished stage. A field declared `local_path`
+holds a path the recipe makes absolute when it is loaded (`recipe/locate.py` finds them all).
 """
 
 from __future__ import annotations
@@ -45,19 +46,41 @@ def _file_name(value: str) -> str:
 FileName = Annotated[str, AfterValidator(_file_name)]
 
 
-
-def volatile(default: Any = ..., **kwargs) -> Any:
-    """A Field that does not change what a stage produces (excluded from its fingerprint)."""
+def _marked(default: Any, kwargs: dict, **marks: Any) -> Any:
+    """A Field whose json_schema_extra carries `marks` beside any extra the caller gave."""
     extra = dict(kwargs.pop("json_schema_extra", None) or {})
-    extra["volatile"] = True
+    extra.update(marks)
     if "default_factory" in kwargs:
         return Field(json_schema_extra=extra, **kwargs)
     return Field(default, json_schema_extra=extra, **kwargs)
 
 
+def volatile(default: Any = ..., **kwargs) -> Any:
+    """A Field that does not change what a stage produces (excluded from its fingerprint)."""
+    return _marked(default, kwargs, volatile=True)
+
+
 def is_volatile(model: type[BaseModel], name: str) -> bool:
     extra = model.model_fields[name].json_schema_extra
     return isinstance(extra, dict) and bool(extra.get("volatile"))
+
+
+def local_path(default: Any = ..., *, must_exist: bool = False, keep: tuple[str, ...] = (), volatile: bool = False,
+               **kwargs) -> Any:
+    """A Field holding a path (or a list of paths, or a {name: path} mapping): the recipe makes it
+    absolute at load time, from the working directory, else from the recipe's folder. With
+    `must_exist`, a value found nowhere stays as written (a hub id or a served model's name);
+    values in `keep` are words, never paths."""
+    marks: dict[str, Any] = {"path": {"must_exist": must_exist, "keep": list(keep)}}
+    if volatile:
+        marks["volatile"] = True
+    return _marked(default, kwargs, **marks)
+
+
+def path_mark(model: type[BaseModel], name: str) -> dict | None:
+    """{must_exist, keep} of a field declared with `local_path`, else None."""
+    extra = model.model_fields[name].json_schema_extra
+    return extra.get("path") if isinstance(extra, dict) else None
 
 
 def stable_dump(value: Any) -> Any:

