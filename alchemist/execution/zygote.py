@@ -764,6 +764,42 @@ def process_state() -> tuple:
             tuple(ipc))
 
 
+# ---------------------------------------------------------------- the verdict (pure; tests/execution/test_status.py)
+
+def over_cpu(code: int, cpu: float, cpu_limit: float, killed: bool) -> bool:
+    """Whether a process ran out of CPU. RLIMIT_CPU sends SIGXCPU at the soft limit and SIGKILL
+    one second later; a SIGKILL the worker did not send, within 0.1 s of the limit, is the hard
+    limit's. One the worker sent (`killed`: the wall clock ran out, or the verdict was in) never is."""
+    return (cpu >= cpu_limit or code == -signal.SIGXCPU
+            or (code == -signal.SIGKILL and not killed and cpu >= cpu_limit - 0.1))
+
+
+def status_of(cpu_limit: float, wall_hit: bool, program: tuple, finished: bool = False,
+              checks: tuple | None = None) -> str:
+    """A Python program's status (passed, failed or timeout) from what the worker saw: `program`
+    and `checks` are each (exit code, CPU seconds, killed by the worker), `cpu_limit` the job's
+    CPU seconds, `wall_hit` whether the wall clock ran out.
+    Without checks (`checks` None): timeout when the wall clock or the CPU ran out; else passed
+    only when the program exited 0 and said it ran to its end (`finished`: the byte on the done
+    pipe); else failed.
+    With checks, the verdict is the checks process' alone: passed when it exited 0 and the wall
+    clock had not run out, whatever became of the program (killed once the verdict is in);
+    else timeout when the wall clock or either process' CPU ran out; else failed. The program's
+    exit status and `finished` never make a pass here."""
+    code, cpu, killed = program
+    program_over = over_cpu(code, cpu, cpu_limit, killed)
+    if checks is None:
+        if wall_hit or program_over:
+            return "timeout"
+        return "passed" if code == 0 and finished else "failed"
+    checks_code, checks_cpu, checks_killed = checks
+    if checks_code == 0 and not wall_hit:
+        return "passed"
+    if wall_hit or program_over or over_cpu(checks_code, checks_cpu, cpu_limit, checks_killed):
+        return "timeout"
+    return "failed"
+
+
 class Worker:
     def __init__(self, work: str, layers: dict, without: set = frozenset(), quota: bool = False, inbox: str = ""):
         self.work = work
@@ -947,29 +983,14 @@ class Worker:
                 killed.add(role)
             os.close(fd)
 
-        def over_cpu(role: str) -> bool:  # RLIMIT_CPU: SIGXCPU at the soft limit, SIGKILL one second later
-            code, cpu = results[role]
-            return (cpu >= job["cpu"] or code == -signal.SIGXCPU
-                    or (code == -signal.SIGKILL and role not in killed and cpu >= job["cpu"] - 0.1))
-
-        code, cpu = results["program"]
-        cpu_hit = over_cpu("program")
+        finished = False
         if names is None:
             finished = os.read(done_r, 1) == b"\x01"
             os.close(done_r)
-            if wall_hit or cpu_hit:
-                status = "timeout"
-            else:
-                status = "passed" if code == 0 and finished else "failed"
-            checks_code = None
-        else:
-            checks_code = results["checks"][0]
-            if checks_code == 0 and not wall_hit:
-                status = "passed"
-            elif wall_hit or cpu_hit or over_cpu("checks"):
-                status = "timeout"
-            else:
-                status = "failed"
+        seen = {role: (code, cpu, role in killed) for role, (code, cpu) in results.items()}
+        status = status_of(job["cpu"], wall_hit, seen["program"], finished, None if names is None else seen["checks"])
+        code, cpu = results["program"]
+        checks_code = None if names is None else results["checks"][0]
         return {"status": status, "returncode": code, "checks_returncode": checks_code, "cpu": round(cpu, 3),
                 "wall": round(time.monotonic() - start, 3)}
 
