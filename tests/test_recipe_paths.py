@@ -31,6 +31,10 @@ EXPECTED = {
     "eval.llm.model": (True, ("train",)),
     "eval.data{}": (False, ()),
     "leaderboard.results": (False, ()),
+    "curate.decontaminate.embedding.model": (True, ()),
+    "train.launch.hostfile": (False, ()),
+    "rl.model": (True, ("train",)),
+    "rl.data": (False, ()),
 }
 
 # Keys whose description reads like a path but that are not declared `local_path`, and why.
@@ -39,10 +43,6 @@ UNMARKED = {
     "sources[].name": "a name (it names data/ingested/NAME.parquet)",
     "curate.decontaminate.benchmarks": "names; the path of a {name, path} entry is declared",
     "curate.executor.address": "a Ray cluster address",
-    "curate.decontaminate.embedding.model": "not resolved before the marks either (a local directory is read from the working directory)",
-    "train.launch.hostfile": "not resolved before the marks either (read by the launcher from the working directory)",
-    "rl.model": "not resolved before the marks either (a local directory is read from the working directory)",
-    "rl.data": "not resolved before the marks either (a parquet is read from the working directory)",
 }
 PATHLIKE = re.compile(r"\b(path|paths|file|files|folder|directory|local|parquet|hostfile)\b", re.I)
 

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from alchemist.specs import Strict, volatile
+from alchemist.specs import Strict, local_path, volatile
 
 TRAINED = "train"  # the model this run's train stage wrote
 
@@ -27,10 +27,10 @@ class RewardSpec(Strict):
 
 class RLSpec(Strict):
     enabled: bool = Field(True, description="Run the rl stage.")
-    model: str = Field(TRAINED, description="The policy to start from: `train` (the model this run trains), a local "
+    model: str = local_path(TRAINED, must_exist=True, keep=(TRAINED,), description="The policy to start from: `train` (the model this run trains), a local "
                                            "Hugging Face model directory, a hub id, or a `builtin:` model.")
     revision: str | None = Field(None, description="Hub revision of `model`.")
-    data: str | None = Field(None, description="Samples with tests to draw prompts from (a parquet of Sample rows); "
+    data: str | None = local_path(None, description="Samples with tests to draw prompts from (a parquet of Sample rows); "
                                                "null: this run's data/final/train.parquet.")
     held_out: float = Field(0.1, ge=0, lt=0.9, description="Share of the prompts kept out of training (by sample id), "
                                                            "listed in held_out.jsonl for evaluation.")

