@@ -30,6 +30,7 @@ from pathlib import Path
 from alchemist.errors import UserError
 from alchemist.evaluate import driver, oracle
 from alchemist.evaluate.driver import decode, encode
+from alchemist.evaluate.records import Verdict
 from alchemist.execution import Checks
 from alchemist.paths import cache_dir
 from alchemist.testsets import Problem
@@ -197,7 +198,8 @@ def _outputs(frames: list, n: int) -> tuple[list, str | None]:
     return [seen[i][0] if len(seen.get(i, ())) == 1 else None for i in range(n)], load
 
 
-def _plus_part(p: Problem, ref: dict, outs: list, lo: int, hi: int, limits: list[float], timed_out: bool) -> dict:
+def _plus_part(p: Problem, ref: dict, outs: list, lo: int, hi: int, limits: list[float],
+               timed_out: bool) -> tuple[str, dict | None]:
     """One part (base or plus) of a differential test: status and the first failing input."""
     dataset = oracle.dataset_of(p.task_id)
     calls = ref["calls"][lo:hi]
@@ -222,17 +224,16 @@ def _plus_part(p: Problem, ref: dict, outs: list, lo: int, hi: int, limits: list
         if first is not None:
             break
         status = "timeout" if r is None and timed_out else "failed"
-        return {"status": status, "failure": {"input": short(inputs[i]), "error": why}}
+        return status, {"input": short(inputs[i]), "error": why}
     first = oracle.judge(dataset, p.entry_point, inputs, expected, values, p.atol)
     if first is None:
-        return {"status": "passed", "failure": None}
-    return {"status": "failed", "failure": {"input": short(inputs[first]), "expected": short(expected[first]),
-                                            "got": short(values[first])}}
+        return "passed", None
+    return "failed", {"input": short(inputs[first]), "expected": short(expected[first]), "got": short(values[first])}
 
 
-def score_differential(p: Problem, ref: dict, code: str, sandbox, limits) -> dict:
+def score_differential(p: Problem, ref: dict, code: str, sandbox, limits) -> Verdict:
     if "error" in ref:
-        return {"status": "failed", "base_status": "failed", "checked": "outside", "error": ref["error"], "failure": None}
+        return Verdict("failed", base_status="failed", checked="outside", error=ref["error"])
     per_input = oracle.time_limits(ref["seconds"])
     n_base = ref["n_base"]
     timeout = max(limits.timeout, oracle.part_timeout(per_input[:n_base]) + oracle.part_timeout(per_input[n_base:]))
@@ -248,15 +249,13 @@ def score_differential(p: Problem, ref: dict, code: str, sandbox, limits) -> dic
             r["seconds"] = seconds_by_call.get(i, 0.0)
     timed_out = outcome.status == "timeout"
     if load is not None:
-        return {"status": "failed", "base_status": "failed", "checked": "outside", "seconds": outcome.seconds,
-                "error": load, "failure": None}
-    base = _plus_part(p, ref, outs, 0, n_base, per_input[:n_base], timed_out)
-    plus = _plus_part(p, ref, outs, n_base, len(outs), per_input[n_base:], timed_out) if base["status"] == "passed" \
-        else base
-    failure = base["failure"] or plus["failure"]
-    return {"status": plus["status"] if base["status"] == "passed" else base["status"], "base_status": base["status"],
-            "checked": "outside", "seconds": outcome.seconds, "failure": failure,
-            "error": _failure_line(failure)}
+        return Verdict("failed", base_status="failed", checked="outside", seconds=outcome.seconds, error=load)
+    base_status, failure = _plus_part(p, ref, outs, 0, n_base, per_input[:n_base], timed_out)
+    status = base_status
+    if base_status == "passed":  # the plus inputs count only once the base ones pass
+        status, failure = _plus_part(p, ref, outs, n_base, len(outs), per_input[n_base:], timed_out)
+    return Verdict(status, base_status=base_status, checked="outside", seconds=outcome.seconds, failure=failure,
+                   error=_failure_line(failure))
 
 
 def _failure_line(failure: dict | None) -> str:
@@ -285,18 +284,17 @@ def _checks_error(outcome) -> tuple[str, int | None]:
     return error, (numbers[-1] if numbers else None)
 
 
-def score_with_checks(checks: str, p: Problem, ref: dict, code: str, sandbox, limits) -> dict:
+def score_with_checks(checks: str, p: Problem, ref: dict, code: str, sandbox, limits) -> Verdict:
     spec = checks_for(checks, p, ref["names"])
     outcome = sandbox.run(as_module(code) + (f"\n\n{p.setup}\n" if p.setup else ""), limits, spec)
     if outcome.status == "passed":
-        return {"status": "passed", "checked": "outside", "seconds": outcome.seconds, "error": "", "failure": None}
+        return Verdict("passed", checked="outside", seconds=outcome.seconds)
     error, line = _checks_error(outcome)
     failure = None
     test_lines = spec.test.splitlines()
     if line and 0 < line <= len(test_lines) and test_lines[line - 1].strip():
         failure = {"test": test_lines[line - 1].strip()[:SHOWN], "error": error}
-    return {"status": outcome.status, "checked": "outside", "seconds": outcome.seconds, "error": error,
-            "failure": failure}
+    return Verdict(outcome.status, checked="outside", seconds=outcome.seconds, error=error, failure=failure)
 
 
 def guarded(score):
@@ -309,19 +307,19 @@ def guarded(score):
         except UserError:
             raise
         except Exception as e:  # noqa: BLE001 (hostile input; the reason goes into the verdict)
-            return {"status": "failed", "checked": "outside", "seconds": 0.0, "failure": None,
-                    "error": f"the harness could not read this program's result ({type(e).__name__}: {str(e)[:200]})"}
+            return Verdict("failed", checked="outside", error=f"the harness could not read this program's result "
+                                                              f"({type(e).__name__}: {str(e)[:200]})")
     return run
 
 
 def score_all(checks: str, problems: dict[str, Problem], items: list[tuple[str, str]], sandbox, limits, workers: int,
-              in_process) -> tuple[list[dict], dict]:
+              in_process) -> tuple[list[Verdict], dict]:
     """A verdict per (task id, code) item; `in_process(problem, code)` scores one the old way.
     Also returns, per task, how its checks ran."""
     tasks = sorted({t for t, _ in items})
     with ThreadPoolExecutor(workers) as pool:
         refs = dict(zip(tasks, pool.map(lambda t: prepare(checks, problems[t], sandbox, limits), tasks)))
-        verdicts: list[dict | None] = [None] * len(items)
+        verdicts: list[Verdict | None] = [None] * len(items)
         if checks == "differential":
             verdicts = list(pool.map(guarded(lambda it: score_differential(problems[it[0]], refs[it[0]], it[1], sandbox,
                                                                            limits)), items))

@@ -15,6 +15,7 @@ from dataclasses import replace
 
 from alchemist.code import extract_code_blocks
 from alchemist.errors import UserError
+from alchemist.evaluate.records import Verdict
 from alchemist.execution import Limits
 from alchemist.execution.languages import PACKAGES, LanguagePool, normalize, toolchain
 from alchemist.testsets import Problem
@@ -77,7 +78,7 @@ def code_of(p: Problem, sample: dict, do_sanitize: bool) -> str:
 
 
 def score_all(lang: str, problems: dict[str, Problem], items: list[tuple[str, str]], pool: LanguagePool,
-              limits: Limits, workers: int) -> tuple[list[dict], dict]:
+              limits: Limits, workers: int) -> tuple[list[Verdict], dict]:
     """A verdict per (task_id, code): the program's exit status with the problem's test."""
     if lang not in pool.tools:
         why = toolchain(lang)
@@ -90,7 +91,7 @@ def score_all(lang: str, problems: dict[str, Problem], items: list[tuple[str, st
         o = pool.run(lang, program(problems[task_id], code), limits)
         err = "" if o.status == "passed" else (f"compile: {o.stderr.strip()}" if o.stage == "compile"
                                                else (o.stderr.strip().splitlines() or [o.status])[-1])
-        return {"status": o.status, "seconds": o.seconds, "error": err[:500], "failure": None}
+        return Verdict(o.status, checked="in_program", seconds=o.seconds, error=err[:500])
 
     with ThreadPoolExecutor(max(1, workers)) as ex:
         verdicts = list(ex.map(one, items))

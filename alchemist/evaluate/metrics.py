@@ -34,9 +34,9 @@ def mean_pass_at_k(counts: list[tuple[int, int]], ks=None) -> dict[str, float]:
     return {f"pass@{k}": float(np.mean([pass_at_k(n, c, k) for n, c in counts])) for k in ks}
 
 
-def pass_at_k_coverage(tasks: dict[str, dict]) -> dict:
-    """Which k the scores go up to and which tasks hold it back (fewer samples than the most)."""
-    ns = {task_id: t["n"] for task_id, t in tasks.items()}
+def pass_at_k_coverage(ns: dict[str, int]) -> dict:
+    """Which k the scores go up to and which tasks hold it back (fewer samples than the most);
+    `ns`: the samples scored per task."""
     if not ns:
         return {"max_k": 0, "most_samples": 0, "tasks_with_fewer_samples": {}}
     most, fewest = max(ns.values()), min(ns.values())

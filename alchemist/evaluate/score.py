@@ -6,7 +6,7 @@ pass@k for every k all tasks support: `base_pass_at_k` (plus benchmarks), `pass_
 (the largest k and the tasks with fewer samples), `generation_failures` (counted, not scored),
 `verdicts` (how many tasks were checked outside the program, and which were not), and per task
 `n`, `passed`, `status`, `checks` and per sample `status`, `error` and `failure` (the first
-failing input with expected and got, or the failing test line)."""
+failing input with expected and got, or the failing test line). records.py spells each record."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from alchemist.errors import UserError
 from alchemist.evaluate import languages
 from alchemist.evaluate.harness import as_module, score_all
 from alchemist.evaluate.metrics import mean_pass_at_k, pass_at_k_coverage
+from alchemist.evaluate.records import Results, SampleLine, TaskResult, Verdict
 from alchemist.evaluate.sanitize import sanitize
 from alchemist.execution import Limits, SandboxPool, isolation
 from alchemist.execution.languages import LanguagePool
@@ -183,11 +184,11 @@ def _in_process(sandbox, checks: str, limits: Limits):
     """Score one sample with the checks in its own process (tests that cannot be replayed). Its
     pass is `unverified`, never counted: the candidate could have forged it (written to the
     completion pipe, returned an object equal to everything)."""
-    def run(problem: Problem, code: str) -> dict:
+    def run(problem: Problem, code: str) -> Verdict:
         o = sandbox.run(program(checks, problem, code), limits)
         error = (o.stderr.strip().splitlines() or [""])[-1][:500] if o.status != "passed" else ""
-        return {"status": "unverified" if o.status == "passed" else o.status, "checked": "in_process",
-                "seconds": o.seconds, "error": error, "failure": None}
+        return Verdict("unverified" if o.status == "passed" else o.status, checked="in_process", seconds=o.seconds,
+                       error=error)
     return run
 
 
@@ -209,7 +210,8 @@ def score(benchmark: Benchmark | str, problems: list[Problem], samples_path: Pat
           limits: Limits = Limits(), workers: int = 0, model: str | None = None, generation: dict | None = None,
           excluded: Collection[str] = (), max_failure_rate: float | None = None, notes: list[str] | None = None,
           few_shot_excluded: Collection[str] = (), require_isolation: bool = False) -> dict:
-    """Run every sample against its problem's checks; write results.json and samples.jsonl.
+    """Run every sample against its problem's checks; write results.json and samples.jsonl (records.py:
+    `Results`, `SampleLine`) and return what results.json holds.
     `generation` (prompt style, sampling parameters, backend) is recorded when we generated;
     `excluded` are the benchmark's tasks left out of `problems` by --limit. Samples whose
     generation failed are counted, not scored (`max_failure_rate`: the share that is an error)."""
@@ -245,36 +247,16 @@ def score(benchmark: Benchmark | str, problems: list[Problem], samples_path: Pat
         s["verdict"] = v
     for s in samples:
         if s["generation_failed"]:
-            s["verdict"] = {"status": "generation_failed", "error": s.get("generation_error") or "no answer",
-                            "failure": None, "seconds": 0.0}
+            s["verdict"] = Verdict("generation_failed", error=s.get("generation_error") or "no answer")
 
     plus = bench.checks == "differential"
-    tasks: dict[str, dict] = defaultdict(lambda: {"n": 0, "passed": 0, "base_passed": 0, "generation_failed": 0,
-                                                  "truncated": 0, "samples": []})
+    tasks: dict[str, TaskResult] = defaultdict(TaskResult)
     for s in samples:
-        t, v = tasks[s["task_id"]], s["verdict"]
-        t["generation_failed"] += s["generation_failed"]
-        t["truncated"] += s["truncated"]
-        if not s["generation_failed"]:
-            t["n"] += 1
-            t["passed"] += v["status"] == "passed"
-            t["base_passed"] += (v.get("base_status") or v["status"]) == "passed"
-        t["samples"].append({"line": s["line"], "status": v["status"], "seconds": v.get("seconds", 0.0),
-                             **({"base_status": v["base_status"]} if plus and "base_status" in v else {}),
-                             "error": v.get("error", "") if v["status"] != "passed" else "",
-                             **({"failure": v["failure"]} if v.get("failure") else {}),
-                             **({"truncated": True} if s["truncated"] else {})})
+        tasks[s["task_id"]].add(s["verdict"], s["line"], s["truncated"], s["generation_failed"], plus)
     for task_id, t in tasks.items():
-        t["status"] = ("generation_failed" if t["n"] == 0 else "passed" if t["passed"] == t["n"]
-                       else "failed" if t["passed"] == 0 else "partial")
-        t["checks"] = how.get(task_id, {}).get("checks", "outside")
-        if t["checks"] == "in_process" and t["n"]:  # its passes could be forged: none counts
-            t["unverified"] = sum(s["status"] == "unverified" for s in t["samples"])
-            t["status"] = "unverified"
-        if how.get(task_id, {}).get("reason"):
-            t["checks_reason"] = how[task_id]["reason"]
-    counted = {k: t for k, t in tasks.items() if t["n"]}
-    counts = [(t["n"], t["passed"]) for t in counted.values()]
+        t.settle(how.get(task_id, {}).get("checks", "outside"), how.get(task_id, {}).get("reason"))
+    counted = {k: t for k, t in tasks.items() if t.n}
+    counts = [(t.n, t.passed) for t in counted.values()]
     notes = list(notes or [])
     if skipped["samples"]:
         lineno, task_id = skipped["first"]
@@ -283,42 +265,35 @@ def score(benchmark: Benchmark | str, problems: list[Problem], samples_path: Pat
     if failures["generation_failed"]:
         notes.append(f"{failures['generation_failed']} answers failed to generate and are not scored"
                      + (f"; {len(tasks) - len(counted)} tasks have no answer at all" if len(counted) < len(tasks) else ""))
-    k_info = pass_at_k_coverage(counted)
+    k_info = pass_at_k_coverage({k: t.n for k, t in counted.items()})
     if k_info["tasks_with_fewer_samples"]:
         notes.append(f"pass@k up to k={k_info['max_k']}: {len(k_info['tasks_with_fewer_samples'])} tasks have fewer "
                      f"samples than the most ({k_info['most_samples']})")
-    in_process = sorted(k for k, t in tasks.items() if t["checks"] == "in_process")
-    results = {
-        "benchmark": bench.name,
-        "model": model or samples_path.name.removesuffix(".gz").removesuffix(".jsonl").removesuffix(".json"),
-        "pass_at_k": mean_pass_at_k(counts),
-        # plus benchmarks: the base score counts the original tests only, pass_at_k base + plus
-        "base_pass_at_k": mean_pass_at_k([(t["n"], t["base_passed"]) for t in counted.values()]) if plus else None,
-        "pass_at_k_samples": k_info,
-        # tasks_in_benchmark counts the tasks --limit left out too, so a limited run reads as partial
-        "tasks_scored": len(counted), "tasks_in_benchmark": len(problems) + len(excluded - set(by_id)),
-        "limit": len(problems) if excluded else None, "samples": len(samples),
-        "samples_beyond_limit": skipped["samples"], "generation_failures": failures, "notes": notes,
-        # tasks that are the prompt's few-shot examples (mbpp-3shot on MBPP+) are not scored
-        "few_shot_excluded": sorted(few_shot_excluded),
-        "checks": bench.checks, "verdicts": {"outside_the_program": len(tasks) - len(in_process),
-                                             "in_process": len(in_process), "in_process_tasks": in_process,
-                                             # their passes are `unverified` and count as not passed
-                                             "unverified_tasks": in_process},
-        "sanitized": do_sanitize, "data_hash": fingerprint(problems),
-        "generation": generation or {"source": str(samples_path)},
-        "sandbox": {**isolation(), "timeout_s": limits.timeout, "memory_mb": limits.memory_mb},
-        "seconds": round(seconds, 2), "programs_per_s": round(len(scored) / seconds, 1) if seconds else 0.0,
-        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "versions": {"alchemist": __version__, "python": platform.python_version()},
-        "tasks": dict(tasks),
-    }
+    in_process = sorted(k for k, t in tasks.items() if t.checks == "in_process")
+    results = Results(
+        benchmark=bench.name,
+        model=model or samples_path.name.removesuffix(".gz").removesuffix(".jsonl").removesuffix(".json"),
+        pass_at_k=mean_pass_at_k(counts),
+        base_pass_at_k=mean_pass_at_k([(t.n, t.base_passed) for t in counted.values()]) if plus else None,
+        pass_at_k_samples=k_info,
+        tasks_scored=len(counted), tasks_in_benchmark=len(problems) + len(excluded - set(by_id)),
+        limit=len(problems) if excluded else None, samples=len(samples),
+        samples_beyond_limit=skipped["samples"], generation_failures=failures, notes=notes,
+        few_shot_excluded=sorted(few_shot_excluded),
+        checks=bench.checks, verdicts={"outside_the_program": len(tasks) - len(in_process),
+                                       "in_process": len(in_process), "in_process_tasks": in_process,
+                                       "unverified_tasks": in_process},
+        sanitized=do_sanitize, data_hash=fingerprint(problems),
+        generation=generation or {"source": str(samples_path)},
+        sandbox={**isolation(), "timeout_s": limits.timeout, "memory_mb": limits.memory_mb},
+        seconds=round(seconds, 2), programs_per_s=round(len(scored) / seconds, 1) if seconds else 0.0,
+        timestamp=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        versions={"alchemist": __version__, "python": platform.python_version()},
+        tasks=dict(tasks),
+    ).to_json()
     out_dir.mkdir(parents=True, exist_ok=True)
     write_atomic(out_dir / "samples.jsonl", "".join(
-        json.dumps({"task_id": s["task_id"], "raw": s["raw"], "sanitized": s["code"], "status": s["verdict"]["status"],
-                    **({"failure": s["verdict"]["failure"]} if s["verdict"].get("failure") else {}),
-                    **({"error": s["verdict"]["error"]} if s["verdict"].get("error") else {}),
-                    **({"truncated": True} if s["truncated"] else {})}) + "\n"
+        json.dumps(SampleLine.of(s["task_id"], s["raw"], s["code"], s["verdict"], s["truncated"]).to_json()) + "\n"
         for s in samples))
     write_atomic(out_dir / "results.json", json.dumps(results, indent=2) + "\n")  # last: its presence means complete
     return results

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from alchemist.errors import UserError
+from alchemist.evaluate.records import SampleLine, TaskResult
 from alchemist.evaluate.score import resolve_task_id, task_aliases
 from alchemist.testsets import BENCHMARKS, Problem
 
@@ -37,23 +38,24 @@ def show_task(out_dir: Path, task: str, problems: list[Problem] | None = None) -
     if task_id is None:
         raise UserError(f"{out_dir}: task {task!r} was not scored in this run ({len(tasks)} tasks, e.g. "
                         f"{', '.join(list(tasks)[:3])})")
-    t = tasks[task_id]
-    mine = [s for s in samples if s["task_id"] == task_id]
-    how = "outside the program" if t.get("checks", "outside") == "outside" else "in the program's process"
-    lines = [f"{task_id} ({results.get('benchmark')}): {t['status']}, {t['passed']} of {t['n']} samples passed; "
-             f"checks ran {how}" + (f" ({t['checks_reason']})" if t.get("checks_reason") else "")]
+    t = TaskResult.from_json(tasks[task_id], f"{out_dir / 'results.json'}: task {task_id}")
+    read = (SampleLine.from_json(s, f"{out_dir / 'samples.jsonl'}:{i}") for i, s in enumerate(samples, 1))
+    mine = [s for s in read if s.task_id == task_id]
+    how = "outside the program" if t.checks == "outside" else "in the program's process"
+    lines = [f"{task_id} ({results.get('benchmark')}): {t.status}, {t.passed} of {t.n} samples passed; "
+             f"checks ran {how}" + (f" ({t.checks_reason})" if t.checks_reason else "")]
     prompt = _prompt(results, task_id, problems)
     lines += ["--- prompt", prompt.rstrip() if prompt is not None else "(not available: give the benchmark's --data)"]
-    for i, (s, v) in enumerate(zip(mine, t["samples"]), 1):
-        lines.append(f"--- sample {i} (samples file line {v['line']}): {v['status']}"
-                     + (f", base {v['base_status']}" if v.get("base_status") else "") + (", truncated" if v.get("truncated") else ""))
-        failure = v.get("failure") or {}
+    for i, (s, v) in enumerate(zip(mine, t.samples), 1):
+        lines.append(f"--- sample {i} (samples file line {v.line}): {v.status}"
+                     + (f", base {v.base_status}" if v.base_status else "") + (", truncated" if v.truncated else ""))
+        failure = v.failure or {}
         for key in ("test", "input", "expected", "got"):
             if key in failure:
                 lines.append(f"{key}: {failure[key]}")
-        if v.get("error") or failure.get("error"):
-            lines.append(f"error: {failure.get('error') or v['error']}")
-        answer = (s.get("sanitized") or s.get("raw") or "").rstrip().splitlines()
+        if v.error or failure.get("error"):
+            lines.append(f"error: {failure.get('error') or v.error}")
+        answer = (s.sanitized or s.raw).rstrip().splitlines()
         lines += ["answer:"] + [f"    {x}" for x in answer[:ANSWER_LINES]]
         if len(answer) > ANSWER_LINES:
             lines.append(f"    ... ({len(answer) - ANSWER_LINES} more lines in samples.jsonl)")

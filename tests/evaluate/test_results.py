@@ -103,7 +103,7 @@ def test_generation_failures_are_counted_not_scored(tmp_path, problems):
 def test_pass_at_k_for_every_k_all_tasks_support():
     assert supported_ks(1) == [1] and supported_ks(5) == [1, 2, 3, 4, 5]
     assert supported_ks(30) == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 20, 25, 30]
-    cover = pass_at_k_coverage({"a": {"n": 10}, "b": {"n": 4}})
+    cover = pass_at_k_coverage({"a": 10, "b": 4})
     assert cover == {"max_k": 4, "most_samples": 10, "tasks_with_fewer_samples": {"b": 4}}
 
 
