@@ -2,11 +2,15 @@
 
     train(spec, data_path, out, work, seed, say) -> stats
 
-Reads top to bottom: check everything a user can get wrong (before any compute) -> tokenize
-(cached) -> load the model -> TRL's SFTTrainer (BFD padding-free packing, labels we built,
-accumulation-normalized loss, DeepSpeed) -> resume from the last complete checkpoint in `work`
--> write a Hugging Face model dir to `out` that loads as it is, with its chat template and a
-generation config that stops on the end-of-turn token.
+Reads top to bottom, each step a function below it: check everything a user can get wrong
+(before any compute) -> tokenize (cached) -> load the model -> TRL's SFTTrainer (BFD padding-free
+packing, labels we built, accumulation-normalized loss, DeepSpeed) -> resume from the last
+complete checkpoint in `work` -> write a Hugging Face model dir to `out` that loads as it is, with
+its chat template and a generation config that stops on the end-of-turn token. The trainer's
+arguments come from `sft_arguments`, a pure function of the spec, tested without a model.
+
+trl (about a second to import) is imported where the trainer is built, so the stage's
+fingerprint and preflight checks, which import this module, never wait on it.
 
 Under a launcher (torchrun, deepspeed) every rank calls this; rank 0 tokenizes and writes `out`.
 """
@@ -20,6 +24,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, set_seed
 
 from alchemist import training
 from alchemist.errors import UserError
@@ -79,8 +86,6 @@ def preflight(spec: TrainSpec) -> None:
 
 def pick_device(spec: TrainSpec) -> Device:
     """GPU or CPU, bf16 or not, which attention kernel; a demand the machine cannot meet is an error."""
-    import torch
-
     cuda = torch.cuda.is_available()
     name = torch.cuda.get_device_name(0) if cuda else "cpu"
     bf16_ok = cuda and torch.cuda.is_bf16_supported()
@@ -126,9 +131,6 @@ def _wait_for(path: Path, what: str, timeout: float = 6 * 3600) -> None:
 
 
 def _load_model(source: str, spec: TrainSpec, device: Device, say: Callable[[str], None]):
-    import torch
-    from transformers import AutoModelForCausalLM
-
     # With DeepSpeed the engine keeps fp32 master weights, so bf16 weights are enough; without
     # it, fp32 weights under bf16 autocast keep the optimizer exact.
     dtype = torch.bfloat16 if device.bf16 and (spec.deepspeed.stage > 0 or spec.method == "lora") else torch.float32
@@ -151,7 +153,7 @@ def _load_model(source: str, spec: TrainSpec, device: Device, say: Callable[[str
 
 
 def _apply_lora(model, spec: TrainSpec, new_token_ids: list[int]):
-    from peft import LoraConfig, get_peft_model
+    from peft import LoraConfig, get_peft_model  # only a LoRA run needs peft's model classes
 
     cfg = LoraConfig(r=spec.lora.r, lora_alpha=spec.lora.alpha, lora_dropout=spec.lora.dropout,
                      target_modules=spec.lora.target_modules, task_type="CAUSAL_LM",
@@ -161,11 +163,47 @@ def _apply_lora(model, spec: TrainSpec, new_token_ids: list[int]):
     return get_peft_model(model, cfg)
 
 
+@dataclass(frozen=True)
+class Batch:
+    """How one optimizer step's rows split: micro batch x accumulation x processes."""
+
+    micro: int
+    accum: int
+    world: int
+    deepspeed: dict | None  # the generated DeepSpeed config; None: plain DDP
+    cpu_ranks: bool  # DeepSpeed across CPU processes: its distributed state is set up before the arguments
+
+    @property
+    def rows(self) -> int:
+        return self.micro * self.accum * self.world
+
+
+@dataclass(frozen=True)
+class Model:
+    model: object
+    attn: str  # the kernel it loaded with: eager where the model does not support the one picked
+    params: int  # all of the base model's
+    trained: int  # those with a gradient (LoRA: the adapters and any new token rows)
+
+
+@dataclass(frozen=True)
+class Speed:
+    flops_per_token: float
+    peak: float | None  # one device's peak TFLOPS, for MFU
+    peak_name: str
+
+
+@dataclass(frozen=True)
+class Resume:
+    """The last whole checkpoint in the work directory (None: a fresh start) and where it stopped."""
+
+    path: Path | None
+    step: int = 0
+    tokens: int = 0
+
+
 def train(spec: TrainSpec, data_path: Path, out: Path, work: Path, seed: int = 0,
           say: Callable[[str], None] = print) -> dict:
-    import torch
-    from transformers import AutoConfig, AutoTokenizer, set_seed
-
     data_path, out, work = Path(data_path), Path(out), Path(work)
     work.mkdir(parents=True, exist_ok=True)
     main = rank() == 0
@@ -177,6 +215,112 @@ def train(spec: TrainSpec, data_path: Path, out: Path, work: Path, seed: int = 0
         raise UserError(f"train: no training data at {data_path}; run `alchemist data RECIPE` first")
     device = pick_device(spec)
     source = model_source(spec, work)
+    config, tokenizer, chosen = _load_tokenizer(spec, source)
+    # what carries a loss, one sample of each task, for report.html (written with the model: `out`
+    # exists only once training is done)
+    masks = mask_record(tokenizer, data_path, chosen.end_of_turn, spec.train_on_prompt) if main else None
+    batch = plan_batch(spec, device, say)
+    say(f"chat template: {chosen.source}; a turn ends with {chosen.end_of_turn!r} "
+        f"(id {tokenizer.convert_tokens_to_ids(chosen.end_of_turn)})"
+        + (f"; added tokens {list(chosen.added_tokens)}" if chosen.added_tokens else ""))
+
+    # 2. Tokens and labels, once (rank 0 writes the cache, the others read it).
+    tok = _tokenize(spec, data_path, tokenizer, work, seed, say)
+
+    # 3. The model, loaded before the trainer config (ZeRO-3 under torchrun needs that order).
+    net = _prepare_model(source, spec, device, tokenizer, chosen, seed, say)
+    say(f"model: {spec.model} ({net.params / 1e6:,.1f}M parameters, {net.trained / 1e6:,.2f}M trained, "
+        f"{spec.method}); attention {net.attn}; {device.name}; bf16 {'on' if device.bf16 else 'off'}"
+        + (f"; DeepSpeed ZeRO-{spec.deepspeed.stage}" if batch.deepspeed else ""))
+
+    # 4. The trainer: its arguments, a pure function of the spec, then the trainer with our callbacks.
+    ckpt_dir = work / CHECKPOINTS
+    evals = tok.eval if spec.eval_fraction > 0 else {}
+    args = _sft_config(sft_arguments(spec, device, batch, output_dir=ckpt_dir, seed=seed, evaluate=bool(evals),
+                                     main=main))
+    speed = _speed(spec, config, net, tok.stats)
+    resume = _resume_point(ckpt_dir)
+    meter = metrics.MetricsCallback(speed.flops_per_token, speed.peak, batch.world,
+                                    work / "history.jsonl" if main else None, resume.step)
+    trainer = _sft_trainer(net.model, args, tok, evals, tokenizer, device)
+    _add_callbacks(trainer, meter, spec, work, main, say)
+
+    # 5. Train, resuming where a killed attempt left off.
+    if resume.path is not None:
+        say(f"resuming from {resume.path.name} (step {resume.step}): optimizer, scheduler, RNG and data position "
+            "restored")
+    started = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=str(resume.path) if resume.path else None)
+    seconds = time.perf_counter() - started
+
+    # 6. The model directory, written by rank 0.
+    summary = {**_progress(trainer.state, meter.history, result.training_loss, seconds, resume.tokens, speed),
+               **_setup(spec, device, batch, net.attn, resume, speed),
+               **_data_summary(tok, chosen)}
+    _save(trainer, tokenizer, spec, device, out, main, batch.deepspeed is not None)
+    if main:
+        _write_report(spec, out, work, masks, meter.history, summary)
+    _barrier()
+    return summary
+
+
+def sft_arguments(spec: TrainSpec, device: Device, batch: Batch, *, output_dir: Path, seed: int, evaluate: bool,
+                  main: bool) -> dict:
+    """The keyword arguments of TRL's `SFTConfig` for this run: needs no model and no torch.
+
+    `evaluate`: held-out rows exist (per-task eval loss every `eval_steps`); `main`: this is rank 0
+    (the one progress bar)."""
+    return dict(
+        output_dir=str(output_dir),
+        seed=seed,
+        data_seed=seed,
+        num_train_epochs=spec.epochs,
+        max_steps=spec.max_steps,
+        learning_rate=spec.lr,
+        lr_scheduler_type=spec.scheduler,
+        warmup_steps=spec.warmup_ratio,  # a float below 1 is a share of the steps
+        per_device_train_batch_size=spec.micro_batch_size,
+        per_device_eval_batch_size=spec.micro_batch_size,
+        gradient_accumulation_steps=batch.accum,
+        weight_decay=spec.weight_decay,
+        max_grad_norm=spec.max_grad_norm,
+        bf16=device.bf16,
+        fp16=False,
+        # transformers 5's name for gradient checkpointing; TRL would turn it on by default
+        activation_checkpointing=spec.gradient_checkpointing,
+        activation_checkpointing_kwargs={"use_reentrant": False} if spec.gradient_checkpointing else None,
+        neftune_noise_alpha=None,  # alchemist.train.neftune, per sample (`_prepare_model` attaches it)
+        use_liger_kernel=spec.liger,
+        deepspeed=batch.deepspeed,
+        use_cpu=device.kind == "cpu" and batch.deepspeed is None,
+        max_length=spec.max_seq_len,
+        packing=spec.packing,
+        packing_strategy="bfd",
+        padding_free=spec.packing,
+        eval_packing=spec.packing,
+        # labels come from our own tokenization; TRL only packs and collates
+        assistant_only_loss=False,
+        completion_only_loss=False,
+        save_strategy="steps",
+        save_steps=spec.save_steps,
+        save_total_limit=spec.save_total_limit,
+        eval_strategy="steps" if evaluate else "no",
+        eval_steps=spec.eval_steps,
+        logging_steps=spec.logging_steps,
+        logging_first_step=True,
+        report_to=[r for r in spec.report_to if r != "tensorboard"] or "none",
+        dataloader_num_workers=spec.dataloader_workers,
+        include_num_input_tokens_seen="non_padding",
+        disable_tqdm=not main,
+        save_only_model=False,
+        ddp_find_unused_parameters=False,  # every weight (or adapter) takes part in every step
+        accelerator_config={"use_configured_state": True} if batch.cpu_ranks else None,
+    )
+
+
+def _load_tokenizer(spec: TrainSpec, source: str):
+    """(model config, tokenizer with the chat format applied, the format chosen); the errors a
+    recipe can cause here (a wrong path, too long a max_seq_len, a template without an end of turn)."""
     try:
         config = AutoConfig.from_pretrained(source, revision=spec.revision)
         tokenizer = AutoTokenizer.from_pretrained(source, revision=spec.revision)
@@ -189,9 +333,11 @@ def train(spec: TrainSpec, data_path: Path, out: Path, work: Path, seed: int = 0
                         f"set train.max_seq_len to {longest} or less")
     chosen = apply_format(tokenizer, spec.chat_template)
     check_pair(tokenizer, chosen.end_of_turn, chosen.source, spec.train_on_prompt)
-    # what carries a loss, one sample of each task, for report.html (written with the model: `out`
-    # exists only once training is done)
-    masks = mask_record(tokenizer, data_path, chosen.end_of_turn, spec.train_on_prompt) if rank() == 0 else None
+    return config, tokenizer, chosen
+
+
+def plan_batch(spec: TrainSpec, device: Device, say: Callable[[str], None]) -> Batch:
+    """The global batch over this run's processes and the DeepSpeed config that shards it."""
     ds_config = ds.config(spec.deepspeed.stage, spec.deepspeed.offload, spec.deepspeed.config)
     if ds_config is not None and not _installed("deepspeed"):
         raise UserError("train.deepspeed: needs deepspeed (pip install deepspeed); or set train.deepspeed.stage: 0")
@@ -199,20 +345,19 @@ def train(spec: TrainSpec, data_path: Path, out: Path, work: Path, seed: int = 0
     if cpu_ranks:
         _cpu_deepspeed_state()
     world = world_size()
-    accum = spec.accumulation(world)
-    global_batch = spec.micro_batch_size * accum * world
-    say(f"global batch: {spec.micro_batch_size} x {accum} x {world} = {global_batch} rows per optimizer step "
+    batch = Batch(spec.micro_batch_size, spec.accumulation(world), world, ds_config, cpu_ranks)
+    say(f"global batch: {batch.micro} x {batch.accum} x {world} = {batch.rows} rows per optimizer step "
         f"(micro batch x accumulation x processes{', pinned by train.global_batch_size' if spec.global_batch_size else ''})")
-    eot_id = tokenizer.convert_tokens_to_ids(chosen.end_of_turn)
-    say(f"chat template: {chosen.source}; a turn ends with {chosen.end_of_turn!r} (id {eot_id})"
-        + (f"; added tokens {list(chosen.added_tokens)}" if chosen.added_tokens else ""))
+    return batch
 
-    # 2. Tokens and labels, once (rank 0 writes the cache, the others read it).
+
+def _tokenize(spec: TrainSpec, data_path: Path, tokenizer, work: Path, seed: int,
+              say: Callable[[str], None]) -> tokdata.Tokenized:
     cache = work / "tokenized"
     settings = dict(max_seq_len=spec.max_seq_len, overlong=spec.overlong, train_on_prompt=spec.train_on_prompt,
                     eval_fraction=spec.eval_fraction, eval_max_samples=spec.eval_max_samples, seed=seed,
                     cache_dir=cache, workers=spec.tokenize_workers)
-    if not main:
+    if rank() != 0:
         key = tokdata.cache_key(tokdata.file_digest(data_path), tokdata.tokenizer_digest(tokenizer),
                                 {k: v for k, v in settings.items() if k not in ("cache_dir", "workers")})
         _wait_for(cache / key / "stats.json", "the tokenization cache")
@@ -221,12 +366,18 @@ def train(spec: TrainSpec, data_path: Path, out: Path, work: Path, seed: int = 0
     say(f"tokenized {st.samples} samples in {tok.seconds:.1f}s{' (cache hit)' if tok.cache_hit else ''}: "
         f"{st.kept - st.held_out} train, {st.held_out} held out, {st.truncated} truncated, dropped {st.dropped or 0}; "
         f"{st.tokens:,} tokens, {st.trainable_tokens:,} trained")
+    return tok
 
-    # 3. The model, loaded before the trainer config (ZeRO-3 under torchrun needs that order).
+
+def _prepare_model(source: str, spec: TrainSpec, device: Device, tokenizer, chosen, seed: int,
+                   say: Callable[[str], None]) -> Model:
+    """The base model with room for the template's new tokens, stopping on the end-of-turn token,
+    LoRA and NEFTune attached as the spec asks."""
     set_seed(seed)
     model, attn = _load_model(source, spec, device, say)
     if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
         model.resize_token_embeddings(len(tokenizer), mean_resizing=True)
+    eot_id = tokenizer.convert_tokens_to_ids(chosen.end_of_turn)
     model.config.eos_token_id = eot_id
     model.generation_config.eos_token_id = eot_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
@@ -237,93 +388,56 @@ def train(spec: TrainSpec, data_path: Path, out: Path, work: Path, seed: int = 0
         # our hooks, not transformers': the noise scales with each packed sample's length
         NEFTune(spec.neftune_noise_alpha).attach(model)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    say(f"model: {spec.model} ({n_params / 1e6:,.1f}M parameters, {trainable / 1e6:,.2f}M trained, {spec.method}); "
-        f"attention {attn}; {device.name}; bf16 {'on' if device.bf16 else 'off'}"
-        + (f"; DeepSpeed ZeRO-{spec.deepspeed.stage}" if ds_config else ""))
+    return Model(model, attn, n_params, trainable)
 
-    # 4. The trainer.
-    from transformers.integrations import TensorBoardCallback
-    from trl import SFTConfig, SFTTrainer
 
-    ckpt_dir = work / CHECKPOINTS
-    evals = tok.eval if spec.eval_fraction > 0 else {}
-    cfg = SFTConfig(
-        output_dir=str(ckpt_dir),
-        seed=seed,
-        data_seed=seed,
-        num_train_epochs=spec.epochs,
-        max_steps=spec.max_steps,
-        learning_rate=spec.lr,
-        lr_scheduler_type=spec.scheduler,
-        warmup_steps=spec.warmup_ratio,  # a float below 1 is a share of the steps
-        per_device_train_batch_size=spec.micro_batch_size,
-        per_device_eval_batch_size=spec.micro_batch_size,
-        gradient_accumulation_steps=accum,
-        weight_decay=spec.weight_decay,
-        max_grad_norm=spec.max_grad_norm,
-        bf16=device.bf16,
-        fp16=False,
-        # transformers 5's name for gradient checkpointing; TRL would turn it on by default
-        activation_checkpointing=spec.gradient_checkpointing,
-        activation_checkpointing_kwargs={"use_reentrant": False} if spec.gradient_checkpointing else None,
-        neftune_noise_alpha=None,  # alchemist.train.neftune, per sample (attached above)
-        use_liger_kernel=spec.liger,
-        deepspeed=ds_config,
-        use_cpu=device.kind == "cpu" and ds_config is None,
-        max_length=spec.max_seq_len,
-        packing=spec.packing,
-        packing_strategy="bfd",
-        padding_free=spec.packing,
-        eval_packing=spec.packing,
-        # labels come from our own tokenization; TRL only packs and collates
-        assistant_only_loss=False,
-        completion_only_loss=False,
-        save_strategy="steps",
-        save_steps=spec.save_steps,
-        save_total_limit=spec.save_total_limit,
-        eval_strategy="steps" if evals else "no",
-        eval_steps=spec.eval_steps,
-        logging_steps=spec.logging_steps,
-        logging_first_step=True,
-        report_to=[r for r in spec.report_to if r != "tensorboard"] or "none",
-        dataloader_num_workers=spec.dataloader_workers,
-        include_num_input_tokens_seen="non_padding",
-        disable_tqdm=not main,
-        save_only_model=False,
-        ddp_find_unused_parameters=False,  # every weight (or adapter) takes part in every step
-        accelerator_config={"use_configured_state": True} if cpu_ranks else None,
-    )
+def _sft_config(arguments: dict):
+    from trl import SFTConfig  # about a second to import: only when a run trains
+
+    return SFTConfig(**arguments)
+
+
+def _speed(spec: TrainSpec, config, net: Model, stats: tokdata.TokenStats) -> Speed:
+    """FLOPs per trained token and the device's peak, for tokens/s and MFU."""
     n_layers = getattr(config, "num_hidden_layers", 0) or 0
     hidden = getattr(config, "hidden_size", 0) or 0
     peak, peak_name = metrics.device_peak_tflops(spec.peak_tflops)
-    flops_tok = metrics.flops_per_token(n_params, n_layers, hidden, st.attention_length, trainable)
-    resume = last_checkpoint(ckpt_dir)
-    resumed_at = json.loads((resume / "trainer_state.json").read_text()).get("global_step", 0) if resume else 0
-    meter = metrics.MetricsCallback(flops_tok, peak, world_size(), work / "history.jsonl" if main else None, resumed_at)
-    trainer = _trainer_class(SFTTrainer, fused_head=device.kind == "cuda")(
-        model=model, args=cfg, train_dataset=tok.train.remove_columns("task"), eval_dataset=evals or None,
+    flops_tok = metrics.flops_per_token(net.params, n_layers, hidden, stats.attention_length, net.trained)
+    return Speed(flops_tok, peak, peak_name)
+
+
+def _resume_point(ckpt_dir: Path) -> Resume:
+    path = last_checkpoint(ckpt_dir)
+    if path is None:
+        return Resume(None)
+    saved = json.loads((path / "trainer_state.json").read_text())
+    return Resume(path, saved.get("global_step", 0), int(saved.get("num_input_tokens_seen") or 0))
+
+
+def _sft_trainer(model, args, tok: tokdata.Tokenized, evals: dict, tokenizer, device: Device):
+    from trl import SFTTrainer  # about a second to import: only when a run trains
+
+    return _trainer_class(SFTTrainer, fused_head=device.kind == "cuda")(
+        model=model, args=args, train_dataset=tok.train.remove_columns("task"), eval_dataset=evals or None,
         processing_class=tokenizer)
+
+
+def _add_callbacks(trainer, meter: metrics.MetricsCallback, spec: TrainSpec, work: Path, main: bool,
+                   say: Callable[[str], None]) -> None:
     # first, so the progress bar and tensorboard see the tokens/s and MFU it adds to each log
     trainer.callback_handler.callbacks.insert(0, meter)
     if "tensorboard" in spec.report_to and main:
+        # tensorboard: only for a run that reports to it
         from torch.utils.tensorboard import SummaryWriter
+        from transformers.integrations import TensorBoardCallback
 
         trainer.add_callback(TensorBoardCallback(tb_writer=SummaryWriter(log_dir=str(work / "tensorboard"))))
         say(f"tensorboard: tensorboard --logdir {work / 'tensorboard'}")
 
-    # 5. Train, resuming where a killed attempt left off.
-    tokens_before = 0
-    if resume is not None:
-        saved = json.loads((resume / "trainer_state.json").read_text())
-        step, tokens_before = saved.get("global_step"), int(saved.get("num_input_tokens_seen") or 0)
-        say(f"resuming from {resume.name} (step {step}): optimizer, scheduler, RNG and data position restored")
-    started = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-    seconds = time.perf_counter() - started
 
-    # 6. The model directory, written by rank 0.
-    state = trainer.state
-    history = meter.history
+def _progress(state, history: list[dict], training_loss: float, seconds: float, tokens_before: int,
+              speed: Speed) -> dict:
+    """What the run did: steps, tokens, losses and this attempt's speed (summary keys, in order)."""
     last = next((h for h in reversed(history) if "loss" in h), {})
     eval_loss = {}
     for h in history:
@@ -333,28 +447,41 @@ def train(spec: TrainSpec, data_path: Path, out: Path, work: Path, seed: int = 0
     tokens = int(state.num_input_tokens_seen)
     # this attempt's tokens over its wall time, evaluation and checkpoints included
     rate = (tokens - tokens_before) / seconds if seconds > 0 else None
-    mfu = rate * flops_tok / (peak * 1e12 * world_size()) if rate and peak else None
-    summary = {
+    mfu = rate * speed.flops_per_token / (speed.peak * 1e12 * world_size()) if rate and speed.peak else None
+    return {
         "steps": state.global_step,
         "epochs": round(state.epoch or 0.0, 3),
         "tokens": tokens,
         "loss": last.get("loss"),
         # over every attempt's logged steps (the trainer's own mean covers this attempt only)
-        "train_loss_mean": round(metrics.mean_train_loss(history) or result.training_loss, 5),
+        "train_loss_mean": round(metrics.mean_train_loss(history) or training_loss, 5),
         "attempts": max((h.get("attempt", 1) for h in history), default=1),
         "eval_loss": eval_loss,
         "seconds": round(seconds, 1),
         "tokens_per_s": round(rate, 1) if rate else None,
         "mfu": round(mfu, 4) if mfu else None,
-        "peak_tflops": peak,
-        "device": peak_name if device.kind == "cpu" else device.name,
+    }
+
+
+def _setup(spec: TrainSpec, device: Device, batch: Batch, attn: str, resume: Resume, speed: Speed) -> dict:
+    """Where and how it trained (summary keys, in order)."""
+    return {
+        "peak_tflops": speed.peak,
+        "device": speed.peak_name if device.kind == "cpu" else device.name,
         "attention": attn,
         "method": spec.method,
-        "global_batch_size": global_batch,
+        "global_batch_size": batch.rows,
         "micro_batch_size": spec.micro_batch_size,
-        "grad_accum": accum,
-        "world_size": world,
-        "resumed_from": resume.name if resume else None,
+        "grad_accum": batch.accum,
+        "world_size": batch.world,
+        "resumed_from": resume.path.name if resume.path else None,
+    }
+
+
+def _data_summary(tok: tokdata.Tokenized, chosen) -> dict:
+    """What it trained on (summary keys, in order)."""
+    st = tok.stats
+    return {
         "samples": st.samples,
         "trained_samples": st.kept - st.held_out,
         "held_out": st.held_out,
@@ -366,16 +493,21 @@ def train(spec: TrainSpec, data_path: Path, out: Path, work: Path, seed: int = 0
         "chat_template": chosen.source,
         "end_of_turn": chosen.end_of_turn,
     }
-    _save(trainer, tokenizer, spec, device, out, main, ds_config is not None)
+
+
+def _write_report(spec: TrainSpec, out: Path, work: Path, masks: list | None, history: list[dict],
+                  summary: dict) -> None:
+    """Beside the model (rank 0): the loss mask record, training_report.json and loss.png, tensorboard logs."""
     if masks is not None:
         (out / "loss_mask.json").write_text(json.dumps(masks, ensure_ascii=False))
-    if main:
-        metrics.write_report(out, history, {"title": f"{spec.model} ({spec.method})", **summary})
-        if (work / "tensorboard").is_dir():
-            shutil.copytree(work / "tensorboard", out / "logs", dirs_exist_ok=True)
+    metrics.write_report(out, history, {"title": f"{spec.model} ({spec.method})", **summary})
+    if (work / "tensorboard").is_dir():
+        shutil.copytree(work / "tensorboard", out / "logs", dirs_exist_ok=True)
+
+
+def _barrier() -> None:
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.barrier()
-    return summary
 
 
 def _trainer_class(sft_trainer, fused_head: bool):
@@ -389,7 +521,7 @@ def _trainer_class(sft_trainer, fused_head: bool):
     divided by the step's label count."""
     if fused_head:
         return sft_trainer
-    from transformers import Trainer
+    from transformers import Trainer  # transformers.trainer (TRL's SFTTrainer loads it too): only when a run trains
 
     class PlainLossSFTTrainer(sft_trainer):
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
@@ -407,7 +539,7 @@ def _cpu_deepspeed_state() -> None:
     then counts one process: every gather across ranks fails. Set up first, with gloo, the
     state is one the arguments reuse (`use_configured_state`).
     """
-    from accelerate.state import PartialState
+    from accelerate.state import PartialState  # only for DeepSpeed across CPU ranks
 
     os.environ["ACCELERATE_USE_DEEPSPEED"] = "true"
     try:
@@ -417,8 +549,6 @@ def _cpu_deepspeed_state() -> None:
 
 
 def _save(trainer, tokenizer, spec: TrainSpec, device: Device, out: Path, main: bool, deepspeed: bool) -> None:
-    import torch
-
     out.mkdir(parents=True, exist_ok=True)
     # training runs without a KV cache (packing needs that); generation wants it back
     trainer.accelerator.unwrap_model(trainer.model).config.use_cache = True
