@@ -121,11 +121,18 @@ class LazyClient:
     def __init__(self, spec, cache: Path):
         self.spec, self.cache, self.client = spec, cache, None
 
-    def generate(self, requests, **kwargs):
+    def _built(self):
         if self.client is None:
             self.client = build_client(self.spec, self.cache)
             self.client.preflight()
-        return self.client.generate(requests, **kwargs)
+        return self.client
+
+    def generate(self, requests, **kwargs):
+        return self._built().generate(requests, **kwargs)
+
+    def ask(self, prompts, max_tokens, temperature=0.0):
+        """What the curation rules' judge calls (LLMClient.ask)."""
+        return self._built().ask(prompts, max_tokens, temperature)
 
     def close(self) -> None:
         if self.client is not None:
