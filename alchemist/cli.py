@@ -157,6 +157,7 @@ def cmd_eval(args) -> None:
     if not args.benchmark or not (args.samples or args.model_path):
         raise UserError("alchemist eval: give a recipe, or --benchmark NAME with --samples FILE or --model PATH")
 
+    from alchemist.evaluate.prompts import few_shot  # lazy: only what this command runs (top of file)
     from alchemist.evaluate.run import claim_eval_dir, evaluate, limit_problems  # lazy: only what this command runs (top of file)
     from alchemist.execution import Limits  # lazy: only what this command runs (top of file)
     from alchemist.testsets import get_benchmark  # lazy: only what this command runs (top of file)
@@ -188,7 +189,7 @@ def cmd_eval(args) -> None:
         client = build_client(spec, cache / CACHE_FILES[0]).named("--base-url", "--api-key-env")
         try:
             client.preflight()
-            shots = bench.examples(args.data) if args.style == "mbpp-3shot" else None
+            shots = bench.examples(args.data) if few_shot(args.style) else None
             results = evaluate(bench, problems, out, client=client, shots=shots,
                                model_name=args.model or Path(args.model_path).name, **common)
         finally:

@@ -13,6 +13,7 @@ data (driver.py). What decides runs elsewhere:
   per task by running the test on the reference behind recording stubs (`record`, cached).
 A test whose calls take arguments that are not plain data (MBPP's tree tasks build them from a
 class in test_setup_code) runs in the candidate's process as before (`checks: "in_process"`).
+Each kind of checks (testsets' CHECK_KINDS) is scored by its `Scorer` in SCORERS.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ import json
 import re
 import secrets
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 from alchemist.errors import UserError
@@ -33,7 +36,7 @@ from alchemist.evaluate.driver import decode, encode
 from alchemist.evaluate.records import Verdict
 from alchemist.execution import Checks
 from alchemist.paths import cache_dir
-from alchemist.testsets import Problem
+from alchemist.testsets import Problem, check_kind
 
 DRIVER_SOURCE = Path(driver.__file__).read_text(encoding="utf-8")
 DRIVER_DIGEST = hashlib.blake2b(DRIVER_SOURCE.encode(), digest_size=8).hexdigest()
@@ -117,10 +120,13 @@ def _cached(key: dict, compute) -> dict:
     return value
 
 
-def stub_names(checks: str, p: Problem) -> list[str]:
-    """The functions the test calls that the candidate must define."""
-    if checks == "check_function":
-        return [p.entry_point]
+def entry_point(p: Problem) -> list[str]:
+    """The function HumanEval's `check(candidate)` is called with."""
+    return [p.entry_point]
+
+
+def called_functions(p: Problem) -> list[str]:
+    """The functions MBPP's asserts call that the reference defines."""
     try:
         defined = {n.name for n in ast.parse(reference_program(p)).body
                    if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
@@ -151,10 +157,12 @@ def _differential_reference(p: Problem, sandbox, limits) -> dict:
         "calls": calls, "n_base": len(base)}
 
 
-def _checks_reference(checks: str, p: Problem, sandbox, limits) -> dict:
-    names = stub_names(checks, p)
+def _checks_reference(checks: str, stub_names: Callable[[Problem], list[str]], p: Problem, sandbox, limits) -> dict:
+    names = stub_names(p)
     if not names:
         return {"mode": "in_process", "reason": "the test calls no function the reference defines"}
+    # the driver, a program sent as text, cannot look the kind up: `style` tells it to call
+    # check(entry_point) after the tests (check_function); the job is also the cache key
     job = {"mode": "record", "code": reference_program(p), "setup": p.setup, "tests": p.tests, "style": checks,
            "entry_point": p.entry_point, "names": names}
 
@@ -176,11 +184,8 @@ def _checks_reference(checks: str, p: Problem, sandbox, limits) -> dict:
     return _cached(job, compute) | {"names": names}
 
 
-def prepare(checks: str, p: Problem, sandbox, limits) -> dict:
-    """What scoring a task needs from trusted runs (cached): the calls, the reference's outputs."""
-    if checks == "differential":
-        return {"mode": "differential", **_differential_reference(p, sandbox, limits)}
-    return _checks_reference(checks, p, sandbox, limits)
+def _prepare_differential(p: Problem, sandbox, limits) -> dict:
+    return {"mode": "differential", **_differential_reference(p, sandbox, limits)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -270,7 +275,7 @@ def checks_for(checks: str, p: Problem, names: list[str]):
     """The sandbox's result channel (alchemist.execution's Checks): the test runs in a process of
     its own, after the trusted reference (helpers such as HumanEval/32's `poly`), with `names`
     bound to proxies of the candidate's functions that return plain data."""
-    test = p.tests + (f"\n\ncheck({p.entry_point})\n" if checks == "check_function" else "\n")
+    test = check_kind(checks).test_code(p)
     setup = reference_program(p) + (f"\n{p.setup}\n" if p.setup else "\n")
     return Checks(test=test, names=tuple(names), setup=setup)
 
@@ -297,6 +302,43 @@ def score_with_checks(checks: str, p: Problem, ref: dict, code: str, sandbox, li
     return Verdict(outcome.status, checked="outside", seconds=outcome.seconds, error=error, failure=failure)
 
 
+@dataclass(frozen=True)
+class Scorer:
+    """How a kind of checks (testsets' CHECK_KINDS: what it is) is scored outside the candidate's
+    process. A kind of checks without one here is scored elsewhere (`program`: languages.py)."""
+
+    # (problem, sandbox, limits): what the trusted runs of the reference found (cached); with
+    # mode "in_process" the task's candidates are scored in their own process instead
+    prepare: Callable[..., dict]
+    # (problem, what prepare found, code, sandbox, limits): a candidate's verdict
+    score: Callable[..., Verdict]
+
+
+def checks_scorer(checks: str, stub_names: Callable[[Problem], list[str]]) -> Scorer:
+    """A kind whose test code runs in the sandbox's checks process, the functions `stub_names`
+    gives behind proxies of the candidate's."""
+    return Scorer(partial(_checks_reference, checks, stub_names), partial(score_with_checks, checks))
+
+
+SCORERS: dict[str, Scorer] = {
+    "differential": Scorer(_prepare_differential, score_differential),
+    "check_function": checks_scorer("check_function", entry_point),
+    "asserts": checks_scorer("asserts", called_functions),
+}
+
+
+def scorer(checks: str) -> Scorer:
+    if checks not in SCORERS:
+        raise ValueError(f"no scorer for the kind of checks {checks!r} (evaluate/harness.py SCORERS holds "
+                         f"{', '.join(SCORERS)})")
+    return SCORERS[checks]
+
+
+def prepare(checks: str, p: Problem, sandbox, limits) -> dict:
+    """What scoring a task needs from trusted runs (cached): the calls, the reference's outputs."""
+    return scorer(checks).prepare(p, sandbox, limits)
+
+
 def guarded(score):
     """`score(item)` as a verdict that never raises: whatever a program's output makes the harness
     trip on is that program's failure, with the reason, never the end of the run. (A missing
@@ -316,18 +358,15 @@ def score_all(checks: str, problems: dict[str, Problem], items: list[tuple[str, 
               in_process) -> tuple[list[Verdict], dict]:
     """A verdict per (task id, code) item; `in_process(problem, code)` scores one the old way.
     Also returns, per task, how its checks ran."""
+    kind = scorer(checks)
     tasks = sorted({t for t, _ in items})
     with ThreadPoolExecutor(workers) as pool:
-        refs = dict(zip(tasks, pool.map(lambda t: prepare(checks, problems[t], sandbox, limits), tasks)))
+        refs = dict(zip(tasks, pool.map(lambda t: kind.prepare(problems[t], sandbox, limits), tasks)))
         verdicts: list[Verdict | None] = [None] * len(items)
-        if checks == "differential":
-            verdicts = list(pool.map(guarded(lambda it: score_differential(problems[it[0]], refs[it[0]], it[1], sandbox,
-                                                                           limits)), items))
-        else:
-            called = [i for i, (t, _) in enumerate(items) if refs[t]["mode"] == "checks"]
-            for i, v in zip(called, pool.map(guarded(lambda i: score_with_checks(
-                    checks, problems[items[i][0]], refs[items[i][0]], items[i][1], sandbox, limits)), called)):
-                verdicts[i] = v
+        outside = [i for i, (t, _) in enumerate(items) if refs[t]["mode"] != "in_process"]
+        for i, v in zip(outside, pool.map(guarded(lambda i: kind.score(
+                problems[items[i][0]], refs[items[i][0]], items[i][1], sandbox, limits)), outside)):
+            verdicts[i] = v
         rest = [i for i, v in enumerate(verdicts) if v is None]
         for i, v in zip(rest, pool.map(guarded(lambda i: in_process(problems[items[i][0]], items[i][1])), rest)):
             verdicts[i] = v

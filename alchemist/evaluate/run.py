@@ -14,6 +14,7 @@ from pathlib import Path
 
 from alchemist.errors import UserError
 from alchemist.evaluate.generate import generate_samples
+from alchemist.evaluate.prompts import few_shot
 from alchemist.evaluate.score import check_out_dir, score
 from alchemist.execution import Limits
 from alchemist.rundir import write_text_atomic
@@ -133,12 +134,12 @@ def evaluate(benchmark: Benchmark, problems: list[Problem], out_dir: Path, *, cl
 
     Exactly one of `client` (an LLMClient: generate `n` answers per problem in `style`, default
     the benchmark's; the caller owns and closes it) or `samples` (a JSONL file, `.gz` or not, of
-    task_id + solution/completion made elsewhere). `shots`: few-shot examples for mbpp-3shot
-    (default: `benchmark.examples()` from the built-in data). `excluded`: the benchmark's task ids
+    task_id + solution/completion made elsewhere). `shots`: few-shot examples for a few-shot style,
+    mbpp-3shot (default: `benchmark.examples()` from the built-in data). `excluded`: the benchmark's task ids
     the caller left out (--limit); samples of those are counted in the results, not scored.
     `max_failure_rate`: the share of answers whose generation may fail (a failed request, fewer
     choices than n) before this is an error; such answers are counted, never scored as wrong.
-    With mbpp-3shot, tasks that are also few-shot examples are not scored (results.json lists them).
+    With a few-shot style, tasks that are also few-shot examples are not scored (results.json lists them).
     `require_isolation`: a sandbox layer this machine cannot provide is an error, not a warning.
     `what`: how the user named `out_dir` (a flag), for errors about it. The folder must be new,
     empty or one alchemist made (`rundir.ownership`); only the files evaluate writes are replaced."""
@@ -155,9 +156,9 @@ def evaluate(benchmark: Benchmark, problems: list[Problem], out_dir: Path, *, cl
     shot_ids: list[str] = []
     if client is not None:
         style = style or benchmark.style
-        if style == "mbpp-3shot" and shots is None:
+        if few_shot(style) and shots is None:
             shots = benchmark.examples()
-        if style == "mbpp-3shot":
+        if few_shot(style):
             problems, shot_ids = without_shots(problems, shots)
             if shot_ids:
                 say(f"{benchmark.name}: {', '.join(shot_ids)} are the prompt's few-shot examples: not scored")

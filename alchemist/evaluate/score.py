@@ -30,7 +30,7 @@ from alchemist.evaluate.records import Results, SampleLine, TaskResult, Verdict
 from alchemist.evaluate.sanitize import sanitize
 from alchemist.execution import Limits, SandboxPool, isolation
 from alchemist.execution.languages import LanguagePool
-from alchemist.testsets import BENCHMARKS, Benchmark, Problem, fingerprint
+from alchemist.testsets import BENCHMARKS, Benchmark, Problem, check_kind, fingerprint
 from alchemist.testsets.multilang import language_of
 from alchemist.testsets.user import infer_checks
 
@@ -41,11 +41,10 @@ def program(checks: str, problem: Problem, code: str) -> str:
     """The code under test followed by the benchmark's checks, for a test that runs in the
     candidate's own process (harness.py runs every test it can outside it)."""
     setup = f"\n\n{problem.setup}" if problem.setup else ""
-    if checks == "check_function":  # HumanEval: check(candidate)
-        return f"{as_module(code)}{setup}\n\n{problem.tests}\n\ncheck({problem.entry_point})\n"
-    if checks == "asserts":  # MBPP: plain asserts
-        return f"{as_module(code)}{setup}\n\n{problem.tests}\n"
-    raise ValueError(f"checks {checks!r} are decided outside the program (evaluate/harness.py), never inside it")
+    test_code = check_kind(checks).test_code
+    if test_code is None:
+        raise ValueError(f"checks {checks!r} are decided outside the program (evaluate/harness.py), never inside it")
+    return f"{as_module(code)}{setup}\n\n{test_code(problem)}"
 
 
 def as_benchmark(benchmark: Benchmark | str, problems: list[Problem]) -> Benchmark:
@@ -249,7 +248,7 @@ def score(benchmark: Benchmark | str, problems: list[Problem], samples_path: Pat
         if s["generation_failed"]:
             s["verdict"] = Verdict("generation_failed", error=s.get("generation_error") or "no answer")
 
-    plus = bench.checks == "differential"
+    plus = bench.kind.base_and_plus
     tasks: dict[str, TaskResult] = defaultdict(TaskResult)
     for s in samples:
         tasks[s["task_id"]].add(s["verdict"], s["line"], s["truncated"], s["generation_failed"], plus)

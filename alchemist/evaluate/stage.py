@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from alchemist.evaluate.prompts import few_shot
 from alchemist.evaluate.run import evaluate, limit_problems
 from alchemist.evaluate.spec import TRAINED
 from alchemist.execution import Limits
@@ -98,7 +99,7 @@ class Eval:
             for name, (bench, data, problems, excluded) in eval_problems_of(ctx).items():
                 results = evaluate(bench, problems, out / name, client=client, style=spec.style, n=spec.n,
                                    temperature=llm.temperature, max_tokens=llm.max_tokens,
-                                   shots=bench.examples(data) if spec.style == "mbpp-3shot" else None,
+                                   shots=bench.examples(data) if few_shot(spec.style) else None,
                                    limits=Limits(timeout=spec.timeout), workers=spec.workers,
                                    model_name=model_name(recipe), excluded=excluded, say=lambda m: ctx.say(f"eval: {m}"),
                                    max_failure_rate=spec.max_failure_rate, require_isolation=spec.require_isolation)

@@ -2,7 +2,8 @@
 
 Read by curation (decontamination) and by evaluation, so neither imports the other. Each
 benchmark is a `Benchmark` record (base.py): its loader, the problems it is scored on, its kind
-of checks, the fields decontamination searches, its few-shot examples and default prompt style.
+of checks (a `CheckKind` registered in base.CHECK_KINDS), the fields decontamination searches,
+its few-shot examples and default prompt style.
 
 Adding a benchmark is one module and one line here. E.g. `alchemist/testsets/apps.py`:
 
@@ -21,11 +22,14 @@ from pathlib import Path
 from alchemist.errors import UserError
 from alchemist.testsets import humaneval, humaneval_x, mbpp, multipl_e, plus
 from alchemist.testsets.base import (
+    CHECK_KINDS,
     CHECKS,
     Benchmark,
+    CheckKind,
     Checks,
     Problem,
     cache_dir,
+    check_kind,
     fingerprint,
     missing_checks,
     problem_from_record,
@@ -75,6 +79,6 @@ def eval_problems(name: str, path: str | Path | None = None) -> list[Problem]:
     return get_benchmark(name, path).eval_problems(path)
 
 
-__all__ = ["BENCHMARKS", "CHECKS", "KNOWN_BENCHMARKS", "Benchmark", "Checks", "Problem", "cache_dir", "eval_problems",
-           "fingerprint", "get_benchmark", "humaneval_path", "load_benchmark", "missing_checks", "problem_from_record",
-           "read_jsonl", "title", "user_benchmark"]
+__all__ = ["BENCHMARKS", "CHECKS", "CHECK_KINDS", "KNOWN_BENCHMARKS", "Benchmark", "CheckKind", "Checks", "Problem",
+           "cache_dir", "check_kind", "eval_problems", "fingerprint", "get_benchmark", "humaneval_path", "load_benchmark",
+           "missing_checks", "problem_from_record", "read_jsonl", "title", "user_benchmark"]

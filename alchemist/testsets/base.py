@@ -16,12 +16,11 @@ from alchemist.errors import UserError
 from alchemist.paths import cache_dir
 from alchemist.schema import Problem  # the benchmark record; testsets loads and checks it
 
-# How a benchmark's checks run against a candidate program (evaluate/score.py builds the program):
-# - check_function: HumanEval's `def check(candidate)`, called with the entry point
-# - asserts: MBPP's plain `assert` lines, run after the candidate
-# - differential: evalplus' format, the candidate must match the reference solution on base + plus inputs
-Checks = Literal["check_function", "asserts", "differential"]
-CHECKS = ("check_function", "asserts", "differential")
+# A benchmark's kind of checks (`Benchmark.checks`) names a CheckKind in CHECK_KINDS below: what a
+# problem must carry for it, whether a file's records carry it, the test code it runs. How
+# evaluation scores each kind is evaluate/harness.py's SCORERS (the Python kinds) and
+# evaluate/languages.py (`program`).
+Checks = Literal["check_function", "asserts", "differential", "program"]
 
 
 def take_all(problems: list[Problem]) -> list[Problem]:
@@ -35,7 +34,7 @@ class Benchmark:
     name: str
     title: str  # shown on the leaderboard
     load: Callable[[Path | None], list[Problem]]  # every problem; a path replaces the built-in file
-    checks: Checks
+    checks: Checks  # a kind in CHECK_KINDS
     select: Callable[[list[Problem]], list[Problem]] = take_all  # the problems it is scored on
     # Problem fields whose text is searched for in training data (curate's decontamination)
     decontaminate: tuple[str, ...] = ("prompt", "solution", "tests")
@@ -46,6 +45,13 @@ class Benchmark:
     shots_from: str | None = None  # the benchmark whose problems hold them (default: this one)
     style: str = "instruct"  # default prompt style
     source: str = ""  # where the built-in data comes from, for messages
+
+    def __post_init__(self):
+        check_kind(self.checks)  # a kind nothing registered is a mistake in the benchmark's module
+
+    @property
+    def kind(self) -> CheckKind:
+        return CHECK_KINDS[self.checks]
 
     def problems(self, path: str | Path | None = None) -> list[Problem]:
         """Every problem (for decontamination); an error when there are none."""
@@ -59,12 +65,11 @@ class Benchmark:
         problems = self.select(self.problems(path))
         where = str(path) if path is not None else f"the built-in {self.title} data"
         for i, p in enumerate(problems):
-            reason = missing_checks(self.checks, p)
+            reason = self.kind.missing(p)
             if reason is None:
                 continue
-            if self.checks == "differential":
-                raise UserError(f"{self.name} needs evalplus' data file (fields base_input, plus_input, canonical_solution, "
-                                f"entry_point), not {where}: {p.task_id} {reason}")
+            if self.kind.data_file:
+                raise UserError(f"{self.name} needs {self.kind.data_file}, not {where}: {p.task_id} {reason}")
             raise UserError(f"{where}: problem {i + 1} ({p.task_id}) {reason}: a benchmark file needs tests "
                             f"(`test` or `test_list`) or `base_input` for every problem; instruction/output records are "
                             f"training data, not a benchmark")
@@ -96,15 +101,75 @@ HUMANEVAL_CHECK = re.compile(r"^def check\(\s*candidate\b", re.M)  # HumanEval's
 
 def missing_checks(checks: str, p: Problem) -> str | None:
     """Why a problem cannot be scored with `checks`, or None."""
-    if checks == "differential":
-        if p.base_inputs is None or not p.entry_point or not p.solution:
-            return "has no base_input, entry_point and canonical_solution"
-    elif checks == "check_function":
-        if not p.entry_point or not HUMANEVAL_CHECK.search(p.tests):
-            return "has no entry_point and `def check(candidate)` test"
-    elif not p.tests.strip():
-        return "has no tests"
+    return check_kind(checks).missing(p)
+
+
+def _missing_differential(p: Problem) -> str | None:
+    if p.base_inputs is None or not p.entry_point or not p.solution:
+        return "has no base_input, entry_point and canonical_solution"
     return None
+
+
+def _missing_check_function(p: Problem) -> str | None:
+    if not p.entry_point or not HUMANEVAL_CHECK.search(p.tests):
+        return "has no entry_point and `def check(candidate)` test"
+    return None
+
+
+def _missing_tests(p: Problem) -> str | None:
+    return None if p.tests.strip() else "has no tests"
+
+
+def _never(p: Problem) -> bool:
+    return False
+
+
+@dataclass(frozen=True)
+class CheckKind:
+    """A kind of checks: what it asks of a problem and what its test looks like. Adding one is an
+    entry in CHECK_KINDS and, for a Python kind, a Scorer in evaluate/harness.py's SCORERS. (The
+    harness learns what a test calls by running the problem's `tests` in evaluate/driver.py, a
+    program sent as text, which calls `check` itself for check_function: a new kind whose test
+    code is more than its tests needs that taught too.)"""
+
+    name: str
+    missing: Callable[[Problem], str | None]  # why a problem cannot be scored with it, or None
+    # whether a record carries this kind's checks: a user's file gets the first kind (in
+    # CHECK_KINDS' order, most particular first) that every record carries (user.infer_checks)
+    carried_by: Callable[[Problem], bool] = _never
+    # the test code run after the candidate (HumanEval's test calls `check`); None: the kind's
+    # verdict is not decided by test code (differential: outputs compared outside the program)
+    test_code: Callable[[Problem], str] | None = None
+    # scored on the base inputs, then the plus inputs (results.json reports base_pass_at_k)
+    base_and_plus: bool = False
+    # the file a problem without the kind's fields needs, named when one is refused
+    data_file: str | None = None
+
+
+CHECK_KINDS: dict[str, CheckKind] = {k.name: k for k in (
+    # evalplus' format: the candidate must match the reference solution on base + plus inputs
+    CheckKind("differential", _missing_differential, carried_by=lambda p: p.base_inputs is not None,
+              base_and_plus=True,
+              data_file="evalplus' data file (fields base_input, plus_input, canonical_solution, entry_point)"),
+    # HumanEval's `def check(candidate)`, called with the entry point
+    CheckKind("check_function", _missing_check_function,
+              carried_by=lambda p: bool(p.entry_point and HUMANEVAL_CHECK.search(p.tests)),
+              test_code=lambda p: f"{p.tests}\n\ncheck({p.entry_point})\n"),
+    # MBPP's plain `assert` lines, run after the candidate
+    CheckKind("asserts", _missing_tests, carried_by=lambda p: bool(p.tests.strip()), test_code=lambda p: f"{p.tests}\n"),
+    # HumanEval-X, MultiPL-E: the candidate and the test are one program of another language,
+    # built and run by its toolchain (testsets/multilang.py, evaluate/languages.py)
+    CheckKind("program", _missing_tests),
+)}
+CHECKS = tuple(CHECK_KINDS)
+
+
+def check_kind(checks: str) -> CheckKind:
+    """The registered kind of checks `checks`."""
+    if checks not in CHECK_KINDS:
+        raise ValueError(f"unknown kind of checks {checks!r}: registered are {', '.join(CHECK_KINDS)} "
+                         f"(alchemist/testsets/base.py CHECK_KINDS)")
+    return CHECK_KINDS[checks]
 
 
 def read_jsonl(path: Path) -> list[dict]:

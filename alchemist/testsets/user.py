@@ -5,19 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alchemist.testsets.base import HUMANEVAL_CHECK, Benchmark, Problem, read_problems
+from alchemist.testsets.base import CHECK_KINDS, Benchmark, Problem, read_problems
 
 
 def infer_checks(problems: list[Problem]) -> str | None:
-    """The kind of checks the records carry: evalplus inputs, HumanEval's check(), or asserts
-    (None: no kind fits every record, e.g. training data without tests)."""
-    if problems and all(p.base_inputs is not None for p in problems):
-        return "differential"
-    if problems and all(p.entry_point and HUMANEVAL_CHECK.search(p.tests) for p in problems):
-        return "check_function"
-    if problems and all(p.tests.strip() for p in problems):
-        return "asserts"
-    return None
+    """The kind of checks the records carry, the first of CHECK_KINDS every record carries:
+    evalplus inputs, HumanEval's check(), or asserts (None: no kind fits every record, e.g.
+    training data without tests)."""
+    return next((kind.name for kind in CHECK_KINDS.values() if problems and all(map(kind.carried_by, problems))), None)
 
 
 def user_benchmark(name: str, path: str | Path, checks: str | None = None) -> Benchmark:
