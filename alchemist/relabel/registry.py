@@ -1,14 +1,18 @@
-"""The relabel tasks an LLM answers, registered by name (the same shape as `sources/`' adapters).
+"""The relabel tasks, registered by name (the same shape as `sources/`' adapters), in two kinds.
 
-Each task says which curated samples it may take, how many (from the recipe), the request for
-one sample, and how an answer becomes a new sample or a reject reason (a manifest counter).
-Adding a task is one module with a `RelabelTask` and one line in `TASKS`:
+A `RelabelTask` asks an LLM once per picked curated sample: it says which curated samples it may
+take, how many (from the recipe), the request for one sample, and how an answer becomes a new
+sample or a reject reason (a manifest counter). The stage sends every such task's requests in
+one batch. Adding one is a module with a `RelabelTask` and one line in `TASKS`:
 
     MY_TASK = RelabelTask("my_task", ("my_template",), lambda spec, n: spec.comprehension.my_task,
                           eligible=is_codegen, request=my_request, accept=my_accept)
 
-Tasks built from other tasks' output (EvolCode answers of evolved instructions) or without an
-LLM (data-filtering questions from rejected samples) follow in the stage.
+A `BuiltTask` makes its samples itself from a `TaskContext` (relabel/context.py), after the
+RelabelTasks are answered: from their answers (EvolCode answers of evolved instructions), with
+several candidates and the sandbox (OSS-Instruct), or without an LLM (data-filtering questions
+from rejected samples). Adding one is a function `TaskContext -> list[Sample]` and one line in
+`BUILT`.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from alchemist.relabel import tasks
+from alchemist.relabel import built, tasks
+from alchemist.relabel.context import TaskContext
 from alchemist.relabel.templates import load
 from alchemist.schema import Sample
 
@@ -29,6 +34,16 @@ class RelabelTask:
     eligible: Callable[[Sample], bool]
     request: Callable[[Sample, int], list[dict]]  # (sample, seed) -> chat messages
     accept: Callable  # (answer, sample, RelabelSpec, seed, meta) -> (Sample, None) | (None, reason)
+
+
+@dataclass(frozen=True)
+class BuiltTask:
+    name: str  # also its counter in the stage's stats
+    templates: tuple[str, ...]  # prompt files whose versions are part of the stage fingerprint
+    make: Callable[[TaskContext], list[Sample]]  # counts its own rejects in the context's tally
+    # its samples were held to every curation rule as they were made (TaskContext.check.admit);
+    # the others are decontaminated by the stage afterwards
+    admitted: bool
 
 
 def is_codegen(sample: Sample) -> bool:
@@ -77,9 +92,23 @@ CODE_REVIEW = RelabelTask(
     eligible=is_codegen, request=lambda s, seed: tasks.review_request(s), accept=_accept_review)
 
 TASKS: dict[str, RelabelTask] = {t.name: t for t in (ALCHEMIST_PROMPT, INSTRUCTION_EVOLUTION, CODE_REVIEW)}
-# Prompt files of the tasks the stage builds from others' output or without an LLM.
-DERIVED_TEMPLATES = ("evol_answer", "data_filtering", "oss_instruct")
+
+# Made in this order, after the RelabelTasks, their samples kept in this order after theirs:
+# data_filtering also teaches from the pairs evol_codegen's quality filters dropped.
+BUILT: dict[str, BuiltTask] = {t.name: t for t in (
+    BuiltTask("evol_codegen", ("evol_answer",), built.evol_codegen, admitted=True),
+    BuiltTask("oss_instruct", ("oss_instruct",), built.oss_instruct, admitted=True),
+    BuiltTask("data_filtering", ("data_filtering",), built.data_filtering, admitted=False),
+)}
+
+# The order the stage fingerprint has listed the prompt files in since before the BuiltTasks were
+# registered: another order would make every run directory relabel again. A new task's prompt
+# files follow these.
+FINGERPRINT_ORDER = ("alchemist_prompt", "instruction_evolution", "instruction_compare_task", "code_review",
+                     "code_review_task", "evol_answer", "data_filtering", "oss_instruct")
 
 
 def templates() -> tuple[str, ...]:
-    return tuple(dict.fromkeys([t for task in TASKS.values() for t in task.templates] + list(DERIVED_TEMPLATES)))
+    """Every task's prompt files, once each, in the fingerprint's order."""
+    own = [t for task in (*TASKS.values(), *BUILT.values()) for t in task.templates]
+    return tuple(dict.fromkeys([t for t in FINGERPRINT_ORDER if t in own] + own))
