@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections import Counter, defaultdict
 from pathlib import Path
 
 import pyarrow as pa
@@ -17,6 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from alchemist.curate.spec import CurateSpec, workers_for
+from alchemist.curate.stats import MAX_EXAMPLES, CurateStats, SourceCounts
 from alchemist.curate.verify import kept_tests, verify
 from alchemist.llm.factory import build_client
 from alchemist.rules.judge import judge_near_misses
@@ -26,7 +26,6 @@ from alchemist.testsets import Problem
 from alchemist.testsets import fingerprint as problems_fingerprint
 from alchemist.testsets.decontaminate import run_problems
 
-MAX_EXAMPLES = 5
 REJECTED_SCHEMA = SAMPLE_SCHEMA.append(pa.field("reason", pa.string())).append(pa.field("detail", pa.string()))
 
 
@@ -41,9 +40,8 @@ def curate_shards(spec: CurateSpec, shards: list[Path], problems: list[Problem],
     if spec.decontaminate.enabled and spec.decontaminate.judge.llm is not None:
         _judge(verdicts, shards, problems, spec, work, say)
     tests = _verify(verdicts, shards, spec, say) if spec.verify.enabled else {}
-    stats = {"sources": defaultdict(lambda: {"kept": 0, "dropped": Counter()}), "examples": defaultdict(list), "contamination": [],
-             "benchmarks": sorted({p.benchmark for p in problems}), "benchmarks_skipped": skipped,
-             "workers": workers_for(spec)}
+    stats = CurateStats(benchmarks=sorted({p.benchmark for p in problems}), benchmarks_skipped=skipped,
+                        workers=workers_for(spec))
     kept_writer = pq.ParquetWriter(out / "samples.parquet", SAMPLE_SCHEMA)
     rejected_writer = pq.ParquetWriter(out / "rejected.parquet", REJECTED_SCHEMA)
     offset = 0
@@ -59,19 +57,14 @@ def curate_shards(spec: CurateSpec, shards: list[Path], problems: list[Problem],
         dropped = dropped.append_column("detail", pa.array([json.dumps(verdicts.details.get(i)) if i in verdicts.details else None
                                                             for i in dropped_idx], pa.string()))
         rejected_writer.write_table(dropped)
-        _count(stats, table, reasons, verdicts, offset)
+        stats += _count(table, reasons, verdicts, offset)
         offset += n
     kept_writer.close()
     rejected_writer.close()
-    stats["sources"] = {k: {"kept": v["kept"], "dropped": dict(v["dropped"])} for k, v in stats["sources"].items()}
-    misses = sorted(stats.get("near_misses", []), key=lambda m: -float(m.get("overlap") or 0))
-    stats["near_misses"] = misses[:MAX_NEAR_MISSES]
-    write_json_atomic(out / "stats.json", stats)
-    kept = sum(v["kept"] for v in stats["sources"].values())
-    dropped = Counter()
-    for v in stats["sources"].values():
-        dropped.update(v["dropped"])
-    return {"kept": kept, "dropped": sum(dropped.values()), "contaminated": dropped.get("contaminated", 0)}
+    stats = stats.closest()
+    write_json_atomic(out / "stats.json", stats.to_json())
+    dropped = stats.dropped
+    return {"kept": stats.kept, "dropped": sum(dropped.values()), "contaminated": dropped.get("contaminated", 0)}
 
 
 def _samples_at(shards: list[Path], wanted: set[int]) -> dict:
@@ -157,34 +150,34 @@ def _reset_if_layout_changed(work: Path, spec: CurateSpec, shards: list[Path]) -
     write_json_atomic(path, layout)
 
 
-MAX_NEAR_MISSES = 500  # borderline misses listed in stats.json and the report (the closest first)
-
-
-def _count(stats: dict, table: pa.Table, reasons: list, verdicts, offset: int) -> None:
+def _count(table: pa.Table, reasons: list, verdicts, offset: int) -> CurateStats:
+    """One shard's stats: its rows' verdicts (`reasons`), which start at row `offset` of the run."""
+    stats = CurateStats()
     sources = table.column("source").to_pylist()
     near = {j for j, r in enumerate(reasons) if r is None and (verdicts.details.get(offset + j) or {}).get("near_misses")}
     needs_rows = sorted({j for j, r in enumerate(reasons) if r is not None} | near)
     rows = table.select(["id", "source", "meta"]).take(needs_rows).to_pylist() if needs_rows else []
     by_pos = dict(zip(needs_rows, rows))
     for j, reason in enumerate(reasons):
-        entry = stats["sources"][sources[j]]
+        entry = stats.sources.setdefault(sources[j], SourceCounts())
         if reason is None:
-            entry["kept"] += 1
+            entry.kept += 1
             if j in near:
                 row = by_pos[j]
                 for m in verdicts.details[offset + j]["near_misses"]:
-                    stats.setdefault("near_misses", []).append(
+                    stats.near_misses.append(
                         {"id": row["id"], "source": row["source"], "where": json.loads(row["meta"]).get("where"), **m})
             continue
-        entry["dropped"][reason] += 1
+        entry.dropped[reason] += 1
         row = by_pos[j]
         where = json.loads(row["meta"]).get("where")
         detail = verdicts.details.get(offset + j)
         if reason == "contaminated":
             for m in detail["matches"]:
-                stats["contamination"].append({"id": row["id"], "source": row["source"], "where": where, **m})
-        elif len(stats["examples"][reason]) < MAX_EXAMPLES:
-            stats["examples"][reason].append({"id": row["id"], "source": row["source"], "where": where, "detail": detail})
+                stats.contamination.append({"id": row["id"], "source": row["source"], "where": where, **m})
+        elif len(examples := stats.examples.setdefault(reason, [])) < MAX_EXAMPLES:
+            examples.append({"id": row["id"], "source": row["source"], "where": where, "detail": detail})
+    return stats
 
 
 class Curate:

@@ -7,7 +7,6 @@ carried over from the previous output instead of being read again.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -17,12 +16,12 @@ import pyarrow.parquet as pq
 
 from alchemist.errors import MalformedRecord, UserError
 from alchemist.ingest.spec import SourceSpec
+from alchemist.ingest.stats import IngestStats
 from alchemist.rundir import fingerprint, write_json_atomic
 from alchemist.schema import SAMPLE_SCHEMA, Sample, rows_to_table, surrogate_reason
 from alchemist.sources import ADAPTERS, AdapterError, RawRecord, expand_paths, iter_file, iter_hub
 from alchemist.sources.readers import no_match_reason
 
-MAX_EXAMPLES = 5
 BATCH = 8192
 
 
@@ -57,12 +56,12 @@ def source_fingerprint(spec: SourceSpec, digests: list[tuple[str, str]]) -> str:
     return fingerprint("ingest-source-v2", spec.model_dump(mode="json"), digests)
 
 
-def ingest_source(spec: SourceSpec, files: list[Path], out_dir: Path, strict: bool, progress=None) -> dict:
+def ingest_source(spec: SourceSpec, files: list[Path], out_dir: Path, strict: bool, progress=None) -> IngestStats:
     """Write NAME.parquet; return its stats. A file that yields no record at all is an error (an
     empty or unreadable file would otherwise pass as a source with nothing in it)."""
     adapter = ADAPTERS[spec.adapter]
     parquet_path = out_dir / f"{spec.name}.parquet"
-    stats = {"read": 0, "ingested": 0, "malformed": 0, "malformed_examples": [], "files": [str(f) for f in files]}
+    stats = IngestStats(files=[str(f) for f in files])
     good = dict.fromkeys(files, 0)
     first_error: dict[Path, str] = {}
     writer = pq.ParquetWriter(parquet_path, SAMPLE_SCHEMA)
@@ -70,11 +69,9 @@ def ingest_source(spec: SourceSpec, files: list[Path], out_dir: Path, strict: bo
     try:
         for f, raw in raw_records(spec, files):
             if raw.note:  # a flaw of the file that lost no record (a trailing comma): said, not counted
-                notes = stats.setdefault("notes", [])
-                if len(notes) < MAX_EXAMPLES:
-                    notes.append({"where": raw.where, "note": raw.note})
+                stats.note(raw.where, raw.note)
                 continue
-            stats["read"] += 1
+            stats.read += 1
             if progress:
                 progress()
             try:
@@ -89,11 +86,9 @@ def ingest_source(spec: SourceSpec, files: list[Path], out_dir: Path, strict: bo
                 if strict:
                     raise MalformedRecord(raw.where, f"{e} (source '{spec.name}', adapter '{spec.adapter}'; "
                                           "fix the record or set curate.strict: false to count and skip it)") from None
-                stats["malformed"] += 1
+                stats.malformed_record(raw.where, str(e))
                 if f is not None:
                     first_error.setdefault(f, f"{raw.where}: {e}")
-                if len(stats["malformed_examples"]) < MAX_EXAMPLES:
-                    stats["malformed_examples"].append({"where": raw.where, "reason": str(e)})
                 continue
             if f is not None:
                 good[f] += 1
@@ -105,14 +100,14 @@ def ingest_source(spec: SourceSpec, files: list[Path], out_dir: Path, strict: bo
             batch.append(sample.to_row())
             if len(batch) >= BATCH:
                 writer.write_table(rows_to_table(batch))
-                stats["ingested"] += len(batch)
+                stats.ingested += len(batch)
                 batch = []
         if batch:
             writer.write_table(rows_to_table(batch))
-            stats["ingested"] += len(batch)
+            stats.ingested += len(batch)
     finally:
         writer.close()
-    if adapter.whole_files and files and stats["ingested"] == 0:
+    if adapter.whole_files and files and stats.ingested == 0:
         raise UserError(f"source '{spec.name}': none of its {len(files)} files holds a usable snippet "
                         f"(e.g. {next(iter(first_error.values()), 'every file is empty')}); check its path and options")
     for f, n in good.items():
@@ -120,7 +115,7 @@ def ingest_source(spec: SourceSpec, files: list[Path], out_dir: Path, strict: bo
             why = first_error.get(f, "the file is empty")
             raise UserError(f"{f}: no record could be read from this file of source '{spec.name}' ({why}); "
                             "fix the file, or remove it from the source's path")
-    if spec.hf and stats["ingested"] == 0:
+    if spec.hf and stats.ingested == 0:
         raise UserError(f"source '{spec.name}': the dataset {spec.hf} yielded no usable record")
     return stats
 
@@ -163,25 +158,25 @@ class Ingest:
                 else:
                     task = bar.add_task(spec.name, total=None)
                     stats = ingest_source(spec, files, out, ctx.recipe.curate.strict, progress=lambda t=task: bar.advance(t))
-                    bar.update(task, total=stats["read"], completed=stats["read"])
-                    stats["fingerprint"] = fp
-                    write_json_atomic(out / f"{spec.name}.stats.json", stats)
+                    bar.update(task, total=stats.read, completed=stats.read)
+                    stats.fingerprint = fp
+                    write_json_atomic(out / f"{spec.name}.stats.json", stats.to_json())
                 totals["sources"] += 1
-                totals["read"] += stats["read"]
-                totals["malformed"] += stats["malformed"]
+                totals["read"] += stats.read
+                totals["malformed"] += stats.malformed
         return totals
 
 
-def _carry_over(previous: Path, out: Path, name: str, fp: str) -> dict | None:
+def _carry_over(previous: Path, out: Path, name: str, fp: str) -> IngestStats | None:
     """The previous output's shard of this source, when it was made from the same files and settings."""
     stats_path, shard = previous / f"{name}.stats.json", previous / f"{name}.parquet"
     if not (stats_path.is_file() and shard.is_file()):
         return None
     try:
-        stats = json.loads(stats_path.read_text())
-    except ValueError:
+        stats = IngestStats.from_json(stats_path)
+    except UserError:  # not what ingest wrote: read the source again
         return None
-    if not isinstance(stats, dict) or stats.get("fingerprint") != fp:  # not what ingest wrote: read the source again
+    if stats.fingerprint != fp:
         return None
     try:
         os.link(shard, out / shard.name)

@@ -7,23 +7,25 @@ import json
 from collections import Counter
 from pathlib import Path
 
+from alchemist.mix.stats import MixStats
 
-def build_manifest(recipe, ingested: Path, curated: Path, mix_stats: dict, relabel: dict | None = None) -> dict:
+
+def build_manifest(recipe, ingested: Path, curated: Path, mix_stats: MixStats, relabel: dict | None = None) -> dict:
     curate_stats = json.loads((curated / "stats.json").read_text())
     sources, total_dropped = {}, Counter()
     total_read = total_kept = 0
     for spec in recipe.sources:
         ingest = json.loads((ingested / f"{spec.name}.stats.json").read_text())
         cur = curate_stats["sources"].get(spec.name, {"kept": 0, "dropped": {}})
-        mixed = mix_stats["sources"][spec.name]
+        mixed = mix_stats.sources[spec.name]
         dropped = Counter({"malformed": ingest["malformed"]})
         dropped.update(cur["dropped"])
-        if mixed["subsampled"]:
-            dropped["mix_subsampled"] = mixed["subsampled"]
-        kept = cur["kept"] - mixed["subsampled"]
-        entry = {"read": ingest["read"], "kept": kept, "dropped": dict(dropped), "final_rows": mixed["rows"]}
-        if mixed["seeds"]:
-            entry["seeds"] = mixed["seeds"]  # code snippets kept for generation, not in final/
+        if mixed.subsampled:
+            dropped["mix_subsampled"] = mixed.subsampled
+        kept = cur["kept"] - mixed.subsampled
+        entry = {"read": ingest["read"], "kept": kept, "dropped": dict(dropped), "final_rows": mixed.rows}
+        if mixed.seeds:
+            entry["seeds"] = mixed.seeds  # code snippets kept for generation, not in final/
         if entry["read"] != kept + sum(dropped.values()):
             raise RuntimeError(f"accounting error for source {spec.name}: {entry}")
         sources[spec.name] = entry
@@ -35,7 +37,7 @@ def build_manifest(recipe, ingested: Path, curated: Path, mix_stats: dict, relab
         "sources": sources,
         "total": {"read": total_read, "kept": total_kept, "dropped": dict(total_dropped)},
         "relabel": relabel,
-        "final": {"path": "final/train.parquet", "rows": mix_stats["rows"], "by_task": mix_stats["by_task"]},
+        "final": {"path": "final/train.parquet", "rows": mix_stats.rows, "by_task": mix_stats.by_task},
     }
 
 

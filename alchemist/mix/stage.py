@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 
 from alchemist.errors import UserError
 from alchemist.mix.manifest import build_manifest, build_report, relabel_manifest
+from alchemist.mix.stats import MixStats, SourceMix, TaskMix
 from alchemist.rundir import PUBLISHED, write_json_atomic, write_text_atomic
 from alchemist.schema import NOT_TRAINED
 
@@ -30,7 +31,7 @@ def plan(n: int, weight: float, max_samples: int | None, rng: random.Random) -> 
     return picked
 
 
-def mix(recipe, curated: Path, relabeled: Path | None, out: Path) -> dict:
+def mix(recipe, curated: Path, relabeled: Path | None, out: Path) -> MixStats:
     """Curated samples by source weight (minus originals an AlchemistPrompt replaced) plus
     relabeled samples by task weight, shuffled; writes out/train.parquet and out/stats.json."""
     samples = curated / "samples.parquet"
@@ -41,16 +42,15 @@ def mix(recipe, curated: Path, relabeled: Path | None, out: Path) -> dict:
     ids = table.column("id").to_pylist()
     sources = table.column("source").to_pylist()
     tasks = table.column("task").to_pylist()
-    picked, stats = [], {}
+    picked, stats = [], MixStats()
     for spec in recipe.sources:
         rows = [i for i, (s, t) in enumerate(zip(sources, tasks))
                 if s == spec.name and t not in NOT_TRAINED and ids[i] not in replaced]
         seeds = sum(1 for s, t in zip(sources, tasks) if s == spec.name and t in NOT_TRAINED)
         chosen = [rows[j] for j in plan(len(rows), spec.weight, spec.max_samples, rng)]
         distinct = len(set(chosen))
-        stats[spec.name] = {"rows": len(chosen), "distinct": distinct, "subsampled": len(rows) - distinct, "seeds": seeds}
+        stats.sources[spec.name] = SourceMix(len(chosen), distinct, len(rows) - distinct, seeds)
         picked += chosen
-    task_stats = {}
     if extra is not None:
         new = pq.read_table(extra)
         new_tasks = new.column("task").to_pylist()
@@ -61,7 +61,7 @@ def mix(recipe, curated: Path, relabeled: Path | None, out: Path) -> dict:
         for kind in sorted(set(kinds)):
             rows = [offset + i for i, k in enumerate(kinds) if k == kind]
             chosen = [rows[j] for j in plan(len(rows), recipe.mix.task_weights.get(kind, 1.0), None, rng)]
-            task_stats[kind] = {"rows": len(chosen), "distinct": len(set(chosen))}
+            stats.relabeled[kind] = TaskMix(len(chosen), len(set(chosen)))
             picked += chosen
     if not picked and recipe.trains:  # train would fail later on an empty file; say why now
         raise UserError(f"the training set is empty: {table.num_rows} curated samples, none picked "
@@ -71,9 +71,9 @@ def mix(recipe, curated: Path, relabeled: Path | None, out: Path) -> dict:
         rng.shuffle(picked)
     final = table.take(pa.array(picked, pa.int64())) if picked else table.slice(0, 0)
     pq.write_table(final, out / "train.parquet")
-    stats = {"sources": stats, "relabeled": task_stats, "rows": final.num_rows,
-             "by_task": dict(Counter(final.column("task").to_pylist()))}
-    write_json_atomic(out / "stats.json", stats)
+    stats.rows = final.num_rows
+    stats.by_task = dict(Counter(final.column("task").to_pylist()))
+    write_json_atomic(out / "stats.json", stats.to_json())
     return stats
 
 
@@ -105,5 +105,5 @@ class Mix:
         write_json_atomic(out / "manifest.json", manifest)
         write_text_atomic(out / "report.md", build_report(manifest, ingested, curated, relabeled))
         t = manifest["total"]
-        ctx.say(f"data ready: {t['read']} read, {t['kept']} kept, {stats['rows']} rows in train.parquet")
-        return {"read": t["read"], "kept": t["kept"], "rows": stats["rows"]}
+        ctx.say(f"data ready: {t['read']} read, {t['kept']} kept, {stats.rows} rows in train.parquet")
+        return {"read": t["read"], "kept": t["kept"], "rows": stats.rows}
