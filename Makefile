@@ -1,4 +1,4 @@
-# Entry points: `make run` (the tiny recipe, or RECIPE=...), `make demo` (a real model, hours) and `make test`.
+# Entry points: `make run` (the tiny recipe, or RECIPE=...), `make demo` (a real model, about 50 minutes) and `make test`.
 # Both create .venv when missing and install what they need. torch goes first, pinned to a CPU
 # build: an unpinned torch requirement would otherwise pull a multi-GB CUDA wheel.
 PYTHON ?= python3
@@ -27,7 +27,7 @@ run: install
 	$(BIN)/alchemist run $(RECIPE)
 
 # The method with a real model (SmolLM2-135M-Instruct), offline on a CPU: the base model scored on
-# HumanEval, then recipes/demo.yaml (curate, relabel, fine-tune, eval, leaderboard, report). Hours
+# HumanEval, then recipes/demo.yaml (curate, relabel, fine-tune, eval, leaderboard, report). About 50 minutes
 # on 2 cores; DEMO_LIMIT=N scores only the first N HumanEval problems (both models).
 DEMO_LIMIT ?= 0
 demo: install
