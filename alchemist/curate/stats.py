@@ -9,12 +9,11 @@ module: `to_json` keeps the keys and their order as they were."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alchemist.errors import UserError
+from alchemist.rundir.stats import StatsFile
 
 MAX_EXAMPLES = 5  # examples of each drop reason kept (the first ones, in row order)
 MAX_NEAR_MISSES = 500  # borderline misses listed in stats.json and the report (the closest first)
@@ -85,36 +84,14 @@ class CurateStats:
     @classmethod
     def from_json(cls, path: Path) -> CurateStats:
         """The stats curate wrote to `path`; a damaged or foreign file is one error naming it and the key."""
-        d = _load(path)
+        f = StatsFile(path, "curate")
+        d = f.load()
         sources = {}
-        for name, c in _key(d, "sources", dict, path).items():
+        for name, c in f.key(d, "sources", dict).items():
             where = f"sources.{name}"
             if not isinstance(c, dict):
-                raise _bad(path, where, "an object")
-            sources[name] = SourceCounts(_key(c, "kept", int, path, where), Counter(_key(c, "dropped", dict, path, where)))
-        return cls(sources, _key(d, "examples", dict, path), _key(d, "contamination", list, path),
-                   _key(d, "benchmarks", list, path), _key(d, "benchmarks_skipped", list, path),
-                   _key(d, "workers", int, path), _key(d, "near_misses", list, path))
-
-
-def _load(path: Path) -> dict:
-    try:
-        d = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as e:
-        raise UserError(f"{path}: cannot read curate's stats ({e}); run the curate stage again") from None
-    if not isinstance(d, dict):
-        raise UserError(f"{path}: not curate's stats (a JSON object expected); run the curate stage again")
-    return d
-
-
-def _key(d: dict, key: str, kind: type, path: Path, parent: str = ""):
-    where = f"{parent}.{key}" if parent else key
-    if key not in d:
-        raise UserError(f"{path}: key '{where}' is missing from curate's stats; run the curate stage again")
-    if not isinstance(d[key], kind) or (kind is int and isinstance(d[key], bool)):
-        raise _bad(path, where, {dict: "an object", list: "a list", int: "an integer"}[kind])
-    return d[key]
-
-
-def _bad(path: Path, where: str, what: str) -> UserError:
-    return UserError(f"{path}: key '{where}' of curate's stats is not {what}; run the curate stage again")
+                raise f.bad(where, "an object")
+            sources[name] = SourceCounts(f.key(c, "kept", int, where), Counter(f.key(c, "dropped", dict, where)))
+        return cls(sources, f.key(d, "examples", dict), f.key(d, "contamination", list),
+                   f.key(d, "benchmarks", list), f.key(d, "benchmarks_skipped", list),
+                   f.key(d, "workers", int), f.key(d, "near_misses", list))

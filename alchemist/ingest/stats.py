@@ -7,11 +7,10 @@ module: `to_json` keeps the keys and their order as they were."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alchemist.errors import UserError
+from alchemist.rundir.stats import StatsFile
 
 MAX_EXAMPLES = 5  # malformed records and notes listed (the first ones)
 
@@ -47,22 +46,10 @@ class IngestStats:
     @classmethod
     def from_json(cls, path: Path) -> IngestStats:
         """The stats ingest wrote to `path`; a damaged or foreign file is one error naming it and the key."""
-        try:
-            d = json.loads(Path(path).read_text())
-        except (OSError, ValueError) as e:
-            raise UserError(f"{path}: cannot read ingest's stats ({e}); run the ingest stage again") from None
-        if not isinstance(d, dict):
-            raise UserError(f"{path}: not ingest's stats (a JSON object expected); run the ingest stage again")
-        got = {}
-        for key, kind, required in [("read", int, True), ("ingested", int, True), ("malformed", int, True),
-                                    ("malformed_examples", list, True), ("files", list, True),
-                                    ("notes", list, False), ("fingerprint", str, False)]:
-            if key not in d:
-                if required:
-                    raise UserError(f"{path}: key '{key}' is missing from ingest's stats; run the ingest stage again")
-                continue
-            if not isinstance(d[key], kind) or isinstance(d[key], bool):
-                what = {int: "an integer", list: "a list", str: "a string"}[kind]
-                raise UserError(f"{path}: key '{key}' of ingest's stats is not {what}; run the ingest stage again")
-            got[key] = d[key]
+        f = StatsFile(path, "ingest")
+        d = f.load()
+        got = {key: f.key(d, key, kind) for key, kind, required in
+               [("read", int, True), ("ingested", int, True), ("malformed", int, True),
+                ("malformed_examples", list, True), ("files", list, True),
+                ("notes", list, False), ("fingerprint", str, False)] if required or key in d}
         return cls(**got)

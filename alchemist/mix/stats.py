@@ -6,11 +6,10 @@ keeps the keys and their order as they were."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from alchemist.errors import UserError
+from alchemist.rundir.stats import StatsFile
 
 
 @dataclass
@@ -42,28 +41,14 @@ class MixStats:
     @classmethod
     def from_json(cls, path: Path) -> MixStats:
         """The stats mix wrote to `path`; a damaged or foreign file is one error naming it and the key."""
-        try:
-            d = json.loads(Path(path).read_text())
-        except (OSError, ValueError) as e:
-            raise UserError(f"{path}: cannot read mix's stats ({e}); run the mix stage again") from None
-        if not isinstance(d, dict):
-            raise UserError(f"{path}: not mix's stats (a JSON object expected); run the mix stage again")
-        return cls({k: _record(SourceMix, v, f"sources.{k}", path) for k, v in _key(d, "sources", dict, path).items()},
-                   {k: _record(TaskMix, v, f"relabeled.{k}", path) for k, v in _key(d, "relabeled", dict, path).items()},
-                   _key(d, "rows", int, path), _key(d, "by_task", dict, path))
+        f = StatsFile(path, "mix")
+        d = f.load()
+        return cls({k: _record(f, SourceMix, v, f"sources.{k}") for k, v in f.key(d, "sources", dict).items()},
+                   {k: _record(f, TaskMix, v, f"relabeled.{k}") for k, v in f.key(d, "relabeled", dict).items()},
+                   f.key(d, "rows", int), f.key(d, "by_task", dict))
 
 
-def _key(d: dict, key: str, kind: type, path: Path, parent: str = ""):
-    where = f"{parent}.{key}" if parent else key
-    if key not in d:
-        raise UserError(f"{path}: key '{where}' is missing from mix's stats; run the mix stage again")
-    if not isinstance(d[key], kind) or isinstance(d[key], bool):
-        what = {dict: "an object", int: "an integer"}[kind]
-        raise UserError(f"{path}: key '{where}' of mix's stats is not {what}; run the mix stage again")
-    return d[key]
-
-
-def _record(cls, d, where: str, path: Path):
+def _record(f: StatsFile, cls, d, where: str):
     if not isinstance(d, dict):
-        raise UserError(f"{path}: key '{where}' of mix's stats is not an object; run the mix stage again")
-    return cls(**{f.name: _key(d, f.name, int, path, where) for f in fields(cls)})
+        raise f.bad(where, "an object")
+    return cls(**{fl.name: f.key(d, fl.name, int, where) for fl in fields(cls)})
