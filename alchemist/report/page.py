@@ -337,8 +337,9 @@ def _relabel(run: C.Run) -> Section:
     body = join([tag("p", f"LLM: {rel.get('llm', 'unknown')}. {stats}."),
                  table(["task", "produced", "rejected", "rejected by reason"], rows, numeric={1, 2}),
                  _caption("Produced rows join the mix; rejected answers (unparseable, truncated, failing validation) are counted, "
-                          "not kept. A model with random weights (builtin:tiny-random) rejects nearly everything: point relabel.llm "
-                          "at a real model, or at builtin:smollm2-135m-instruct offline.")])
+                          "not kept." + (" A model with random weights (builtin:tiny-random) rejects nearly everything: point "
+                                         "relabel.llm at a real model, or at builtin:smollm2-135m-instruct offline."
+                                         if "tiny-random" in str(rel.get("llm", "")) else ""))])
     return Section("relabel", title, body)
 
 

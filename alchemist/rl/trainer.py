@@ -123,7 +123,9 @@ def grpo(spec: RLSpec, source: str, prompts: list[dict], out: Path, work: Path, 
         max_grad_norm=spec.max_grad_norm,
         bf16=bf16,
         fp16=False,
-        gradient_checkpointing=spec.gradient_checkpointing,
+        # transformers 5's name for gradient checkpointing (the old name warns, and GRPOConfig's own default
+        # for it is True: the new name set explicitly decides both)
+        activation_checkpointing=spec.gradient_checkpointing,
         deepspeed=zero_config(spec.zero_stage) if spec.zero_stage else None,
         use_vllm=vllm,
         vllm_mode="colocate",

@@ -62,6 +62,19 @@ def test_a_run_dir_with_only_a_manifest_says_what_was_not_run(tmp_path):
     assert "train.parquet not found" in page and "http://" not in page and "https://" not in page and "<script" not in page
 
 
+@pytest.mark.parametrize("llm, hint", [("hf:/cache/models/tiny-random-v2", True),
+                                        ("hf:/cache/models/smollm2-135m-instruct-b179c9523d0e", False)])
+def test_the_random_weights_hint_shows_only_for_the_random_model(tmp_path, llm, hint):
+    _manifest(tmp_path, {"code_alpaca": {"read": 10, "kept": 7, "dropped": {}}})
+    manifest = json.loads((tmp_path / "data" / "manifest.json").read_text())
+    manifest["relabel"] = {"alchemist_prompt": 3, "llm_requests": 5, "rejected": {"alchemist_prompt": {"ungrounded": 2}}, "llm": llm}
+    (tmp_path / "data" / "manifest.json").write_text(json.dumps(manifest))
+    page = (tmp_path / "report.html")
+    build_report(tmp_path, page)
+    text = page.read_text()
+    assert "ungrounded 2" in text and ("A model with random weights" in text) is hint
+
+
 def test_an_empty_dir_and_broken_files_do_not_crash(tmp_path):
     summary = build_report(tmp_path, tmp_path / "a" / "report.html")
     assert summary["drawn"] == [] and set(summary["not_run"]) == set(SECTIONS)
